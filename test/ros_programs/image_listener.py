@@ -1,0 +1,51 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Count sensor-data images until none arrives for two seconds; print the count as JSON."""
+
+import json
+import time
+
+import rclpy
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+
+def main():
+    rclpy.init()
+    node = rclpy.create_node('image_listener')
+    stamps = set()
+    sizes = set()
+
+    def on_image(msg):
+        stamps.add(msg.header.stamp.sec)
+        sizes.add(len(msg.data))
+
+    node.create_subscription(Image, 'image', on_image, qos_profile_sensor_data)
+    print('READY', flush=True)
+    deadline = time.monotonic() + 30
+    last_count, last_change = 0, time.monotonic()
+    while time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if len(stamps) != last_count:
+            last_count, last_change = len(stamps), time.monotonic()
+        elif stamps and time.monotonic() - last_change > 2.0:
+            break
+    print(json.dumps({'received': len(stamps), 'sizes': sorted(sizes)}), flush=True)
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()
