@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Run ROS 2 programs in child processes under the project's network rule.
+"""
+Run ROS 2 programs in child processes under the project's network rule.
 
 Every process that starts DDS gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (Kilted ignores
 ROS_LOCALHOST_ONLY), its own ROS_DOMAIN_ID, ROS_LOG_DIR inside the work tree and the Fast DDS

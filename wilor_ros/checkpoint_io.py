@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Load torch checkpoints written by ultralytics and Lightning without running their code.
+"""
+Load torch checkpoints written by ultralytics and Lightning without running their code.
 
 The official ``detector.pt`` pickles a whole ultralytics ``PoseModel`` (with dill), and
 ``wilor_final.ckpt`` pickles a yacs ``CfgNode``. ``torch.load(weights_only=False)`` would import
@@ -41,7 +42,8 @@ class CheckpointError(ValueError):
 
 
 class PickledObject:
-    """Inert stand-in for an instance of a pickled class (an nn.Module, a namespace, ...).
+    """
+    Inert stand-in for an instance of a pickled class (an nn.Module, a namespace, ...).
 
     ``cls_name`` is the dotted name of the original class and ``state`` the attribute dict the
     pickle restored (for an ``nn.Module``: ``_parameters``, ``_buffers``, ``_modules`` ...).
@@ -243,7 +245,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def load_checkpoint(path, *, kind='checkpoint'):
-    """Read a ``torch.save`` zip archive without executing code outside the allowlist.
+    """
+    Read a ``torch.save`` zip archive without executing code outside the allowlist.
 
     ``kind`` names what the caller expected (e.g. ``'detector'``) for error messages. Returns the
     unpickled top-level object with tensors on the CPU.

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 
 def rot6d_to_rotmat(x):
-    """Decode WiLoR's 6-D rotations (..., 6) into rotation matrices (..., 3, 3).
+    """
+    Decode WiLoR's 6-D rotations (..., 6) into rotation matrices (..., 3, 3).
 
     The official decoder reads the six numbers as two 3-vectors a1 = x[0:3], a2 = x[3:6],
     orthonormalises them by Gram-Schmidt and stacks b1, b2, b1 x b2 as matrix *columns*. The
@@ -56,7 +57,8 @@ def axis_angle_to_rotmat(axis_angle):
 
 
 def rotmat_to_axis_angle(rotation):
-    """Rotation matrices (..., 3, 3) to axis-angle vectors (..., 3), accurate up to pi.
+    """
+    Rotation matrices (..., 3, 3) to axis-angle vectors (..., 3), accurate up to pi.
 
     Goes through unit quaternions (Shepperd's branch choice), which stays well conditioned near
     0 and near pi where the trace/antisymmetric-part formula loses precision.
@@ -89,7 +91,8 @@ def rotmat_to_axis_angle(rotation):
 
 
 def mirror_axis_angle(axis_angle):
-    """Mirror axis-angle rotations through the x = 0 plane: (x, y, z) -> (x, -y, -z).
+    """
+    Mirror axis-angle rotations through the x = 0 plane: (x, y, z) -> (x, -y, -z).
 
     This is R -> M R M with M = diag(-1, 1, 1): WiLoR reconstructs every hand as a right hand in
     a horizontally flipped crop, and a left MANO model takes the mirrored parameters
