@@ -1,0 +1,375 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hand detector: WiLoR's ``detector.pt`` (YOLOv8-pose) with the ultralytics predict path.
+
+Reproduces ultralytics 8.1 ``YOLO(...).predict`` for this model: letterbox to the training
+image size (pad to a multiple of 32 with grey 114), BGR -> RGB, /255; the fused network; class
+confidence filter; class-aware greedy NMS; boxes and keypoints mapped back to the original
+image and clipped. Unlike ultralytics, boxes are not rounded to integers and keypoints with low
+visibility are not zeroed. The checkpoint is read without ultralytics, dill or pickle code
+execution (see :mod:`wilor_ros.checkpoint_io`).
+"""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
+from wilor_ros.yolo_pose import build_yolo_pose
+
+PAD_VALUE = 114
+# ultralytics non_max_suppression: per-class box offset (px) and candidate cap before NMS.
+CLASS_OFFSET = 7680.0
+MAX_NMS_CANDIDATES = 30000
+
+# Layer classes of yolov8-pose.yaml (ultralytics layers 0-22), checked before loading.
+YOLOV8_POSE_LAYERS = (
+    'Conv', 'Conv', 'C2f', 'Conv', 'C2f', 'Conv', 'C2f', 'Conv', 'C2f', 'SPPF',
+    'Upsample', 'Concat', 'C2f', 'Upsample', 'Concat', 'C2f', 'Conv', 'Concat', 'C2f',
+    'Conv', 'Concat', 'C2f', 'Pose',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Letterbox:
+    """Geometry of one letterbox: resized size and padding in network-input pixels."""
+
+    image_hw: tuple
+    resized_hw: tuple
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @property
+    def input_hw(self):
+        """Size of the network input (resized image plus padding)."""
+        return (self.resized_hw[0] + self.top + self.bottom,
+                self.resized_hw[1] + self.left + self.right)
+
+
+def plan_letterbox(image_hw, imgsz, stride=32):
+    """
+    Compute the ultralytics ``LetterBox(auto=True)`` geometry for an image size.
+
+    ``imgsz`` is an int or (height, width). The scaled size uses Python ``round``; padding is
+    the remainder modulo ``stride``, split with the ``round(d/2 -+ 0.1)`` rule ultralytics uses.
+    """
+    h, w = image_hw
+    new_h, new_w = (imgsz, imgsz) if np.isscalar(imgsz) else imgsz
+    ratio = min(new_h / h, new_w / w)
+    resized_w, resized_h = int(round(w * ratio)), int(round(h * ratio))
+    dw = float(np.mod(new_w - resized_w, stride)) / 2
+    dh = float(np.mod(new_h - resized_h, stride)) / 2
+    return Letterbox(image_hw=(h, w), resized_hw=(resized_h, resized_w),
+                     top=int(round(dh - 0.1)), bottom=int(round(dh + 0.1)),
+                     left=int(round(dw - 0.1)), right=int(round(dw + 0.1)))
+
+
+def letterbox_numpy(image_bgr, box):
+    """Letterbox a uint8 HxWx3 BGR numpy image with OpenCV; return (1, 3, H, W) RGB float /255."""
+    h, w = box.resized_hw
+    if tuple(image_bgr.shape[:2]) != (h, w):
+        image_bgr = cv2.resize(image_bgr, (w, h), interpolation=cv2.INTER_LINEAR)
+    padded = cv2.copyMakeBorder(image_bgr, box.top, box.bottom, box.left, box.right,
+                                cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    rgb = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1))
+    return torch.from_numpy(rgb).unsqueeze(0).float().div_(255.0)
+
+
+def _linear_taps(src_size, dst_size, device, clamp_fraction):
+    # OpenCV's fixed-point bilinear: half-pixel source position computed in float32 from the
+    # inverse scale, weights quantised to 2048ths. Horizontally OpenCV zeroes the fraction at
+    # the borders; vertically it keeps the fraction and clamps the row index instead.
+    scale = 1.0 / (dst_size / src_size)
+    pos = ((torch.arange(dst_size, dtype=torch.float64, device=device) + 0.5) * scale - 0.5)
+    pos = pos.float()
+    first = torch.floor(pos)
+    frac = pos - first
+    first = first.long()
+    if clamp_fraction:
+        frac = torch.where(first < 0, torch.zeros_like(frac), frac)
+        first = first.clamp(min=0)
+        last = first >= src_size - 1
+        frac = torch.where(last, torch.zeros_like(frac), frac)
+        first = torch.where(last, torch.full_like(first, src_size - 1), first)
+    second = (first + 1).clamp(0, src_size - 1)
+    first = first.clamp(0, src_size - 1)
+    w0 = torch.round((1.0 - frac) * 2048).int()
+    return first, second, w0, 2048 - w0
+
+
+def resize_linear_uint8(image, height, width):
+    """
+    Resize a uint8 HxWxC tensor exactly like ``cv2.resize(INTER_LINEAR)``.
+
+    Bit-exact with OpenCV's vectorised 8-bit path, so letterboxing on the GPU feeds the network
+    the same pixels as the CPU path.
+    """
+    src_h, src_w = image.shape[:2]
+    ys0, ys1, b0, b1 = _linear_taps(src_h, height, image.device, clamp_fraction=False)
+    xs0, xs1, a0, a1 = _linear_taps(src_w, width, image.device, clamp_fraction=True)
+    img = image.int()
+
+    def horizontal(rows):
+        return rows[:, xs0] * a0[None, :, None] + rows[:, xs1] * a1[None, :, None]
+
+    top, bottom = horizontal(img[ys0]), horizontal(img[ys1])
+    b0, b1 = b0[:, None, None], b1[:, None, None]
+    # The SIMD vertical pass rounds in these steps (not one >> 22); kept for bit-exactness.
+    out = (((b0 * (top >> 4)) >> 16) + ((b1 * (bottom >> 4)) >> 16) + 2) >> 2
+    return out.clamp_(0, 255).to(torch.uint8)
+
+
+def letterbox_torch(image_bgr, box):
+    """Letterbox a uint8 HxWx3 BGR tensor on its own device; return (1, 3, H, W) RGB float /255."""
+    h, w = box.resized_hw
+    if tuple(image_bgr.shape[:2]) != (h, w):
+        image_bgr = resize_linear_uint8(image_bgr, h, w)
+    chw = image_bgr.permute(2, 0, 1).flip(0)
+    chw = F.pad(chw, (box.left, box.right, box.top, box.bottom), value=PAD_VALUE)
+    return chw.unsqueeze(0).float().div_(255.0)
+
+
+def box_iou_greedy_keep(boxes, scores, iou_threshold, max_keep):
+    """
+    Greedy NMS (torchvision ``nms`` semantics) on the CPU; return kept indices by score.
+
+    A box is dropped when its IoU with an already kept, higher-scoring box exceeds the
+    threshold. Stops after ``max_keep`` boxes, which equals NMS followed by ``[:max_keep]``.
+    """
+    order = np.argsort(-scores, kind='stable')
+    boxes = boxes[order]
+    x1, y1, x2, y2 = boxes.T
+    areas = (x2 - x1) * (y2 - y1)
+    suppressed = np.zeros(len(order), dtype=bool)
+    keep = []
+    for i in range(len(order)):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        if len(keep) >= max_keep:
+            break
+        rest = slice(i + 1, None)
+        inter_w = np.maximum(0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
+        inter_h = np.maximum(0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
+        inter = inter_w * inter_h
+        iou = inter / (areas[i] + areas[rest] - inter)
+        suppressed[rest] |= iou > iou_threshold
+    return order[np.asarray(keep, dtype=np.int64)]
+
+
+def non_max_suppression(raw, num_classes, conf=0.25, iou=0.7, max_det=300):
+    """
+    Ultralytics ``non_max_suppression`` for one image (best class per box, class-aware).
+
+    ``raw`` is (4 + nc + nk, A) decoded output. Returns (N, 6 + nk): x1, y1, x2, y2, score,
+    class, keypoint values, letterbox px, sorted by descending score.
+    """
+    pred = raw.transpose(0, 1)
+    cls_prob = pred[:, 4:4 + num_classes]
+    score, cls = cls_prob.max(1, keepdim=True)
+    candidate = score.view(-1) > conf
+    pred, score, cls = pred[candidate], score[candidate], cls[candidate]
+    if pred.shape[0] > MAX_NMS_CANDIDATES:
+        top = score.view(-1).argsort(descending=True)[:MAX_NMS_CANDIDATES]
+        pred, score, cls = pred[top], score[top], cls[top]
+    cx, cy, w, h = pred[:, :4].unbind(1)
+    boxes = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), 1)
+    rows = torch.cat((boxes, score, cls.float(), pred[:, 4 + num_classes:]), 1)
+    if rows.shape[0] == 0:
+        return rows
+    # Boxes of different classes never overlap once shifted by class * 7680 px.
+    shifted = (boxes + rows[:, 5:6] * CLASS_OFFSET).cpu().numpy()
+    keep = box_iou_greedy_keep(shifted, rows[:, 4].cpu().numpy(), iou, max_det)
+    return rows[torch.from_numpy(keep).to(rows.device)]
+
+
+def scale_to_image(boxes, keypoints, box):
+    """
+    Map letterbox boxes (N, 4) and keypoints (N, K, >=2) back to image px and clip.
+
+    Follows ultralytics ``scale_boxes`` (padding rounded with ``round(pad - 0.1)``) and
+    ``scale_coords`` (padding unrounded); the gain is from input and image sizes.
+    """
+    in_h, in_w = box.input_hw
+    h, w = box.image_hw
+    gain = min(in_h / h, in_w / w)
+    pad_x, pad_y = (in_w - w * gain) / 2, (in_h - h * gain) / 2
+    offset = boxes.new_tensor([round(pad_x - 0.1), round(pad_y - 0.1)] * 2)
+    boxes = (boxes - offset) / gain
+    boxes = torch.stack((boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h),
+                         boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)), 1)
+    keypoints = keypoints.clone()
+    keypoints[..., 0] = ((keypoints[..., 0] - pad_x) / gain).clamp(0, w)
+    keypoints[..., 1] = ((keypoints[..., 1] - pad_y) / gain).clamp(0, h)
+    return boxes, keypoints
+
+
+class HandDetector:
+    """
+    YOLOv8-pose hand detector with ultralytics-equivalent pre- and post-processing.
+
+    ``network`` is a fused :class:`~wilor_ros.yolo_pose.YoloPose`; ``imgsz`` the letterbox
+    target (int or (h, w)); ``class_names`` maps class index to name ('left', 'right').
+    ``dtype`` float16/bfloat16 runs the convolutions in that precision (decode, NMS and scaling
+    stay float32).
+    """
+
+    def __init__(self, network, *, imgsz=640, class_names=None, device='cpu',
+                 dtype=torch.float32, stride=32):
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.imgsz = imgsz
+        self.stride = int(stride)
+        self.class_names = dict(class_names or {0: 'left', 1: 'right'})
+        right = [i for i, name in self.class_names.items() if str(name).lower() == 'right']
+        self.right_class = int(right[0]) if right else 1
+        self.network = network.to(device=self.device, dtype=dtype).eval()
+        self.config = network.config
+
+    def preprocess(self, image_bgr):
+        """Letterbox a BGR uint8 image (numpy, or tensor on any device) -> (input, Letterbox)."""
+        if isinstance(image_bgr, torch.Tensor) and image_bgr.device.type == 'cpu':
+            # OpenCV is much faster on the CPU and gives the same pixels as letterbox_torch.
+            image_bgr = image_bgr.numpy()
+        if isinstance(image_bgr, torch.Tensor):
+            _check_image(tuple(image_bgr.shape), image_bgr.dtype == torch.uint8)
+            box = plan_letterbox(tuple(image_bgr.shape[:2]), self.imgsz, self.stride)
+            tensor = letterbox_torch(image_bgr.to(self.device), box)
+        else:
+            image_bgr = np.asarray(image_bgr)
+            _check_image(image_bgr.shape, image_bgr.dtype == np.uint8)
+            box = plan_letterbox(image_bgr.shape[:2], self.imgsz, self.stride)
+            tensor = letterbox_numpy(image_bgr, box).to(self.device)
+        return tensor, box
+
+    @torch.inference_mode()
+    def raw(self, input_tensor):
+        """
+        Run the network on a (B, 3, H, W) RGB /255 input.
+
+        Returns (output, head_maps): the decoded (B, 4 + nc + nk, A) float32 output and the
+        per-level (B, 4 * reg_max + nc, h, w) box/class maps, as ultralytics ``Pose`` gives them.
+        """
+        x = input_tensor.to(device=self.device, dtype=self.dtype)
+        box_cls, keypoints = self.network.forward_maps(x)
+        output = self.network.head.decode(box_cls, keypoints)
+        return output, [m.float() for m in box_cls]
+
+    @torch.inference_mode()
+    def detect(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
+        """
+        Detect hands; return torch tensors on the detector's device.
+
+        Keys: ``boxes`` (N, 4) x1, y1, x2, y2 image px (unrounded, clipped); ``scores`` (N,);
+        ``classes`` (N,) int64; ``is_right`` (N,) bool; ``keypoints`` (N, K, 3) u, v, visibility
+        image px. Sorted by descending score.
+        """
+        tensor, box = self.preprocess(image_bgr)
+        output, _ = self.raw(tensor)
+        rows = non_max_suppression(output[0], self.config.num_classes, conf, iou, max_det)
+        num_kpt, kpt_dims = self.config.keypoint_shape
+        keypoints = rows[:, 6:].reshape(-1, num_kpt, kpt_dims)
+        if kpt_dims == 2:
+            # Models without a visibility channel: every keypoint counts as visible.
+            keypoints = torch.cat((keypoints, torch.ones_like(keypoints[..., :1])), -1)
+        boxes, keypoints = scale_to_image(rows[:, :4], keypoints, box)
+        classes = rows[:, 5].long()
+        return {'boxes': boxes, 'scores': rows[:, 4], 'classes': classes,
+                'is_right': classes == self.right_class, 'keypoints': keypoints}
+
+    def __call__(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
+        """Detect hands; return numpy arrays (see :meth:`detect`; no ``classes`` key)."""
+        result = self.detect(image_bgr, conf=conf, iou=iou, max_det=max_det)
+        return {'boxes': result['boxes'].float().cpu().numpy(),
+                'scores': result['scores'].float().cpu().numpy(),
+                'is_right': result['is_right'].cpu().numpy(),
+                'keypoints': result['keypoints'].float().cpu().numpy()}
+
+
+def _check_image(shape, is_uint8):
+    if len(shape) != 3 or shape[2] != 3 or not is_uint8:
+        raise ValueError(f'hand detector expects a uint8 HxWx3 BGR image, got shape {shape}'
+                         f'{"" if is_uint8 else " (not uint8)"}')
+
+
+def _layer_types(model, source):
+    layers = getattr(model, 'state', {}).get('_modules', {}).get('model')
+    modules = getattr(layers, 'state', {}).get('_modules', {})
+    types = tuple(getattr(modules[k], 'cls_name', '?').rsplit('.', 1)[-1]
+                  for k in sorted(modules, key=int))
+    if types != YOLOV8_POSE_LAYERS:
+        raise CheckpointError(f'{source}: expected a YOLOv8-pose layer graph '
+                              f'({len(YOLOV8_POSE_LAYERS)} layers ending in Pose), found '
+                              f'{len(types)} layers: {", ".join(types[:30])}')
+    return modules
+
+
+def _attribute(container, name, default):
+    value = getattr(container, 'state', {}).get(name) if container is not None else None
+    return default if value is None else value
+
+
+def load_detector(path, device='cpu', dtype=torch.float32, imgsz=None):
+    """
+    Load WiLoR's ultralytics ``detector.pt`` into a :class:`HandDetector`.
+
+    Architecture sizes come from the weight shapes; strides, keypoint layout, class names and
+    the letterbox size (``train_args['imgsz']``, default 640) from the pickled attributes.
+    ``imgsz`` overrides the letterbox size. Raises :class:`CheckpointError` (a ``ValueError``)
+    naming the file when it is missing, damaged or not a YOLOv8-pose checkpoint.
+    """
+    source = f'detector file {path}'
+    checkpoint = load_checkpoint(path, kind='detector')
+    model = None
+    if isinstance(checkpoint, dict):
+        # ultralytics loads the EMA weights when present, else the model (as attempt_load_weights).
+        model = checkpoint.get('ema') or checkpoint.get('model')
+    if not getattr(model, 'cls_name', '').endswith('PoseModel'):
+        found = (f'keys {sorted(checkpoint)[:8]}' if isinstance(checkpoint, dict)
+                 else type(checkpoint).__name__)
+        raise CheckpointError(f'{source}: not an ultralytics YOLOv8-pose checkpoint (expected a '
+                              f'dict whose "model" is a pickled PoseModel; found {found})')
+    modules = _layer_types(model, source)
+
+    def submodule(index, *names):
+        node = modules.get(str(index))
+        for name in names:
+            node = getattr(node, 'state', {}).get('_modules', {}).get(name)
+        return node
+
+    strides = _attribute(model, 'stride', None)
+    strides = (8.0, 16.0, 32.0) if strides is None else [float(s) for s in strides]
+    network = build_yolo_pose(
+        module_state_dict(model), source=source, strides=strides,
+        keypoint_shape=_attribute(model, 'kpt_shape', None),
+        sppf_kernel=_attribute(submodule(9, 'm'), 'kernel_size', 5),
+        backbone_shortcut=_attribute(submodule(2, 'm', '0'), 'add', True),
+        neck_shortcut=_attribute(submodule(12, 'm', '0'), 'add', False))
+    if imgsz is None:
+        train_args = checkpoint.get('train_args') or {}
+        imgsz = train_args.get('imgsz') if isinstance(train_args, dict) else None
+        imgsz = imgsz or _attribute(_attribute(model, 'args', None), 'imgsz', None) or 640
+    if not np.isscalar(imgsz):
+        imgsz = tuple(int(v) for v in imgsz)
+        imgsz = imgsz[0] if len(imgsz) == 1 else imgsz
+    names = _attribute(model, 'names', None)
+    return HandDetector(network, imgsz=imgsz, class_names=names, device=device, dtype=dtype,
+                        stride=int(max(strides)))

@@ -1,0 +1,445 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+YOLOv8-pose network (the WiLoR hand detector) in plain torch.
+
+Layer graph and block definitions follow ultralytics ``yolov8-pose.yaml`` (8.1.x): a CSP-Darknet
+backbone of ``C2f`` stages ending in ``SPPF``, a PAN neck (top-down then bottom-up), and a
+``Pose`` head with, per stride level, a box branch (DFL distance bins), a class branch and a
+keypoint branch. Every size is a constructor argument collected in :class:`YoloPoseConfig`,
+which :func:`infer_config` reads from the checkpoint's tensor shapes, so the same code runs the
+released YOLOv8m-pose detector and the small parity fixture.
+
+Weights are loaded from the ultralytics ``state_dict`` names (``model.<index>.<...>``) through
+an explicit index -> name table, with every key and shape checked.
+"""
+
+import dataclasses
+import re
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from wilor_ros.checkpoint_io import CheckpointError
+
+
+@dataclasses.dataclass(frozen=True)
+class YoloPoseConfig:
+    """
+    Sizes of a YOLOv8-pose network.
+
+    ``widths`` are the output channels of the five stride-2 backbone convolutions (ultralytics
+    layers 0, 1, 3, 5, 7; the ``C2f`` stage after each keeps its width). ``neck_widths`` are the
+    output channels of neck layers 12, 15, 16, 18, 19, 21. Depths count bottlenecks per ``C2f``.
+    """
+
+    widths: tuple = (16, 32, 64, 128, 256)
+    backbone_depths: tuple = (1, 2, 2, 1)
+    neck_widths: tuple = (128, 64, 64, 128, 128, 256)
+    neck_depths: tuple = (1, 1, 1, 1)
+    in_channels: int = 3
+    num_classes: int = 2
+    keypoint_shape: tuple = (21, 3)
+    reg_max: int = 16
+    box_hidden: int = 64
+    cls_hidden: int = 64
+    kpt_hidden: int = 63
+    sppf_kernel: int = 5
+    strides: tuple = (8.0, 16.0, 32.0)
+    # yolov8 yaml: backbone C2f(shortcut=True), neck C2f(shortcut=False); not visible in shapes.
+    backbone_shortcut: bool = True
+    neck_shortcut: bool = False
+
+    @property
+    def num_keypoint_values(self):
+        """Channels of the keypoint branch (keypoints x values per keypoint)."""
+        return self.keypoint_shape[0] * self.keypoint_shape[1]
+
+    @property
+    def num_outputs(self):
+        """Rows of the decoded output: 4 box + classes + keypoint values."""
+        return 4 + self.num_classes + self.num_keypoint_values
+
+
+class ConvBnSiLU(nn.Module):
+    """Ultralytics ``Conv``: Conv2d (no bias, same padding) + BatchNorm2d + SiLU."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=1, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                              padding=kernel_size // 2, bias=False)
+        # eps 1e-3 is ultralytics' BatchNorm2d setting; the running stats were fitted with it.
+        self.bn = nn.BatchNorm2d(out_channels, eps=1e-3)
+
+    def forward(self, x):
+        """Apply conv, batch norm (identity once fused) and SiLU."""
+        return F.silu(self.bn(self.conv(x)))
+
+    @torch.no_grad()
+    def fuse_batchnorm(self):
+        """Fold the batch norm into the convolution (same arithmetic as ultralytics ``fuse``)."""
+        if isinstance(self.bn, nn.Identity):
+            return
+        conv, bn = self.conv, self.bn
+        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                          padding=conv.padding, bias=True).to(conv.weight.device)
+        scale = bn.weight.div(torch.sqrt(bn.eps + bn.running_var))
+        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        shift = bn.weight.mul(bn.running_mean).div(torch.sqrt(bn.running_var + bn.eps))
+        fused.bias.copy_(bn.bias - shift)
+        fused.requires_grad_(False)
+        self.conv = fused
+        self.bn = nn.Identity()
+
+
+class Bottleneck(nn.Module):
+    """Two 3x3 convolutions with an optional residual connection."""
+
+    def __init__(self, channels, shortcut):
+        super().__init__()
+        self.cv1 = ConvBnSiLU(channels, channels, 3)
+        self.cv2 = ConvBnSiLU(channels, channels, 3)
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        """Run both convolutions and add the input when this is a residual block."""
+        y = self.cv2(self.cv1(x))
+        return x + y if self.shortcut else y
+
+
+class C2f(nn.Module):
+    """CSP block: split a 1x1 projection in two, chain bottlenecks on one half, concat all."""
+
+    def __init__(self, in_channels, out_channels, depth, shortcut):
+        super().__init__()
+        hidden = out_channels // 2
+        self.cv1 = ConvBnSiLU(in_channels, 2 * hidden, 1)
+        self.m = nn.ModuleList(Bottleneck(hidden, shortcut) for _ in range(depth))
+        self.cv2 = ConvBnSiLU((2 + depth) * hidden, out_channels, 1)
+
+    def forward(self, x):
+        """Concatenate both halves and every bottleneck output, then project."""
+        parts = list(self.cv1(x).chunk(2, 1))
+        for block in self.m:
+            parts.append(block(parts[-1]))
+        return self.cv2(torch.cat(parts, 1))
+
+
+class SPPF(nn.Module):
+    """Spatial pyramid pooling (fast): three chained max pools, concatenated."""
+
+    def __init__(self, in_channels, out_channels, kernel_size):
+        super().__init__()
+        hidden = in_channels // 2
+        self.cv1 = ConvBnSiLU(in_channels, hidden, 1)
+        self.cv2 = ConvBnSiLU(4 * hidden, out_channels, 1)
+        self.kernel_size = kernel_size
+
+    def forward(self, x):
+        """Pool three times with stride 1 and concatenate with the unpooled map."""
+        parts = [self.cv1(x)]
+        for _ in range(3):
+            parts.append(F.max_pool2d(parts[-1], self.kernel_size, 1, self.kernel_size // 2))
+        return self.cv2(torch.cat(parts, 1))
+
+
+def _branch(in_channels, hidden, out_channels):
+    return nn.Sequential(ConvBnSiLU(in_channels, hidden, 3), ConvBnSiLU(hidden, hidden, 3),
+                         nn.Conv2d(hidden, out_channels, 1))
+
+
+class PoseHead(nn.Module):
+    """Per-level box (DFL bins), class and keypoint branches (ultralytics ``Pose``)."""
+
+    def __init__(self, level_channels, config):
+        super().__init__()
+        self.reg_max = config.reg_max
+        self.num_classes = config.num_classes
+        self.keypoint_shape = tuple(config.keypoint_shape)
+        self.strides = tuple(float(s) for s in config.strides)
+        self.box = nn.ModuleList(_branch(c, config.box_hidden, 4 * config.reg_max)
+                                 for c in level_channels)
+        self.cls = nn.ModuleList(_branch(c, config.cls_hidden, config.num_classes)
+                                 for c in level_channels)
+        self.kpt = nn.ModuleList(_branch(c, config.kpt_hidden, config.num_keypoint_values)
+                                 for c in level_channels)
+        # The DFL expectation weights (0..reg_max-1), stored in the checkpoint as a 1x1 conv.
+        self.register_buffer('dfl_bins', torch.arange(config.reg_max, dtype=torch.float32)
+                             .view(1, config.reg_max, 1, 1))
+        self._anchor_cache = {}
+
+    def forward(self, features):
+        """Return per-level maps: (box bins + class logits) and keypoint values."""
+        box_cls = [torch.cat((self.box[i](x), self.cls[i](x)), 1) for i, x in enumerate(features)]
+        keypoints = [self.kpt[i](x) for i, x in enumerate(features)]
+        return box_cls, keypoints
+
+    def anchors(self, maps):
+        """Anchor centres (2, A) in grid units and their strides (1, A) for these map sizes."""
+        key = (tuple(m.shape[-2:] for m in maps), maps[0].device)
+        if key not in self._anchor_cache:
+            points, strides = [], []
+            for stride, m in zip(self.strides, maps):
+                h, w = m.shape[-2:]
+                # ultralytics make_anchors: cell centres at index + 0.5, x varies fastest.
+                rows = torch.arange(h, device=m.device, dtype=torch.float32) + 0.5
+                cols = torch.arange(w, device=m.device, dtype=torch.float32) + 0.5
+                sy, sx = torch.meshgrid(rows, cols, indexing='ij')
+                points.append(torch.stack((sx, sy)).view(2, -1))
+                strides.append(torch.full((1, h * w), stride, device=m.device))
+            self._anchor_cache = {key: (torch.cat(points, 1), torch.cat(strides, 1))}
+        return self._anchor_cache[key]
+
+    def decode(self, box_cls, keypoints):
+        """
+        Decode head maps to (B, 4 + nc + nk, A): box cx, cy, w, h px; class probs; keypoints.
+
+        Decoding always runs in float32, whatever precision the convolutions used.
+        """
+        box_cls = [m.float() for m in box_cls]
+        batch = box_cls[0].shape[0]
+        anchors, strides = self.anchors(box_cls)
+        flat = torch.cat([m.view(batch, m.shape[1], -1) for m in box_cls], 2)
+        bins, logits = flat.split((4 * self.reg_max, self.num_classes), 1)
+        # Distribution focal loss: each side is the expectation over reg_max distance bins.
+        prob = bins.view(batch, 4, self.reg_max, -1).softmax(2)
+        dist = (prob * self.dfl_bins.float().view(1, 1, self.reg_max, 1)).sum(2)
+        left_top, right_bottom = dist.chunk(2, 1)
+        x1y1 = anchors - left_top
+        x2y2 = anchors + right_bottom
+        boxes = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+
+        kpt = torch.cat([m.float().view(batch, m.shape[1], -1) for m in keypoints], 2)
+        ndim = self.keypoint_shape[1]
+        kpt = kpt.clone()
+        if ndim == 3:
+            kpt[:, 2::3] = kpt[:, 2::3].sigmoid()
+        kpt[:, 0::ndim] = (kpt[:, 0::ndim] * 2.0 + (anchors[0] - 0.5)) * strides
+        kpt[:, 1::ndim] = (kpt[:, 1::ndim] * 2.0 + (anchors[1] - 0.5)) * strides
+        return torch.cat((boxes, logits.sigmoid(), kpt), 1)
+
+
+class YoloPose(nn.Module):
+    """YOLOv8-pose: backbone, PAN neck and pose head, laid out as ultralytics layers 0-22."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        w0, w1, w2, w3, w4 = config.widths
+        d1, d2, d3, d4 = config.backbone_depths
+        n12, n15, n16, n18, n19, n21 = config.neck_widths
+        e12, e15, e18, e21 = config.neck_depths
+        short = config.backbone_shortcut
+
+        # Backbone (layers 0-9): stride-2 conv then C2f per level; P3/P4 are kept for the neck.
+        self.stem = ConvBnSiLU(config.in_channels, w0, 3, 2)
+        self.down_p2 = ConvBnSiLU(w0, w1, 3, 2)
+        self.stage_p2 = C2f(w1, w1, d1, short)
+        self.down_p3 = ConvBnSiLU(w1, w2, 3, 2)
+        self.stage_p3 = C2f(w2, w2, d2, short)
+        self.down_p4 = ConvBnSiLU(w2, w3, 3, 2)
+        self.stage_p4 = C2f(w3, w3, d3, short)
+        self.down_p5 = ConvBnSiLU(w3, w4, 3, 2)
+        self.stage_p5 = C2f(w4, w4, d4, short)
+        self.sppf = SPPF(w4, w4, config.sppf_kernel)
+
+        # Neck top-down (layers 10-15): upsample x2, concat with the backbone level, C2f.
+        short = config.neck_shortcut
+        self.topdown_p4 = C2f(w4 + w3, n12, e12, short)
+        self.topdown_p3 = C2f(n12 + w2, n15, e15, short)
+        # Neck bottom-up (layers 16-21): stride-2 conv, concat with the top-down level, C2f.
+        self.bottomup_down_p3 = ConvBnSiLU(n15, n16, 3, 2)
+        self.bottomup_p4 = C2f(n16 + n12, n18, e18, short)
+        self.bottomup_down_p4 = ConvBnSiLU(n18, n19, 3, 2)
+        self.bottomup_p5 = C2f(n19 + w4, n21, e21, short)
+
+        self.head = PoseHead((n15, n18, n21), config)
+
+    def forward_maps(self, x):
+        """Run the convolutions; return per-level (box+class) maps and keypoint maps."""
+        x = self.stage_p2(self.down_p2(self.stem(x)))
+        p3 = self.stage_p3(self.down_p3(x))
+        p4 = self.stage_p4(self.down_p4(p3))
+        p5 = self.sppf(self.stage_p5(self.down_p5(p4)))
+
+        td4 = self.topdown_p4(torch.cat((_upsample2(p5), p4), 1))
+        out3 = self.topdown_p3(torch.cat((_upsample2(td4), p3), 1))
+        out4 = self.bottomup_p4(torch.cat((self.bottomup_down_p3(out3), td4), 1))
+        out5 = self.bottomup_p5(torch.cat((self.bottomup_down_p4(out4), p5), 1))
+        return self.head((out3, out4, out5))
+
+    def forward(self, x):
+        """Return the decoded (B, 4 + nc + nk, A) output (ultralytics ``Pose`` eval output)."""
+        return self.head.decode(*self.forward_maps(x))
+
+    def fuse_batchnorm(self):
+        """Fold every batch norm into its convolution (inference only)."""
+        for module in self.modules():
+            if isinstance(module, ConvBnSiLU):
+                module.fuse_batchnorm()
+        return self
+
+    def load_ultralytics_state_dict(self, state_dict, source='state dict'):
+        """
+        Load ultralytics-named weights; every key and shape must match exactly.
+
+        ``source`` names the file in error messages.
+        """
+        own = self.state_dict()
+        mapped = {}
+        unexpected = []
+        for key, tensor in state_dict.items():
+            name = ultralytics_to_name(key)
+            if name is None or name not in own:
+                unexpected.append(key)
+            else:
+                mapped[name] = tensor
+        missing = [name_to_ultralytics(k) for k in own if k not in mapped]
+        mismatched = [f'{name_to_ultralytics(k)}: file {tuple(t.shape)}, '
+                      f'model {tuple(own[k].shape)}'
+                      for k, t in mapped.items() if tuple(t.shape) != tuple(own[k].shape)]
+        problems = []
+        for title, items in (('missing', missing), ('unexpected', unexpected),
+                             ('shape mismatch', mismatched)):
+            if items:
+                problems.append(f'{title} ({len(items)}): ' + ', '.join(items[:6])
+                                + (' ...' if len(items) > 6 else ''))
+        if problems:
+            raise CheckpointError(f'{source}: weights do not fit the YOLOv8-pose network built '
+                                  f'from its shapes; ' + '; '.join(problems))
+        with torch.no_grad():
+            for name, tensor in mapped.items():
+                own[name].copy_(tensor.to(own[name].dtype))
+        return self
+
+
+def _upsample2(x):
+    return F.interpolate(x, scale_factor=2.0, mode='nearest')
+
+
+# Ultralytics layer index -> attribute name here. Layers 10, 11, 13, 14, 17, 20 are the
+# parameter-free Upsample/Concat steps written inline in forward_maps.
+LAYER_NAMES = {
+    0: 'stem', 1: 'down_p2', 2: 'stage_p2', 3: 'down_p3', 4: 'stage_p3', 5: 'down_p4',
+    6: 'stage_p4', 7: 'down_p5', 8: 'stage_p5', 9: 'sppf',
+    12: 'topdown_p4', 15: 'topdown_p3', 16: 'bottomup_down_p3', 18: 'bottomup_p4',
+    19: 'bottomup_down_p4', 21: 'bottomup_p5', 22: 'head',
+}
+_LAYER_INDEX = {name: index for index, name in LAYER_NAMES.items()}
+# Inside the Pose head: ultralytics cv2/cv3/cv4 are the box/class/keypoint branches.
+HEAD_NAMES = {'cv2': 'box', 'cv3': 'cls', 'cv4': 'kpt', 'dfl.conv.weight': 'dfl_bins'}
+_HEAD_KEYS = {name: key for key, name in HEAD_NAMES.items()}
+
+
+def ultralytics_to_name(key):
+    """Map an ultralytics key (``model.22.cv2.0.2.bias``) to ours (``head.box.0.2.bias``)."""
+    match = re.fullmatch(r'model\.(\d+)\.(.+)', key)
+    if match is None or int(match.group(1)) not in LAYER_NAMES:
+        return None
+    layer, rest = LAYER_NAMES[int(match.group(1))], match.group(2)
+    if layer == 'head':
+        if rest in HEAD_NAMES:
+            rest = HEAD_NAMES[rest]
+        else:
+            first, _, tail = rest.partition('.')
+            if first not in HEAD_NAMES:
+                return None
+            rest = f'{HEAD_NAMES[first]}.{tail}'
+    return f'{layer}.{rest}'
+
+
+def name_to_ultralytics(name):
+    """Inverse of :func:`ultralytics_to_name`."""
+    layer, _, rest = name.partition('.')
+    if layer == 'head':
+        if rest in _HEAD_KEYS:
+            rest = _HEAD_KEYS[rest]
+        else:
+            first, _, tail = rest.partition('.')
+            rest = f'{_HEAD_KEYS[first]}.{tail}'
+    return f'model.{_LAYER_INDEX[layer]}.{rest}'
+
+
+def _depth(state_dict, layer):
+    pattern = re.compile(rf'model\.{layer}\.m\.(\d+)\.')
+    found = {int(m.group(1)) for k in state_dict for m in [pattern.match(k)] if m}
+    return len(found)
+
+
+def infer_config(state_dict, *, strides=None, keypoint_shape=None, sppf_kernel=5,
+                 backbone_shortcut=True, neck_shortcut=False, source='state dict'):
+    """
+    Read a :class:`YoloPoseConfig` from the tensor shapes of an ultralytics state dict.
+
+    Only what shapes cannot tell comes from the arguments (pickled model attributes when the
+    caller has them): strides, the keypoint layout (default (nk / 3, 3)), the SPPF pool size
+    and the residual flags.
+    """
+    def shape(key):
+        if key not in state_dict:
+            raise CheckpointError(f'{source}: not a YOLOv8-pose network, weight {key!r} is '
+                                  'missing')
+        return tuple(state_dict[key].shape)
+
+    def out_channels(layer):
+        suffix = 'conv' if f'model.{layer}.conv.weight' in state_dict else 'cv2.conv'
+        return shape(f'model.{layer}.{suffix}.weight')[0]
+
+    num_keypoint_values = shape('model.22.cv4.0.2.weight')[0]
+    if keypoint_shape is None:
+        if num_keypoint_values % 3:
+            raise CheckpointError(f'{source}: {num_keypoint_values} keypoint channels; pass the '
+                                  'keypoint shape explicitly')
+        keypoint_shape = (num_keypoint_values // 3, 3)
+    keypoint_shape = tuple(int(v) for v in keypoint_shape)
+    if keypoint_shape[0] * keypoint_shape[1] != num_keypoint_values:
+        raise CheckpointError(f'{source}: keypoint shape {keypoint_shape} does not match the '
+                              f'{num_keypoint_values} keypoint channels of the head')
+    box_out = shape('model.22.cv2.0.2.weight')[0]
+    return YoloPoseConfig(
+        widths=tuple(shape(f'model.{i}.conv.weight')[0] for i in (0, 1, 3, 5, 7)),
+        backbone_depths=tuple(_depth(state_dict, i) for i in (2, 4, 6, 8)),
+        neck_widths=tuple(out_channels(i) for i in (12, 15, 16, 18, 19, 21)),
+        neck_depths=tuple(_depth(state_dict, i) for i in (12, 15, 18, 21)),
+        in_channels=shape('model.0.conv.weight')[1],
+        num_classes=shape('model.22.cv3.0.2.weight')[0],
+        keypoint_shape=keypoint_shape,
+        reg_max=box_out // 4,
+        box_hidden=shape('model.22.cv2.0.0.conv.weight')[0],
+        cls_hidden=shape('model.22.cv3.0.0.conv.weight')[0],
+        kpt_hidden=shape('model.22.cv4.0.0.conv.weight')[0],
+        sppf_kernel=int(sppf_kernel),
+        strides=tuple(float(s) for s in (strides if strides is not None else (8, 16, 32))),
+        backbone_shortcut=bool(backbone_shortcut),
+        neck_shortcut=bool(neck_shortcut),
+    )
+
+
+def build_yolo_pose(state_dict, *, source='state dict', fuse=True, **overrides):
+    """
+    Build the network from an ultralytics state dict, load it in float32 and fuse Conv+BN.
+
+    The released weights are fp16; like ultralytics they are cast to float32 before fusing.
+    ``overrides`` go to :func:`infer_config`.
+    """
+    config = infer_config(state_dict, source=source, **overrides)
+    model = YoloPose(config)
+    float_state = {k: (v.float() if v.is_floating_point() else v) for k, v in state_dict.items()}
+    model.load_ultralytics_state_dict(float_state, source=source)
+    model.eval().requires_grad_(False)
+    if fuse:
+        model.fuse_batchnorm()
+    return model
