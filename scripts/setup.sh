@@ -37,7 +37,7 @@ mkdir -p "$STAMPS"
 stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-req_hash=$(hash_of scripts/requirements.txt)
+req_hash=$(hash_of scripts/requirements.txt scripts/requirements-ros.txt)
 if ! stamp_ok requirements "$req_hash"; then
   log "installing pinned dependencies (first run: a few minutes)"
   "$VENV/bin/python" -m pip install -q -r scripts/requirements.txt
