@@ -1,0 +1,146 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Per-stage timing of the WiLoR reconstructor: ViT, then RefineNet + the two MANO passes.
+
+Times the median of ``--repeats`` calls (after warm-up) for batches of 1, 2 and 4 crops on the
+CPU and, when available, on CUDA, for each requested precision. Printed per row: ViT ms,
+refine+MANO ms, total ms, ms per crop, and the refine+MANO / ViT ratio; then, per device and
+precision, the per-crop speed-up of batch 2 and 4 over batch 1.
+
+The network is the checkpoint given with ``--checkpoint`` (default: the tiny parity fixture),
+or, with ``--width``/``--depth``, a randomly initialised WiLoR of that size (``--width 1280
+--depth 32`` is the released ViT-H; MANO then comes from the checkpoint).
+
+Run: ``python bench/bench_reconstructor.py [--checkpoint PATH] [--width 1280 --depth 32]
+[--precision fp32 bf16] [--repeats 10]``
+"""
+
+import argparse
+import pathlib
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from wilor_ros.checkpoint_io import load_checkpoint
+from wilor_ros.mano import mano_buffers_from_state_dict, MANOLayer
+from wilor_ros.reconstructor import load_reconstructor, WiLoR
+from wilor_ros.refine_net import RefineNet
+from wilor_ros.vit import WiLoRViT
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a' / 'wilor'
+BATCHES = (1, 2, 4)
+WARM_UP = 3
+
+
+def random_wilor(width, depth, checkpoint):
+    """Build a WiLoR of the given ViT width/depth with random weights; MANO from a file."""
+    state = load_checkpoint(checkpoint, kind='WiLoR checkpoint')['state_dict']
+    backbone = WiLoRViT(embed_dim=width, depth=depth, num_heads=max(1, width // 80),
+                        mlp_hidden_dim=4 * width)
+    with torch.no_grad():
+        for name in ('init_hand_pose', 'init_betas', 'init_cam'):
+            getattr(backbone, name).copy_(state[f'backbone.{name}'])
+    refine_net = RefineNet(feat_dim=width, first_dim=width // 2,
+                           branch_widths=((width // 4,), (width // 4, width // 8)))
+    model = WiLoR(backbone, refine_net, MANOLayer(**mano_buffers_from_state_dict(state)))
+    return model.eval().requires_grad_(False)
+
+
+def synchronise(device):
+    """Wait for queued GPU work so wall-clock times are complete."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_stages(model, crops, repeats):
+    """Median seconds of (ViT, refine+MANO) over ``repeats`` calls after warm-up calls."""
+    vit_times, head_times = [], []
+    with torch.inference_mode():
+        for index in range(repeats + WARM_UP):
+            synchronise(model.device)
+            start = time.perf_counter()
+            vit = model.run_backbone(crops)
+            synchronise(model.device)
+            middle = time.perf_counter()
+            model.run_heads(vit)
+            synchronise(model.device)
+            end = time.perf_counter()
+            if index >= WARM_UP:
+                vit_times.append(middle - start)
+                head_times.append(end - middle)
+    return statistics.median(vit_times), statistics.median(head_times)
+
+
+def main():
+    """Parse options, time every device / precision / batch size, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[1])
+    parser.add_argument('--checkpoint', type=pathlib.Path, default=FIXTURES / 'checkpoint.ckpt')
+    parser.add_argument('--width', type=int, default=None, help='random model ViT width')
+    parser.add_argument('--depth', type=int, default=None, help='random model ViT depth')
+    parser.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
+                        choices=('fp32', 'fp16', 'bf16'))
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.width:
+        model = random_wilor(args.width, args.depth or 32, args.checkpoint)
+        label = f'random ViT width {args.width}, depth {args.depth or 32}'
+    else:
+        model = load_reconstructor(args.checkpoint)
+        label = str(args.checkpoint)
+    images = torch.from_numpy(np.load(FIXTURES / 'crops.npz')['img'])
+    devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    print(f'model: {label}; ViT width {model.backbone.embed_dim}, '
+          f'depth {len(model.backbone.blocks)}; torch {torch.__version__}, '
+          f'{torch.get_num_threads()} CPU threads')
+    print(f'{"device":6} {"prec":5} {"B":>2} {"ViT ms":>9} {"ref+MANO ms":>12} '
+          f'{"total ms":>9} {"ms/crop":>8} {"ref/ViT":>8}')
+    for device in devices:
+        model.to(device)
+        for precision in args.precision:
+            model.set_precision(precision)
+            per_crop = {}
+            # The first calls at each shape pay one-off kernel selection and allocation.
+            for batch in BATCHES:
+                try:
+                    time_stages(model, images[torch.arange(batch) % len(images)].to(device), 1)
+                except RuntimeError:
+                    pass
+            for batch in BATCHES:
+                crops = images[torch.arange(batch) % len(images)].to(device)
+                try:
+                    vit, heads = time_stages(model, crops, args.repeats)
+                except RuntimeError as error:
+                    print(f'{device:6} {precision:5} {batch:>2} unsupported: {error}')
+                    break
+                total = vit + heads
+                per_crop[batch] = total / batch
+                print(f'{device:6} {precision:5} {batch:>2} {1e3 * vit:9.2f} '
+                      f'{1e3 * heads:12.2f} {1e3 * total:9.2f} {1e3 * total / batch:8.2f} '
+                      f'{heads / vit:8.3f}')
+            if 1 in per_crop:
+                speedups = ', '.join(f'B={b}: x{per_crop[1] / per_crop[b]:.2f}'
+                                     for b in BATCHES[1:] if b in per_crop)
+                print(f'{device:6} {precision:5} per-crop speed-up over B=1: {speedups}')
+
+
+if __name__ == '__main__':
+    main()
