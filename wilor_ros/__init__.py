@@ -1,0 +1,47 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+WiLoR 3D hand detection and reconstruction: the inference core, with no ROS dependency.
+
+The data path reads like the pipeline::
+
+    image -> detector.py (hands: boxes, side) -> crops.py (256x256 crops)
+          -> reconstructor.py (ViT + MANO + RefineNet) -> postprocess.py / camera.py
+          -> hand.py (HandResult, camera optical frame) -> tracking.py (ids, smoothing)
+
+``wilor_node`` (wilor_node.py) is the ROS 2 glue around it; nothing imported here loads rclpy.
+"""
+
+from wilor_ros.checkpoint_io import CheckpointError
+from wilor_ros.crops import crop_hands
+from wilor_ros.detector import HandDetector, load_detector
+from wilor_ros.hand import HandResult
+from wilor_ros.pipeline import HandPipeline
+from wilor_ros.reconstructor import load_reconstructor, WiLoR
+from wilor_ros.smoothing import SmoothingConfig
+from wilor_ros.tracking import HandTracker
+
+__all__ = [
+    'CheckpointError',
+    'crop_hands',
+    'HandDetector',
+    'HandPipeline',
+    'HandResult',
+    'HandTracker',
+    'load_detector',
+    'load_reconstructor',
+    'SmoothingConfig',
+    'WiLoR',
+]
