@@ -1,0 +1,144 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Hand crops against the official ViTDetDataset crops (preprocess.npz) and OpenCV."""
+
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+import torch
+
+from wilor_ros.crops import blur_sigma, crop_geometry, crop_hands, IMAGE_MEAN, IMAGE_STD
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
+MEAN = 255 * np.array(IMAGE_MEAN)[:, None, None]
+STD = 255 * np.array(IMAGE_STD)[:, None, None]
+# OpenCV >= 4.11 computes 8-bit warpAffine in float32, which crop_hands reproduces exactly;
+# older releases use 1/32-pixel fixed point (a few grey levels apart).
+NEW_OPENCV = tuple(int(v) for v in cv2.__version__.split('.')[:2]) >= (4, 11)
+
+
+@pytest.fixture(scope='module')
+def ref():
+    return np.load(FIXTURES / 'wilor' / 'preprocess.npz')
+
+
+def grey_levels(img):
+    """Undo the normalisation: (B, 3, S, S) RGB in 0-255 grey levels, float64."""
+    return np.asarray(img, dtype=np.float64) * STD + MEAN
+
+
+def official_crop(image, box, right, rescale=2.0):
+    """Cut one crop by the official rule (README section 2.1) with OpenCV and scipy, RGB 0-255."""
+    center, size = crop_geometry(box[None], rescale)
+    (cx, cy), b = center[0], size[0]
+    sigma = float(blur_sigma(size)[0])
+    img = gaussian_filter(image.astype(np.float64), (sigma, sigma, 0), mode='nearest',
+                          truncate=4.0) if sigma > 0 else image
+    if not right:
+        img = img[:, ::-1]
+        cx = image.shape[1] - cx - 1
+    src = np.zeros((3, 2), np.float32)
+    src[0] = (cx, cy)
+    src[1] = np.array([cx, cy], np.float64) + np.array([0, b * 0.5], np.float32)
+    src[2] = np.array([cx, cy], np.float64) + np.array([b * 0.5, 0], np.float32)
+    dst = np.array([[128, 128], [128, 256], [256, 128]], np.float32)
+    warp = cv2.getAffineTransform(src, dst)
+    patch = cv2.warpAffine(np.ascontiguousarray(img), warp, (256, 256),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return patch[:, :, ::-1].transpose(2, 0, 1).astype(np.float64)
+
+
+def test_crops_match_official_for_all_boxes(ref):
+    out = crop_hands(ref['image'], ref['boxes'], ref['is_right'], rescale_factor=2.0)
+    assert out['img'].shape == (6, 3, 256, 256) and out['img'].dtype == torch.float32
+    np.testing.assert_array_equal(out['box_center'].numpy(), ref['box_center'])
+    np.testing.assert_array_equal(out['box_size'].numpy(), ref['box_size'])
+    np.testing.assert_array_equal(out['img_size'].numpy(), ref['img_size'])
+    np.testing.assert_array_equal(out['right'].numpy(), ref['right'])
+    ours, official = grey_levels(out['img'].numpy()), grey_levels(ref['img'])
+    blurred = ref['blur_sigma'] > 0
+    assert blurred.sum() == 1 and (~ref['flip'][[2, 5]]).tolist() == [True, False]
+    for n in range(6):
+        diff = np.abs(ours[n] - official[n])
+        # Required: mean <= 0.5 and max <= 2 grey levels (box 3 blurred; 2 and 5 at a border).
+        assert diff.mean() <= 0.5 and diff.max() <= 2, (n, diff.mean(), diff.max())
+        if blurred[n]:
+            # Float32 blur instead of float64: only rounding noise remains.
+            assert diff.max() < 1e-3, (n, diff.max())
+        else:
+            # The 8-bit path reproduces OpenCV's warp arithmetic (bit-exact here).
+            assert (diff > 0.5).mean() <= 1e-4 and diff.max() <= 1, (n, diff.max())
+
+
+def test_tensor_input_gives_the_same_crops(ref):
+    image = torch.from_numpy(ref['image'].copy())
+    from_tensor = crop_hands(image, ref['boxes'][:3], ref['is_right'][:3])
+    from_numpy = crop_hands(ref['image'], ref['boxes'][:3], ref['is_right'][:3])
+    for key in from_numpy:
+        assert torch.equal(from_tensor[key], from_numpy[key]), key
+    assert np.array_equal(image.numpy(), ref['image'])
+
+
+def test_left_hand_crop_is_the_mirrored_right_hand_crop(ref):
+    image = ref['image']
+    width = image.shape[1]
+    boxes = ref['boxes'][[0, 3, 5]]
+    mirrored_boxes = boxes.copy()
+    mirrored_boxes[:, [0, 2]] = width - 1 - boxes[:, [2, 0]]
+    left = crop_hands(image, boxes, [0, 0, 0])['img']
+    right = crop_hands(np.ascontiguousarray(image[:, ::-1]), mirrored_boxes, [1, 1, 1])['img']
+    # Identical up to float32 rounding of the mirrored centre (one ulp can move a tap).
+    diff = np.abs(grey_levels(left.numpy()) - grey_levels(right.numpy()))
+    assert diff.max() <= 1 and diff.mean() < 1e-3
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_random_boxes_match_opencv_including_blur_near_borders(ref, seed):
+    image = ref['image']
+    height, width = image.shape[:2]
+    rng = np.random.default_rng(seed)
+    # Small and large boxes (b > 563.2 blurs), some reaching over the image borders.
+    x1 = rng.uniform(-60, width - 20, 8)
+    y1 = rng.uniform(-60, height - 20, 8)
+    w = rng.choice([20.0, 90.0, 320.0], 8) * rng.uniform(0.8, 1.2, 8)
+    h = w * rng.uniform(0.6, 1.6, 8)
+    boxes = np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.float32)
+    right = rng.integers(0, 2, 8)
+    sizes = crop_geometry(boxes)[1]
+    assert (sizes > 563.2).any() and (sizes < 563.2).any()
+    ours = grey_levels(crop_hands(image, boxes, right)['img'].numpy())
+    for n in range(8):
+        diff = np.abs(ours[n] - official_crop(image, boxes[n], right[n]))
+        if sizes[n] > 563.2:
+            # Only the part of the image the crop reads is blurred: same as the whole image.
+            assert diff.max() < 1e-3, (n, diff.max())
+        elif NEW_OPENCV:
+            assert diff.max() <= 1 and (diff > 0.5).mean() <= 1e-4, (n, diff.max())
+        else:
+            assert diff.mean() <= 0.5, (n, diff.mean())
+
+
+def test_no_boxes_and_bad_input(ref):
+    out = crop_hands(ref['image'], np.zeros((0, 4)), [])
+    assert out['img'].shape == (0, 3, 256, 256) and out['box_size'].shape == (0,)
+    with pytest.raises(ValueError, match='positive finite width and height'):
+        crop_hands(ref['image'], [[10, 10, 10, 50]], [1])
+    with pytest.raises(ValueError, match='uint8 HxWx3'):
+        crop_hands(ref['image'].astype(np.float32), ref['boxes'], ref['is_right'])
+    with pytest.raises(ValueError, match='is_right'):
+        crop_hands(ref['image'], ref['boxes'], [1])

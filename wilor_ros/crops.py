@@ -1,0 +1,334 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hand crops for the WiLoR reconstructor, as the official ``ViTDetDataset`` cuts them.
+
+The official dataset (WiLoR commit 819369a) takes each detector box, squares it to a side
+``b = rescale_factor * max(box_h, 4/3 box_w)`` around the box centre, blurs the **whole** image
+when the crop shrinks it more than 2.2x, mirrors the image for left hands and warps the square
+to 256x256 with ``cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)``; then RGB, normalised
+with the ImageNet mean/std.
+
+Here the small per-hand geometry is computed on the host with the same float32/float64 steps
+as the official code and OpenCV, and the pixel work runs batched in torch on the frame's
+device: the frame is read in place (one upload), left hands mirror the sampling coordinates
+instead of the image, and the blur runs only on the part of the image that a blurred crop
+reads. The sampling reproduces OpenCV 5's warpAffine arithmetic (see :func:`_uint8_taps`), so
+the crops match the official ones to the last grey level.
+"""
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+CROP_SIZE = 256
+# ViTDetDataset: BBOX_SHAPE (width, height) of the ViT input the square crop is fitted to.
+BBOX_SHAPE = (192, 256)
+# ImageNet statistics (RGB) of the official DEFAULT_MEAN / DEFAULT_STD, times 255.
+IMAGE_MEAN = (0.485, 0.456, 0.406)
+IMAGE_STD = (0.229, 0.224, 0.225)
+# The official crop blurs when b / 256 / 2 exceeds this (i.e. b > 563.2 px).
+BLUR_DOWNSAMPLING = 1.1
+# skimage.filters.gaussian defaults (scipy.ndimage.gaussian_filter, mode 'nearest').
+GAUSSIAN_TRUNCATE = 4.0
+
+
+def crop_geometry(boxes, rescale_factor=2.0, crop_size=CROP_SIZE):
+    """
+    Box centres and square crop sides, bit-exact with the official ``ViTDetDataset``.
+
+    ``boxes`` (B, 4) x1, y1, x2, y2 pixels. Returns (center (B, 2) float32, size (B,) float32).
+    The float32 rounding steps of the official numpy code are kept on purpose: the crop size
+    enters the camera translation, and the parity fixtures compare it exactly.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    center = (boxes[:, 2:4] + boxes[:, 0:2]) / np.float32(2.0)
+    scale = np.float32(rescale_factor) * (boxes[:, 2:4] - boxes[:, 0:2]) / np.float32(200.0)
+    wh = scale * np.float32(200.0)
+    w, h = wh[:, 0], wh[:, 1]
+    if not (np.all(np.isfinite(wh)) and np.all(wh > 0)):
+        raise ValueError(f'hand boxes must have positive finite width and height, got {boxes}')
+    # expand_to_aspect_ratio((w, h), BBOX_SHAPE).max(), both branches vectorised.
+    w_t, h_t = (np.float32(v) for v in BBOX_SHAPE)
+    too_wide = h / w < np.float32(BBOX_SHAPE[1] / BBOX_SHAPE[0])
+    wide_h = np.maximum(w * h_t / w_t, h)
+    tall_w = np.maximum(h * w_t / h_t, w)
+    size = np.where(too_wide, np.maximum(w, wide_h), np.maximum(tall_w, h))
+    return center.astype(np.float32), size.astype(np.float32)
+
+
+def blur_sigma(size, crop_size=CROP_SIZE):
+    """Gaussian sigma of the official anti-aliasing blur for crop sides ``size`` (0 = none)."""
+    factor = np.asarray(size, dtype=np.float32) * np.float32(1.0) / np.float32(crop_size)
+    factor = factor / np.float32(2.0)
+    return np.where(factor > np.float32(BLUR_DOWNSAMPLING),
+                    (factor - np.float32(1)) / np.float32(2), np.float32(0))
+
+
+def _affine_inverse(center, size, flip, width, crop_size):
+    """
+    Inverse (crop px -> source px) of the official crop matrix, as ``cv2.warpAffine`` uses it.
+
+    The official source points are float32 (centre; centre + b/2 down; centre + b/2 right),
+    for left hands after mirroring the centre in float32 (``W - cx - 1``). The matrix comes
+    from ``cv2.getAffineTransform`` and ``cv2.invertAffineTransform`` themselves (a few
+    microseconds on the host): the sampling positions are float32 casts of these doubles, and
+    an exactly derived inverse can fall on the other side of a float32 rounding tie.
+    The matrix is axis-aligned (off-diagonal terms are float64 round-off, dropped).
+    Returns (x scale, x offset, y scale, y offset).
+    """
+    cx, cy = np.float32(center[0]), np.float32(center[1])
+    if flip:
+        cx = np.float32(np.float32(width) - cx) - np.float32(1)
+    half = np.float32(np.float32(size) * np.float32(0.5))
+    src = np.array([[cx, cy], [cx, cy + half], [cx + half, cy]], dtype=np.float32)
+    half_dst = crop_size / 2.0
+    dst = np.array([[half_dst, half_dst], [half_dst, crop_size], [crop_size, half_dst]],
+                   dtype=np.float32)
+    inverse = cv2.invertAffineTransform(cv2.getAffineTransform(src, dst))
+    return inverse[0, 0], inverse[0, 2], inverse[1, 1], inverse[1, 2]
+
+
+def _uint8_coords(scale, offset, crop_size, axis):
+    """
+    Source coordinates of OpenCV 5's 8-bit ``warpAffine`` along one axis (float32).
+
+    OpenCV >= 4.11 casts the inverse matrix to float32 and computes, per output pixel (x, y),
+    ``sx = fma(M0, x, float(y * M1 + M2))`` and ``sy = fma(M3, x, float(y * M4 + M5))``; here
+    M1 = M3 = 0, so columns are an fma and rows two float32 steps. The product of two float32
+    values is exact in float64, so one float64 evaluation and a cast is the fma.
+    """
+    m_scale, m_offset = np.float32(scale), np.float32(offset)
+    dst = np.arange(crop_size, dtype=np.float32)
+    if axis == 'x':
+        return (np.float64(m_scale) * dst.astype(np.float64) + np.float64(m_offset)
+                ).astype(np.float32)
+    return (dst * m_scale).astype(np.float32) + m_offset
+
+
+def _uint8_taps(scale, offset, crop_size, axis):
+    """First tap (int64) and interpolation fraction (float32), as OpenCV 5 splits them."""
+    coords = _uint8_coords(scale, offset, crop_size, axis)
+    first = np.floor(coords)
+    return first.astype(np.int64), (coords - first.astype(np.float32)).astype(np.float32)
+
+
+def _fixed_point_taps(scale, offset, crop_size, axis):
+    """
+    First tap and fraction of OpenCV's fixed-point ``warpAffine`` (its float64-image path).
+
+    Coordinates are rounded to 1/32 pixel in float64 -> int arithmetic: columns
+    ``round(M0 x 1024) + round(M2 1024) + 16``, rows ``round((M4 y + M5) 1024) + 16``, then
+    ``>> 5``. The official blurred crops (float64 images) go through this path.
+    """
+    dst = np.arange(crop_size, dtype=np.float64)
+    if axis == 'x':
+        fixed = np.rint(scale * dst * 1024).astype(np.int64) + np.int64(np.rint(offset * 1024))
+    else:
+        fixed = np.rint((scale * dst + offset) * 1024).astype(np.int64)
+    fixed = (fixed + 16) >> 5
+    return fixed >> 5, ((fixed & 31) / 32.0).astype(np.float32)
+
+
+def _axis_taps(first, extent, flip):
+    """Two neighbouring taps per position on an axis of ``extent`` pixels: (2, N) idx, valid."""
+    taps = np.stack((first, first + 1))
+    valid = (taps >= 0) & (taps < extent)
+    if flip:
+        # Left hands sample the mirrored image: column j of it is column W - 1 - j.
+        taps = extent - 1 - taps
+    return np.clip(taps, 0, extent - 1), valid
+
+
+def _sampling_plan(center, size, flip, image_hw, crop_size, blurred):
+    """
+    Per-hand sampling plan as one (10, crop_size) float64 array (one upload for all hands).
+
+    Rows: the two row taps, their validity, the two column taps, their validity, the column
+    fraction alpha and the row fraction beta (taps are clamped; validity says which read 0).
+    """
+    height, width = image_hw
+    sx, ox, sy, oy = _affine_inverse(center, size, flip, width, crop_size)
+    taps = _fixed_point_taps if blurred else _uint8_taps
+    col_first, alpha = taps(sx, ox, crop_size, 'x')
+    row_first, beta = taps(sy, oy, crop_size, 'y')
+    cols, col_valid = _axis_taps(col_first, width, flip)
+    rows, row_valid = _axis_taps(row_first, height, False)
+    return np.concatenate((rows, row_valid, cols, col_valid, alpha[None], beta[None])
+                          ).astype(np.float64)
+
+
+def _sample(source, plan, round_to_uint8, all_inside=False):
+    """
+    Bilinear-sample crops from ``source`` (H, W, 3) with per-hand taps; return (N, S, S, 3).
+
+    OpenCV's arithmetic: t = fma(a, p01 - p00, p00) per row, then fma(b, t1 - t0, t0), in
+    float32; the 8-bit path rounds half to even. Products of a float32 and a float32 or small
+    integer are exact in float64, so each fma is one float64 evaluation and a cast to float32.
+    Taps outside the image read 0 (BORDER_CONSTANT); ``all_inside`` skips that masking.
+    Returns float32 for the 8-bit path (integers 0-255), else float64.
+    """
+    width, channels = source.shape[1], source.shape[2]
+    flat = source.reshape(-1, channels)
+    rows, cols = plan[:, 0:2].long(), plan[:, 4:6].long()
+    row_outside, col_outside = plan[:, 2:4] < 0.5, plan[:, 6:8] < 0.5
+    alpha = plan[:, 8, None, :, None].float().double()
+    beta = plan[:, 9, :, None, None].float().double()
+
+    def tap(r, c):
+        index = rows[:, r, :, None] * width + cols[:, c, None, :]
+        values = flat.index_select(0, index.reshape(-1)).reshape(index.shape + (channels,))
+        if not all_inside:
+            outside = row_outside[:, r, :, None] | col_outside[:, c, None, :]
+            values = values.masked_fill(outside[..., None], 0)
+        return values.double()
+
+    p00, p01 = tap(0, 0), tap(0, 1)
+    top = torch.addcmul(p00, alpha, p01.sub_(p00)).float()
+    del p00, p01
+    p10, p11 = tap(1, 0), tap(1, 1)
+    bottom = torch.addcmul(p10, alpha, p11.sub_(p10)).float()
+    del p10, p11
+    out = torch.addcmul(top.double(), beta, bottom.sub_(top).double()).float()
+    return torch.round_(out) if round_to_uint8 else out.double()
+
+
+def _gaussian_kernel(sigma):
+    """scipy.ndimage's 1-D Gaussian weights (float64) and radius for ``truncate`` 4."""
+    sigma = float(sigma)
+    radius = int(GAUSSIAN_TRUNCATE * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    return weights / weights.sum(), radius
+
+
+def _blurred_region(frame, plan, sigma):
+    """
+    Blur only the pixels a crop reads (plus the kernel radius); return (region, row0, col0).
+
+    Equivalent, on those pixels, to the official whole-image ``skimage.filters.gaussian``
+    (mode 'nearest' = replicate the image border): the replicate padding applied here is
+    only wrong within one radius of a region edge that is not an image edge, and those
+    pixels are never read. Returns None when the crop reads no image pixel.
+    """
+    height, width = frame.shape[:2]
+    rows, row_valid = plan[0:2].astype(np.int64), plan[2:4] > 0.5
+    cols, col_valid = plan[4:6].astype(np.int64), plan[6:8] > 0.5
+    if not (row_valid.any() and col_valid.any()):
+        return None
+    weights, radius = _gaussian_kernel(sigma)
+    r0 = max(int(rows[row_valid].min()) - radius, 0)
+    r1 = min(int(rows[row_valid].max()) + radius + 1, height)
+    c0 = max(int(cols[col_valid].min()) - radius, 0)
+    c1 = min(int(cols[col_valid].max()) + radius + 1, width)
+    region = frame[r0:r1, c0:c1].float()
+    # Separable correlation as a few shifted multiply-adds (faster than a depthwise conv2d).
+    padded = F.pad(region.permute(2, 0, 1)[None], (radius, radius, radius, radius),
+                   mode='replicate')[0].permute(1, 2, 0)
+    rows = sum(float(w) * padded[k:k + r1 - r0] for k, w in enumerate(weights))
+    region = sum(float(w) * rows[:, k:k + c1 - c0] for k, w in enumerate(weights))
+    return region.contiguous(), r0, c0
+
+
+def frame_to_tensor(image_bgr, device=None):
+    """Return a uint8 (H, W, 3) BGR image as a torch tensor on ``device`` (one upload)."""
+    if isinstance(image_bgr, torch.Tensor):
+        frame = image_bgr if device is None else image_bgr.to(device)
+        if frame.dtype != torch.uint8:
+            raise ValueError(f'expected a uint8 HxWx3 BGR image, got a {frame.dtype} tensor')
+    else:
+        array = np.asarray(image_bgr)
+        if array.dtype != np.uint8:
+            raise ValueError(f'expected a uint8 HxWx3 BGR image, got dtype {array.dtype}')
+        frame = torch.from_numpy(np.ascontiguousarray(array))
+        if device is not None:
+            frame = frame.to(device)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f'expected a uint8 HxWx3 BGR image, got shape {tuple(frame.shape)}')
+    return frame
+
+
+def crop_hands(image_bgr, boxes, is_right, rescale_factor=2.0, device=None,
+               crop_size=CROP_SIZE):
+    """
+    Cut the WiLoR input crops of all hands of one frame in one batch.
+
+    ``image_bgr``: uint8 (H, W, 3) BGR image, numpy or a torch tensor (used on its device);
+    ``boxes``: (B, 4) x1, y1, x2, y2 pixels (unrounded detector boxes); ``is_right``: (B,)
+    1/True for right hands (left hands are cut from the mirrored image); ``rescale_factor``:
+    box enlargement (official demo: 2.0); ``device``: torch device of the outputs (default:
+    the image tensor's, else the CPU).
+
+    Returns a dict of tensors on the device: ``img`` (B, 3, S, S) float32 RGB normalised with
+    the ImageNet mean/std (S = 256), ``box_center`` (B, 2) float32, ``box_size`` (B,)
+    float32, ``img_size`` (B, 2) float32 (W, H), ``right`` (B,) float32.
+    """
+    frame = frame_to_tensor(image_bgr, device)
+    device = frame.device
+    height, width = frame.shape[:2]
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    right = np.asarray(is_right, dtype=np.float32).reshape(-1)
+    if right.shape[0] != boxes.shape[0]:
+        raise ValueError(f'{boxes.shape[0]} boxes but {right.shape[0]} is_right flags')
+    count = boxes.shape[0]
+    center, size = crop_geometry(boxes, rescale_factor, crop_size)
+    out = {
+        'box_center': torch.from_numpy(center).to(device),
+        'box_size': torch.from_numpy(size).to(device),
+        'img_size': torch.tensor([[width, height]] * count, dtype=torch.float32,
+                                 device=device).reshape(count, 2),
+        'right': torch.from_numpy(right).to(device),
+    }
+    if count == 0:
+        out['img'] = torch.zeros((0, 3, crop_size, crop_size), device=device)
+        return out
+    sigma = blur_sigma(size, crop_size)
+    plans = np.stack([
+        _sampling_plan(center[n], size[n], right[n] < 0.5, (height, width), crop_size,
+                       sigma[n] > 0)
+        for n in range(count)])
+    plan_gpu = torch.from_numpy(plans).to(device)
+
+    sharp = np.flatnonzero(sigma == 0)
+    inside = plans[:, [2, 3, 6, 7]].min(axis=(1, 2)) > 0.5
+    if len(sharp) == count:
+        values = _sample(frame, plan_gpu, round_to_uint8=True, all_inside=inside.all())
+    else:
+        values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
+                             device=device)
+        if len(sharp):
+            index = torch.from_numpy(sharp).to(device)
+            values[index] = _sample(frame, plan_gpu[index], round_to_uint8=True,
+                                    all_inside=inside[sharp].all()).double()
+        for n in np.flatnonzero(sigma > 0):
+            blurred = _blurred_region(frame, plans[n], sigma[n])
+            if blurred is None:
+                continue
+            region, r0, c0 = blurred
+            local = plans[n:n + 1].copy()
+            local[:, 0:2] -= r0
+            local[:, 4:6] -= c0
+            # Taps outside the region are invalid taps, clamped to stay in bounds.
+            local[:, 0:2] = np.clip(local[:, 0:2], 0, region.shape[0] - 1)
+            local[:, 4:6] = np.clip(local[:, 4:6], 0, region.shape[1] - 1)
+            values[n] = _sample(region, torch.from_numpy(local).to(device),
+                                round_to_uint8=False)[0]
+    # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
+    mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
+    std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255
+    img = ((values.flip(-1).double() - mean) / std).float()
+    out['img'] = img.permute(0, 3, 1, 2).contiguous()
+    return out

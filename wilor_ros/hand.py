@@ -1,0 +1,89 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The per-hand result of the WiLoR pipeline (plain numpy, no torch, no ROS)."""
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class HandResult:
+    """
+    One reconstructed hand in the camera optical frame, metres, radians.
+
+    Camera optical frame as REP-103: x right, y down, z forward.
+
+    Fields:
+        is_right: anatomical side (detector class 1 = right, 0 = left).
+        score: detector confidence.
+        box: (4,) float32 x_min, y_min, x_max, y_max, pixels, unrounded.
+        keypoints_3d: (21, 3) float32, OpenPose hand order, camera frame, metres.
+        keypoints_2d: (21, 2) float32 pixels: keypoints_3d projected through the camera used.
+        keypoints_2d_network: (21, 2) float32 pixels: the network's own crop 2D mapped to the
+            image (perspective of WiLoR's virtual crop camera, not of the camera used; see
+            :mod:`wilor_ros.postprocess`).
+        global_orient: (3,) float32 axis-angle (left hands mirrored: (x, -y, -z)).
+        hand_pose: (45,) float32 15 x axis-angle, joint-major (left hands mirrored).
+        betas: (10,) float32 MANO shape.
+        cam_t: (3,) float32 MANO root translation, camera frame, metres.
+        focal_length: fx in pixels actually used for cam_t.
+        principal_point: (2,) float32 (cx, cy) pixels used.
+        focal_from_camera_info: True: from a real camera matrix; False: WiLoR heuristic
+            5000/256 * max(W, H).
+        vertices: (778, 3) float32 camera frame metres, or None when not requested.
+        track_id: filled by the tracker.
+    """
+
+    is_right: bool
+    score: float
+    box: np.ndarray
+    keypoints_3d: np.ndarray
+    keypoints_2d: np.ndarray
+    keypoints_2d_network: np.ndarray
+    global_orient: np.ndarray
+    hand_pose: np.ndarray
+    betas: np.ndarray
+    cam_t: np.ndarray
+    focal_length: float
+    principal_point: np.ndarray
+    focal_from_camera_info: bool
+    vertices: Optional[np.ndarray] = None
+    track_id: str = ''
+
+    @property
+    def side(self):
+        """'right' or 'left'."""
+        return 'right' if self.is_right else 'left'
+
+    def to_dict(self):
+        """
+        JSON-ready dict: keys are the field names (arrays as nested lists of floats), plus 'side'.
+
+        ``vertices`` is None when it was not computed.
+        """
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, (bool, np.bool_)):
+                value = bool(value)
+            elif isinstance(value, (float, np.floating)):
+                value = float(value)
+            out[field.name] = value
+        out['side'] = self.side
+        return out

@@ -1,0 +1,178 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+From the reconstructor's raw crop outputs to :class:`~wilor_ros.hand.HandResult` per hand.
+
+WiLoR reconstructs every hand as a **right** hand: left hands arrive as crops of the mirrored
+image, so their outputs live in a mirrored frame. As the official demo.py does, the crop
+camera's tx changes sign and the x coordinate of vertices and joints is mirrored back
+(:func:`mirror_left_hands`); the translation then goes to the full image
+(:mod:`wilor_ros.camera`).
+
+Rotations are reported as axis-angle vectors. For left hands they are mirrored as
+``(x, y, z) -> (x, -y, -z)``, i.e. ``R -> M R M`` with ``M = diag(-1, 1, 1)``: the WiLoR-mini
+convention (and what the WiLoR author recommends, WiLoR issue #33), which makes them the pose
+parameters of a *left* MANO model. Note that the official demo never converts them: its
+``global_orient`` / ``hand_pose`` matrices stay in the right-hand (mirrored) frame.
+
+Two kinds of 2-D keypoints are given:
+
+* ``keypoints_2d``: the camera-frame 3-D joints projected through the camera used (heuristic
+  or real K). Under the heuristic this is exactly the official demo's ``project_full_img``;
+  under K it is consistent with ``keypoints_3d`` and ``cam_t``.
+* ``keypoints_2d_network``: the network's own ``pred_keypoints_2d`` (joints projected by its
+  virtual crop camera, focal 5000 px per 256 px, crop-normalised units) mapped into the image
+  as ``box_center + b * uv`` (x mirrored for left hands).
+
+Both agree only in the weak-perspective limit: each equals ``c + (u_wp - c) tz / (Z + tz)``
+with ``u_wp`` the weak-perspective position, for its own camera depth tz. The heuristic
+camera is almost orthographic (hands at 10-20 m), the crop camera somewhat less, and a real
+camera (hands at ~0.5-1 m) is clearly perspective: there the joints' depth offsets of up to
+~0.1 m change the local image scale by ~10 %, and ``keypoints_2d`` differs from
+``keypoints_2d_network`` by up to a few percent of the box size (tens of pixels). That is
+perspective, not error: the MANO-frame origin projects onto the same pixel in all three.
+"""
+
+import numpy as np
+import torch
+
+from wilor_ros.camera import cam_crop_to_camera, project_points
+from wilor_ros.hand import HandResult
+from wilor_ros.rotations import mirror_axis_angle, rotmat_to_axis_angle
+
+
+def side_multiplier(is_right):
+    """+1 for right hands, -1 for left hands (official ``2 * right - 1``)."""
+    if isinstance(is_right, torch.Tensor):
+        return 2.0 * is_right.to(torch.float32) - 1.0
+    return 2.0 * np.asarray(is_right, dtype=np.float64) - 1.0
+
+
+def mirror_left_hands(points, is_right):
+    """Mirror x of left hands' points (B, N, 3) back from the right-hand frame (official)."""
+    multiplier = side_multiplier(is_right)
+    points = points.clone() if isinstance(points, torch.Tensor) else np.array(points)
+    points[..., 0] = points[..., 0] * multiplier[:, None]
+    return points
+
+
+def flip_crop_camera(pred_cam, is_right):
+    """Flip the sign of tx of the crop camera [s, tx, ty] for left hands (official demo)."""
+    multiplier = side_multiplier(is_right)
+    cam = pred_cam.clone() if isinstance(pred_cam, torch.Tensor) else np.array(pred_cam)
+    cam[:, 1] = cam[:, 1] * multiplier
+    return cam
+
+
+def mano_axis_angles(global_orient, hand_pose, is_right):
+    """
+    MANO rotation matrices -> axis-angle, mirrored ``(x, -y, -z)`` for left hands.
+
+    ``global_orient`` (B, 1, 3, 3), ``hand_pose`` (B, 15, 3, 3) torch. Returns float64
+    tensors (B, 3) and (B, 45) (joint-major) on the input device.
+    """
+    rotations = torch.cat((global_orient, hand_pose), dim=1).double()
+    axis_angle = rotmat_to_axis_angle(rotations)
+    left = ~torch.as_tensor(is_right, device=axis_angle.device).bool()
+    axis_angle = torch.where(left[:, None, None], mirror_axis_angle(axis_angle), axis_angle)
+    return axis_angle[:, 0], axis_angle[:, 1:].reshape(axis_angle.shape[0], -1)
+
+
+def network_keypoints_to_image(keypoints_2d, box_center, box_size, is_right):
+    """
+    Map the network's crop-normalised 2-D joints (B, 21, 2) to image pixels.
+
+    Crop pixel q maps to image pixel ``center + (q - 128) b / 256`` and the network's unit is
+    ``(q - 128) / 256``; left-hand crops come from the mirrored image, hence the x sign.
+    """
+    uv = np.asarray(keypoints_2d, dtype=np.float64)
+    scale = np.asarray(box_size, dtype=np.float64)[:, None, None]
+    sign = np.stack([side_multiplier(is_right), np.ones(len(uv))], axis=-1)[:, None, :]
+    return np.asarray(box_center, dtype=np.float64)[:, None, :] + sign * uv * scale
+
+
+def _to_host(outputs, compute_vertices):
+    """Move what the results need to the host in one transfer; return float64 arrays."""
+    global_orient, hand_pose = mano_axis_angles(outputs['global_orient'], outputs['hand_pose'],
+                                                outputs['is_right'])
+    count = global_orient.shape[0]
+    parts = {
+        'pred_cam': outputs['pred_cam'], 'betas': outputs['betas'],
+        'global_orient': global_orient, 'hand_pose': hand_pose,
+        'keypoints_3d': outputs['pred_keypoints_3d'],
+        'keypoints_2d': outputs['pred_keypoints_2d'],
+    }
+    if compute_vertices:
+        parts['vertices'] = outputs['pred_vertices']
+    flat = torch.cat([value.detach().double().reshape(count, -1) for value in parts.values()],
+                     dim=1).cpu().numpy()
+    host, start = {}, 0
+    for key, value in parts.items():
+        size = int(np.prod(value.shape[1:]))
+        host[key] = flat[:, start:start + size].reshape((count,) + tuple(value.shape[1:]))
+        start += size
+    return host
+
+
+def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, intrinsics,
+                       compute_vertices=True):
+    """
+    Turn one batch of reconstructor outputs into a list of :class:`HandResult`.
+
+    ``outputs``: the reconstructor's dict of torch tensors (pred_cam, global_orient,
+    hand_pose, betas, pred_keypoints_3d, pred_keypoints_2d, pred_vertices) in the official raw
+    semantics (right-hand frame, crop camera); ``box_center`` (B, 2) and ``box_size`` (B,):
+    the crop geometry (:func:`wilor_ros.crops.crop_geometry`); ``boxes`` (B, 4), ``scores``
+    (B,), ``is_right`` (B,): the detections; ``intrinsics``:
+    :class:`~wilor_ros.camera.CameraIntrinsics` (heuristic or real K); ``compute_vertices``:
+    fill ``vertices`` (else None). Camera math runs in float64; results are float32.
+    """
+    is_right = np.asarray(is_right, dtype=bool).reshape(-1)
+    count = len(is_right)
+    if count == 0:
+        return []
+    host = _to_host(dict(outputs, is_right=torch.from_numpy(is_right)), compute_vertices)
+    box_center = _numpy(box_center)
+    box_size = _numpy(box_size)
+    cam = flip_crop_camera(host['pred_cam'], is_right)
+    cam_t = cam_crop_to_camera(cam, box_center, box_size, intrinsics)
+    joints = mirror_left_hands(host['keypoints_3d'], is_right) + cam_t[:, None, :]
+    joints_2d = project_points(joints, intrinsics)
+    network_2d = network_keypoints_to_image(host['keypoints_2d'], box_center, box_size,
+                                            is_right)
+    vertices = None
+    if compute_vertices:
+        vertices = mirror_left_hands(host['vertices'], is_right) + cam_t[:, None, :]
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(count, 4)
+    scores = np.asarray(scores, dtype=np.float64).reshape(count)
+    f32 = np.float32
+    return [
+        HandResult(
+            is_right=bool(is_right[n]), score=float(scores[n]), box=boxes[n].copy(),
+            keypoints_3d=joints[n].astype(f32), keypoints_2d=joints_2d[n].astype(f32),
+            keypoints_2d_network=network_2d[n].astype(f32),
+            global_orient=host['global_orient'][n].astype(f32),
+            hand_pose=host['hand_pose'][n].astype(f32), betas=host['betas'][n].astype(f32),
+            cam_t=cam_t[n].astype(f32), focal_length=float(intrinsics.fx),
+            principal_point=intrinsics.principal_point,
+            focal_from_camera_info=bool(intrinsics.from_camera_info),
+            vertices=None if vertices is None else vertices[n].astype(f32))
+        for n in range(count)]
+
+
+def _numpy(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    return np.asarray(value, dtype=np.float64)
