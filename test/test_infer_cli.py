@@ -1,0 +1,315 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+wilor-infer on image folders, videos and MCAP bags with the fixture weights.
+
+Every JSON record must hold exactly what HandPipeline returns for the same frame (built here
+independently of the CLI); a bag written back must hold one HandArray per good image.
+"""
+
+import json
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+
+from wilor_ros import infer_cli
+
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
+DETECTOR = FIXTURES / 'detector' / 'detector.pt'
+RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
+# Fixture image: 8 detections at confidence 0.25 (detector fixture README).
+CONF, IOU, RESCALE, MAX_HANDS = 0.25, 0.7, 2.0, 10
+WEIGHT_ARGS = ['--detector', str(DETECTOR), '--reconstructor', str(RECONSTRUCTOR),
+               '--device', 'cpu', '--conf', str(CONF), '--iou', str(IOU), '--quiet']
+
+
+@pytest.fixture(scope='module')
+def pipe():
+    """Build the pipeline on the fixture weights, with the thresholds passed to the CLI."""
+    from wilor_ros.detector import load_detector
+    from wilor_ros.pipeline import HandPipeline
+    from wilor_ros.reconstructor import load_reconstructor
+
+    return HandPipeline(load_detector(DETECTOR, 'cpu'), load_reconstructor(RECONSTRUCTOR, 'cpu'),
+                        conf=CONF, iou=IOU, rescale_factor=RESCALE, max_hands=MAX_HANDS)
+
+
+@pytest.fixture(scope='module')
+def frames():
+    """Three distinct BGR frames built from the detector fixture image."""
+    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+    return [image, np.ascontiguousarray(image[:, ::-1]), np.roll(image, 40, axis=1)]
+
+
+def expected_hands(pipe, image, camera_matrix=None):
+    """Return what the pipeline itself gives, through the same JSON round trip."""
+    hands = pipe(image, camera_matrix=camera_matrix, compute_vertices=False)
+    return json.loads(json.dumps([hand.to_dict() for hand in hands]))
+
+
+def expected_batch(pipe, images):
+    """Return what one batched pipeline call gives per image (JSON round trip)."""
+    results = pipe.process_batch(images, compute_vertices=False)
+    return [json.loads(json.dumps([hand.to_dict() for hand in hands])) for hands in results]
+
+
+def run_cli(capsys, *args):
+    """Run wilor-infer in this process; return (exit code, stderr text, stdout text)."""
+    code = infer_cli.main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.err, captured.out
+
+
+def test_image_folder_matches_the_pipeline(pipe, frames, tmp_path, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index, image in enumerate(frames):
+        cv2.imwrite(str(folder / f'view{index + 1}.png'), image)
+    (folder / 'view10.png').write_bytes(b'\x89PNG damaged')  # sorts last, cannot be decoded
+    out = tmp_path / 'json'
+    code, err, _ = run_cli(capsys, folder, '-o', out, '--batch', 2, *WEIGHT_ARGS)
+    assert code == 0, err
+    assert 'view10.png' in err and 'skipped' in err
+    files = sorted(out.glob('*.json'))
+    assert [f.name for f in files] == ['frame_000000.json', 'frame_000001.json',
+                                       'frame_000002.json']
+    # --batch 2: frames 0 and 1 went through one reconstructor call, frame 2 alone (batch
+    # composition changes float rounding, so the reference is grouped the same way).
+    expected = expected_batch(pipe, frames[:2]) + [expected_hands(pipe, frames[2])]
+    for index, (path, image) in enumerate(zip(files, frames)):
+        record = json.loads(path.read_text())
+        assert record['frame'] == index
+        assert record['source'] == str(folder / f'view{index + 1}.png')
+        assert record['image_size'] == [image.shape[1], image.shape[0]]
+        assert record['stamp'] is None and record['camera_matrix'] is None
+        assert record['hands'] == expected[index]
+    assert sum(len(hands) for hands in expected) > 0
+
+
+def test_video_matches_the_decoded_frames(pipe, frames, tmp_path, capsys):
+    video = tmp_path / 'clip.avi'
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5.0, (width, height))
+    assert writer.isOpened()
+    for image in frames:
+        writer.write(image)
+    writer.release()
+    capture = cv2.VideoCapture(str(video))
+    decoded = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        decoded.append(image)
+    capture.release()
+    assert len(decoded) == len(frames)
+
+    out = tmp_path / 'hands.jsonl'
+    overlay = tmp_path / 'overlay.avi'
+    code, err, _ = run_cli(capsys, video, '-o', out, '--jsonl', '--track',
+                           '--overlay', overlay, *WEIGHT_ARGS)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r['frame'] for r in records] == [0, 1, 2]
+    for index, (record, image) in enumerate(zip(records, decoded)):
+        # 5 fps video: frame i is at i / 5 s.
+        assert record['stamp'] == {'sec': index // 5, 'nanosec': (index % 5) * 200_000_000}
+        expected = expected_hands(pipe, image)
+        assert len(record['hands']) == len(expected)
+        for got, want in zip(record['hands'], expected):
+            assert got['track_id'] != ''
+            want['track_id'] = got['track_id']
+            assert got == want
+    capture = cv2.VideoCapture(str(overlay))
+    assert capture.isOpened()
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(frames)
+    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (width, height)
+    capture.release()
+
+
+def _image_msg(image, stamp_ns, frame_id):
+    height, width = image.shape[:2]
+    return {'header': {'stamp': {'sec': stamp_ns // 1_000_000_000,
+                                 'nanosec': stamp_ns % 1_000_000_000},
+                       'frame_id': frame_id},
+            'height': height, 'width': width, 'encoding': 'bgr8', 'is_bigendian': 0,
+            'step': width * 3, 'data': image.tobytes()}
+
+
+def write_bag(path, frames, camera_k):
+    """Camera_info then images (one damaged) on /cam; returns (image stamps, log times)."""
+    from mcap_ros2.writer import Writer
+
+    stamps, log_times = [], []
+    with open(path, 'wb') as stream:
+        writer = Writer(stream)
+        image_schema = writer.register_msgdef(
+            'sensor_msgs/msg/Image', infer_cli.message_definition('sensor_msgs/msg/Image'))
+        info_schema = writer.register_msgdef(
+            'sensor_msgs/msg/CameraInfo',
+            infer_cli.message_definition('sensor_msgs/msg/CameraInfo'))
+        info = {'header': {'stamp': {'sec': 100, 'nanosec': 0}, 'frame_id': 'cam_optical'},
+                'height': 480, 'width': 640, 'distortion_model': 'plumb_bob', 'd': [0.0] * 5,
+                'k': camera_k, 'r': [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
+                'p': [0.0] * 12}
+        writer.write_message('/cam/camera_info', info_schema, info, log_time=99_000_000_000,
+                             publish_time=99_000_000_000)
+        damaged = dict(_image_msg(frames[0], 100_500_000_000, 'cam_optical'), data=b'\x00' * 10)
+        messages = [_image_msg(frames[0], 100_000_000_000, 'cam_optical'), damaged,
+                    _image_msg(frames[1], 101_250_000_000, 'cam_optical'),
+                    _image_msg(frames[2], 102_000_000_007, 'cam_optical')]
+        for index, message in enumerate(messages):
+            log_time = 200_000_000_000 + index * 10_000_000
+            writer.write_message('/cam/image_raw', image_schema, message, log_time=log_time,
+                                 publish_time=log_time)
+            if message is not damaged:
+                stamp = message['header']['stamp']
+                stamps.append(stamp['sec'] * 1_000_000_000 + stamp['nanosec'])
+                log_times.append(log_time)
+        writer.finish()
+    return stamps, log_times
+
+
+def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path, capsys):
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    bag = tmp_path / 'input.mcap'
+    camera_k = [600.0, 0.0, 320.5, 0.0, 605.0, 240.5, 0.0, 0.0, 1.0]
+    stamps, log_times = write_bag(bag, frames, camera_k)
+    out = tmp_path / 'hands.jsonl'
+    out_bag = tmp_path / 'hands.mcap'
+    code, err, _ = run_cli(capsys, bag, '-o', out, '--jsonl', '--out-bag', out_bag, *WEIGHT_ARGS)
+    assert code == 0, err
+    assert 'frame 1 (' in err and 'skipped' in err  # the damaged image
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r['frame'] for r in records] == [0, 2, 3]
+    camera = np.array(camera_k).reshape(3, 3)
+    for record, image, stamp in zip(records, frames, stamps):
+        assert record['stamp'] == {'sec': stamp // 1_000_000_000,
+                                   'nanosec': stamp % 1_000_000_000}
+        assert record['frame_id'] == 'cam_optical'
+        assert record['camera_matrix'] == camera.tolist()
+        assert record['hands'] == expected_hands(pipe, image, camera)
+
+    with open(out_bag, 'rb') as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        decoded = list(reader.iter_decoded_messages())
+    assert [schema.name for schema, _, _, _ in decoded] == ['wilor_msgs/msg/HandArray'] * 3
+    assert {channel.topic for _, channel, _, _ in decoded} == {'/hands'}
+    for (_, _, message, msg), record, stamp, log_time in zip(
+            decoded, records, stamps, log_times):
+        assert message.log_time == log_time and message.publish_time == log_time
+        assert msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec == stamp
+        assert msg.header.frame_id == 'cam_optical'
+        assert len(msg.hands) == len(record['hands'])
+        for hand, want in zip(msg.hands, record['hands']):
+            assert hand.score == pytest.approx(want['score'], abs=1e-6)
+            assert np.allclose([[p.x, p.y, p.z] for p in hand.keypoints_3d],
+                               want['keypoints_3d'], atol=1e-6)
+
+
+def test_compressed_images_from_a_bag_without_summary(pipe, frames, tmp_path, capsys):
+    from mcap.reader import make_reader
+    from mcap.writer import IndexType, Writer
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CompressedImage
+
+    # As a killed recorder leaves it: no statistics, channels or indexes in a summary.
+    bag = tmp_path / 'compressed.mcap'
+    with open(bag, 'wb') as stream:
+        writer = Writer(stream, index_types=IndexType.NONE, repeat_channels=False,
+                        repeat_schemas=False, use_statistics=False, use_summary_offsets=False)
+        writer.start(profile='ros2')
+        schema = writer.register_schema(
+            'sensor_msgs/msg/CompressedImage', 'ros2msg',
+            infer_cli.message_definition('sensor_msgs/msg/CompressedImage').encode())
+        channel = writer.register_channel('/cam/image_raw/compressed', 'cdr', schema)
+        for index, image in enumerate(frames[:2]):
+            msg = CompressedImage(format='png', data=cv2.imencode('.png', image)[1].tobytes())
+            msg.header.stamp.sec = 50 + index
+            msg.header.frame_id = 'cam'
+            writer.add_message(channel, log_time=index + 1, data=serialize_message(msg),
+                               publish_time=index + 1)
+        writer.finish()
+    with open(bag, 'rb') as stream:
+        summary = make_reader(stream).get_summary()
+    assert summary is None or not summary.channels
+    code, err, out = run_cli(capsys, bag, '-o', '-', *WEIGHT_ARGS)
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r['stamp'] for r in records] == [{'sec': 50, 'nanosec': 0}, {'sec': 51, 'nanosec': 0}]
+    for record, image in zip(records, frames):
+        assert record['hands'] == expected_hands(pipe, image)
+
+
+def test_camera_matrix_option_overrides_the_heuristic(pipe, frames, tmp_path, capsys):
+    image_path = tmp_path / 'one.png'
+    cv2.imwrite(str(image_path), frames[0])
+    yaml_file = tmp_path / 'camera.yaml'
+    yaml_file.write_text('image_width: 640\nimage_height: 480\ncamera_matrix:\n  rows: 3\n'
+                         '  cols: 3\n  data: [700.0, 0.0, 300.0, 0.0, 710.0, 250.0, 0, 0, 1]\n')
+    for option in ('700,710,300,250', yaml_file):
+        out = tmp_path / 'out.jsonl'
+        code, err, _ = run_cli(capsys, image_path, '-o', out, '--jsonl',
+                               '--camera-matrix', option, *WEIGHT_ARGS)
+        assert code == 0, err
+        record = json.loads(out.read_text())
+        camera = np.array([[700.0, 0, 300.0], [0, 710.0, 250.0], [0, 0, 1]])
+        assert record['camera_matrix'] == camera.tolist()
+        assert record['hands'] == expected_hands(pipe, frames[0], camera)
+        assert all(hand['focal_length'] == 700.0 for hand in record['hands'])
+
+
+@pytest.mark.parametrize('name,content,message', [
+    ('missing.mp4', None, 'does not exist'),
+    ('broken.mp4', b'not a video' * 50, 'cannot open video'),
+    ('empty', 'dir', 'no images in folder'),
+    ('notes.txt', b'hello', 'cannot tell what'),
+    ('broken.mcap', b'\x89MCAP0\r\n' + b'\x00' * 40, 'cannot read MCAP bag'),
+    ('one.png', b'not a png', 'cannot decode image'),
+])
+def test_unreadable_input_gives_a_clear_error(tmp_path, capsys, name, content, message):
+    path = tmp_path / name
+    if content == 'dir':
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    code, err, _ = run_cli(capsys, path, '-o', tmp_path / 'out', *WEIGHT_ARGS)
+    assert code == 1
+    assert message in err and str(path) in err
+
+
+def test_missing_weights_are_reported(tmp_path, capsys, frames):
+    image_path = tmp_path / 'one.png'
+    cv2.imwrite(str(image_path), frames[0])
+    code, err, _ = run_cli(capsys, image_path, '--detector', tmp_path / 'nothing.pt',
+                           '--reconstructor', RECONSTRUCTOR, '-o', tmp_path / 'out')
+    assert code == 1
+    assert 'detector weights not found' in err and 'wilor-download' in err
+
+
+def test_message_definition_lists_every_dependency_once():
+    text = infer_cli.message_definition('wilor_msgs/msg/HandArray')
+    headers = [line for line in text.splitlines() if line.startswith('MSG: ')]
+    assert sorted(headers) == ['MSG: builtin_interfaces/Time', 'MSG: geometry_msgs/Point',
+                               'MSG: geometry_msgs/Vector3', 'MSG: std_msgs/Header',
+                               'MSG: wilor_msgs/Hand']
+    assert text.count('=' * 80 + '\nMSG: ') == 5
+    assert text.startswith((pathlib.Path(__file__).parent.parent / 'wilor_msgs' / 'msg'
+                            / 'HandArray.msg').read_text().rstrip('\n'))
