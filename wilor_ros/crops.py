@@ -29,6 +29,8 @@ reads. The sampling reproduces OpenCV 5's warpAffine arithmetic (see :func:`_uin
 the crops match the official ones to the last grey level.
 """
 
+import warnings
+
 import cv2
 import numpy as np
 import torch
@@ -253,7 +255,11 @@ def frame_to_tensor(image_bgr, device=None):
         array = np.asarray(image_bgr)
         if array.dtype != np.uint8:
             raise ValueError(f'expected a uint8 HxWx3 BGR image, got dtype {array.dtype}')
-        frame = torch.from_numpy(np.ascontiguousarray(array))
+        with warnings.catch_warnings():
+            # Frames from ROS messages are read-only views of the message bytes (zero-copy);
+            # torch warns about that, but the frame is only ever read.
+            warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
+            frame = torch.from_numpy(np.ascontiguousarray(array))
         if device is not None:
             frame = frame.to(device)
     if frame.ndim != 3 or frame.shape[2] != 3:
