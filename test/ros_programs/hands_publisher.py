@@ -14,9 +14,7 @@
 
 """Publish one sample HandArray (reliable) once a subscriber matches; exit when it leaves."""
 
-import sys
-import time
-
+from graph_waits import wait_for_subscribers, wait_until_unsubscribed
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sample_messages import make_hand_array
@@ -28,18 +26,11 @@ def main():
     node = rclpy.create_node('hands_publisher')
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     publisher = node.create_publisher(HandArray, 'hands', qos)
-    deadline = time.monotonic() + 20
-    while publisher.get_subscription_count() == 0:
-        if time.monotonic() > deadline:
-            print('no subscriber matched', flush=True)
-            sys.exit(2)
-        rclpy.spin_once(node, timeout_sec=0.05)
+    wait_for_subscribers(node, publisher)
     publisher.publish(make_hand_array())
     print('PUBLISHED', flush=True)
     # Stay until the listener has left, so a reliable resend is possible if needed.
-    deadline = time.monotonic() + 20
-    while publisher.get_subscription_count() > 0 and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    wait_until_unsubscribed(node, publisher, timeout=20)
     node.destroy_node()
     rclpy.try_shutdown()
 

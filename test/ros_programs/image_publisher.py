@@ -16,9 +16,9 @@
 
 import argparse
 import json
-import sys
 import time
 
+from graph_waits import wait_for_subscribers, wait_until_unsubscribed
 import numpy as np
 import rclpy
 from rclpy.qos import qos_profile_sensor_data
@@ -33,12 +33,7 @@ def main():
     rclpy.init()
     node = rclpy.create_node('image_publisher')
     publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-    deadline = time.monotonic() + 20
-    while publisher.get_subscription_count() == 0:
-        if time.monotonic() > deadline:
-            print('no subscriber matched', flush=True)
-            sys.exit(2)
-        rclpy.spin_once(node, timeout_sec=0.05)
+    wait_for_subscribers(node, publisher)
     frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     count = int(round(args.rate * args.seconds))
     start = time.monotonic()
@@ -50,9 +45,7 @@ def main():
         publisher.publish(msg)
         time.sleep(max(0.0, start + (index + 1) / args.rate - time.monotonic()))
     print(json.dumps({'published': count}), flush=True)
-    deadline = time.monotonic() + 10
-    while publisher.get_subscription_count() > 0 and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    wait_until_unsubscribed(node, publisher, timeout=10)
     node.destroy_node()
     rclpy.try_shutdown()
 
