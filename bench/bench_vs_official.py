@@ -70,6 +70,8 @@ import statistics
 import sys
 import time
 
+# bench/ is the script's directory, so the sibling benchmark's model builder is importable.
+from bench_reconstructor import random_wilor
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -78,16 +80,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from wilor_ros.camera import cam_crop_to_full
-from wilor_ros.checkpoint_io import load_checkpoint
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
 from wilor_ros.detector import load_detector
 from wilor_ros.hand import HandResult
-from wilor_ros.mano import mano_buffers_from_state_dict, MANOLayer
 from wilor_ros.pipeline import HandPipeline
 from wilor_ros.postprocess import build_hand_results
-from wilor_ros.reconstructor import load_reconstructor, WiLoR
-from wilor_ros.refine_net import RefineNet
-from wilor_ros.vit import WiLoRViT
+from wilor_ros.reconstructor import load_reconstructor
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a'
 BASELINE = 'official-demo-style path (re-created from the documented steps)'
@@ -365,25 +363,6 @@ def hand_boxes(width, height, spec):
     return boxes, np.asarray(is_right), np.linspace(0.9, 0.5, count).astype(np.float32)
 
 
-def random_reconstructor(width, depth, mano_checkpoint):
-    """
-    Build a WiLoR of ViT width ``width``, depth ``depth``, random weights; MANO from a file.
-
-    Sizes as the released ViT-H (heads of 80 channels, MLP 4x, RefineNet widths D/2, D/4,
-    D/8), as ``bench/bench_reconstructor.py`` builds them.
-    """
-    state = load_checkpoint(mano_checkpoint, kind='WiLoR checkpoint')['state_dict']
-    backbone = WiLoRViT(embed_dim=width, depth=depth, num_heads=max(1, width // 80),
-                        mlp_hidden_dim=4 * width)
-    with torch.no_grad():
-        for name in ('init_hand_pose', 'init_betas', 'init_cam'):
-            getattr(backbone, name).copy_(state[f'backbone.{name}'])
-    refine_net = RefineNet(feat_dim=width, first_dim=width // 2,
-                           branch_widths=((width // 4,), (width // 4, width // 8)))
-    model = WiLoR(backbone, refine_net, MANOLayer(**mano_buffers_from_state_dict(state)))
-    return model.eval().requires_grad_(False)
-
-
 def load_models(args, device):
     """Yield (name, label, HandPipeline) for each requested model on ``device``."""
     detector = load_detector(args.detector, device, dtype=torch.float32)
@@ -393,8 +372,8 @@ def load_models(args, device):
             kind = 'fixture weights'
         else:
             torch.manual_seed(args.seed)
-            reconstructor = random_reconstructor(args.width, args.depth,
-                                                 args.checkpoint).to(device)
+            reconstructor = random_wilor(args.width, args.depth,
+                                         args.checkpoint).to(device)
             kind = 'random weights'
         label = (f'ViT width {reconstructor.backbone.embed_dim}, depth '
                  f'{len(reconstructor.backbone.blocks)}, {kind}')

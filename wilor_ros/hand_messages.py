@@ -1,0 +1,91 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+HandResult lists -> wilor_msgs messages: the one place that knows the message layout.
+
+Used by the node and by ``wilor-infer --out-bag``. Fixed-size float32 fields take numpy arrays
+directly and the variable-length ones ``array.array`` buffers, which rclpy accepts without
+checking every element (a Python list of 2334 vertex floats would be checked one by one).
+"""
+
+import array
+
+from geometry_msgs.msg import Point, Vector3
+import numpy as np
+from wilor_msgs.msg import Hand, HandArray, MeshFaces
+
+
+def _float32(values, size):
+    flat = np.asarray(values, dtype=np.float32).reshape(-1)
+    if flat.size != size:
+        raise ValueError(f'expected {size} values, got {flat.size}')
+    return flat
+
+
+def hand_to_msg(hand, include_vertices=True):
+    """
+    Convert one :class:`wilor_ros.hand.HandResult` to a ``wilor_msgs/Hand``.
+
+    ``vertices`` stays empty when the hand has none or ``include_vertices`` is False.
+    """
+    msg = Hand()
+    msg.side = Hand.RIGHT if hand.is_right else Hand.LEFT
+    msg.id = str(hand.track_id)
+    msg.score = float(hand.score)
+    msg.bbox = _float32(hand.box, 4)
+    msg.keypoints_3d = [Point(x=float(x), y=float(y), z=float(z))
+                        for x, y, z in np.asarray(hand.keypoints_3d, dtype=np.float64)]
+    msg.keypoints_2d = _float32(hand.keypoints_2d, 42)
+    msg.global_orient = _float32(hand.global_orient, 3)
+    msg.hand_pose = _float32(hand.hand_pose, 45)
+    msg.betas = _float32(hand.betas, 10)
+    x, y, z = np.asarray(hand.cam_t, dtype=np.float64).reshape(3)
+    msg.cam_t = Vector3(x=float(x), y=float(y), z=float(z))
+    msg.focal_length = float(hand.focal_length)
+    msg.principal_point = _float32(hand.principal_point, 2)
+    msg.focal_source = (Hand.FOCAL_CAMERA_INFO if hand.focal_from_camera_info
+                        else Hand.FOCAL_HEURISTIC)
+    if include_vertices and hand.vertices is not None:
+        vertices = np.ascontiguousarray(hand.vertices, dtype=np.float32).reshape(-1)
+        msg.vertices = array.array('f', vertices.tobytes())
+    return msg
+
+
+def hands_to_msg(hands, header, include_vertices=True):
+    """Build the ``wilor_msgs/HandArray`` of one image; ``header`` is the image's, unchanged."""
+    msg = HandArray()
+    msg.header = header
+    msg.hands = [hand_to_msg(hand, include_vertices) for hand in hands]
+    return msg
+
+
+def mesh_faces_msg(faces, header=None, num_vertices=None):
+    """
+    Build the ``wilor_msgs/MeshFaces`` of the MANO mesh from (F, 3) right-hand triangles.
+
+    ``num_vertices`` defaults to one more than the largest index (778 for MANO, whose
+    triangles use every vertex).
+    """
+    faces = np.asarray(faces)
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.size == 0:
+        raise ValueError(f'expected mesh triangles of shape (F, 3), got {faces.shape}')
+    if faces.min() < 0:
+        raise ValueError('mesh triangle indices must be >= 0')
+    msg = MeshFaces()
+    if header is not None:
+        msg.header = header
+    msg.num_vertices = int(faces.max()) + 1 if num_vertices is None else int(num_vertices)
+    msg.triangles = array.array('I', np.ascontiguousarray(faces, dtype=np.uint32).tobytes())
+    return msg

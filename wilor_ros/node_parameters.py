@@ -1,0 +1,270 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The parameters of ``wilor_node``: declarations, descriptors, validation and a settings snapshot.
+
+Every parameter is declared with a ``ParameterDescriptor`` (description, range for numbers,
+``read_only`` for what is fixed at start-up) and checked by :func:`check_value` both at start-up
+and on every change, so an invalid value is rejected with a reason instead of reaching the
+pipeline. :class:`NodeSettings` is an immutable snapshot the inference thread reads once per
+frame; live changes replace the whole snapshot, so a frame never sees half an update.
+"""
+
+import dataclasses
+import pathlib
+import re
+from typing import Any, Callable, Optional, Tuple
+
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+
+from wilor_ros.download import default_weight_paths
+from wilor_ros.markers import MarkerStyle
+
+_DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
+PRECISIONS = ('fp32', 'fp16', 'bf16')
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+
+
+def _choice(*choices):
+    def check(value):
+        if value not in choices:
+            return f'must be one of {", ".join(choices)}, got {value!r}'
+        return None
+    return check
+
+
+def _device(value):
+    if not _DEVICE_PATTERN.fullmatch(value):
+        return f'must be auto, cpu, cuda or cuda:N, got {value!r}'
+    return None
+
+
+def _rgba(value):
+    values = list(value)
+    if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
+        return f'must be 4 numbers R, G, B, A in [0, 1], got {values}'
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterSpec:
+    """One node parameter: name, default (its type is the parameter type), documentation."""
+
+    name: str
+    default: Any
+    description: str
+    read_only: bool = False
+    value_range: Optional[Tuple[float, float]] = None
+    check: Optional[Callable[[Any], Optional[str]]] = None
+    constraints: str = ''
+
+    def descriptor(self):
+        """Return the ParameterDescriptor shown by ``ros2 param describe``."""
+        descriptor = ParameterDescriptor(name=self.name, description=self.description,
+                                         read_only=self.read_only,
+                                         additional_constraints=self.constraints)
+        if self.value_range is not None:
+            low, high = self.value_range
+            if isinstance(self.default, int) and not isinstance(self.default, bool):
+                descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
+                                                         step=1)]
+            else:
+                descriptor.floating_point_range = [
+                    FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+        return descriptor
+
+
+_DEFAULT_STYLE = MarkerStyle()
+
+PARAMETERS = (
+    # Fixed at start-up.
+    ParameterSpec('detector_path', '',
+                  'hand detector weights (detector.pt); empty: detector.pt in $WILOR_ROS_CACHE '
+                  'or ~/.cache/wilor_ros, where wilor-download puts it', read_only=True),
+    ParameterSpec('reconstructor_path', '',
+                  'WiLoR reconstructor weights (wilor_final.ckpt); empty: wilor_final.ckpt in '
+                  '$WILOR_ROS_CACHE or ~/.cache/wilor_ros, where wilor-download puts it',
+                  read_only=True),
+    ParameterSpec('device', 'auto', 'torch device: auto (cuda when available, else cpu), cpu, '
+                  'cuda or cuda:N', read_only=True, check=_device,
+                  constraints='auto | cpu | cuda | cuda:N'),
+    ParameterSpec('precision', 'fp32', 'compute precision of the networks (MANO stays fp32); '
+                  'fp16/bf16 are for GPUs', read_only=True, check=_choice(*PRECISIONS),
+                  constraints=' | '.join(PRECISIONS)),
+    ParameterSpec('image_transport', 'raw', 'raw: subscribe to image (sensor_msgs/Image); '
+                  'compressed: subscribe to image/compressed (sensor_msgs/CompressedImage, '
+                  'decoded in the node)', read_only=True, check=_choice(*IMAGE_TRANSPORTS),
+                  constraints=' | '.join(IMAGE_TRANSPORTS)),
+    # Applied from the next frame on.
+    ParameterSpec('use_camera_info', True,
+                  'place hands with the K of camera_info (metric depth) when it arrives; false '
+                  "or no camera_info: WiLoR's focal heuristic (depth up to scale)"),
+    ParameterSpec('detection.confidence', 0.3, 'minimum detector confidence of a hand',
+                  value_range=(0.0, 1.0)),
+    ParameterSpec('detection.iou', 0.7, 'IoU above which non-maximum suppression merges '
+                  'overlapping detections', value_range=(0.0, 1.0)),
+    ParameterSpec('max_hands', 10, 'most hands reconstructed per image (highest scores first)',
+                  value_range=(1, 100)),
+    ParameterSpec('rescale_factor', 2.0, 'crop side relative to the detection box (WiLoR: 2.0)',
+                  value_range=(1.0, 4.0)),
+    ParameterSpec('max_image_pixels', 7680 * 4320, 'larger images are refused with a warning '
+                  '(protects the node from absurd or corrupt sizes)',
+                  value_range=(1, 1 << 30)),
+    ParameterSpec('publish.vertices', True,
+                  'fill Hand.vertices (778 x 3 floats per hand) in the hands messages'),
+    ParameterSpec('publish.markers', True,
+                  'publish RViz markers on markers (built only while subscribed)'),
+    ParameterSpec('publish.debug_image', True,
+                  'publish the input with hands drawn on debug_image (built only while '
+                  'subscribed)'),
+    ParameterSpec('markers.left_color', list(_DEFAULT_STYLE.left_color),
+                  'RGBA (0..1) of left hands in markers and debug_image', check=_rgba),
+    ParameterSpec('markers.right_color', list(_DEFAULT_STYLE.right_color),
+                  'RGBA (0..1) of right hands in markers and debug_image', check=_rgba),
+    ParameterSpec('markers.alpha', _DEFAULT_STYLE.mesh_alpha,
+                  'opacity of the hand mesh in markers and debug_image (0: no mesh)',
+                  value_range=(0.0, 1.0)),
+    ParameterSpec('markers.lifetime', _DEFAULT_STYLE.lifetime,
+                  'seconds RViz keeps a marker that is not refreshed (0: forever)',
+                  value_range=(0.0, 60.0)),
+    ParameterSpec('tracking.enabled', True,
+                  'give hands stable ids across frames (Hand.id; empty when off)'),
+    ParameterSpec('tracking.max_missed', 5,
+                  'frames a hand may go undetected and keep its id', value_range=(0, 1000)),
+    ParameterSpec('smoothing.enabled', True, 'One-Euro smoothing of tracked hands over time '
+                  '(needs tracking.enabled)'),
+    ParameterSpec('smoothing.min_cutoff', 1.0, 'One-Euro cutoff (Hz) of a hand at rest: lower '
+                  'is smoother and lags more', value_range=(0.01, 100.0)),
+    ParameterSpec('smoothing.beta', 6.0, 'One-Euro cutoff increase per m/s of hand speed (s/m):'
+                  ' higher follows fast motion with less lag', value_range=(0.0, 1000.0)),
+)
+
+SPECS = {spec.name: spec for spec in PARAMETERS}
+
+
+def check_value(name, value):
+    """Return why ``value`` is invalid for parameter ``name``, or None when it is valid."""
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    if isinstance(spec.default, bool):
+        valid_type = isinstance(value, bool)
+    elif isinstance(spec.default, int):
+        valid_type = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(spec.default, float):
+        valid_type = isinstance(value, float)
+    elif isinstance(spec.default, list):
+        valid_type = not isinstance(value, (str, bytes)) and hasattr(value, '__len__')
+    else:
+        valid_type = isinstance(value, type(spec.default))
+    if not valid_type:
+        return f'{name} must be of type {type(spec.default).__name__}, got {value!r}'
+    if spec.value_range is not None:
+        low, high = spec.value_range
+        if not low <= value <= high:
+            return f'{name} must be in [{low}, {high}], got {value}'
+    if spec.check is not None:
+        reason = spec.check(value)
+        if reason:
+            return f'{name} {reason}'
+    return None
+
+
+def validate_parameters(parameters):
+    """Check rclpy Parameters about to be set; the result carries the reasons of a rejection."""
+    reasons = []
+    for parameter in parameters:
+        reason = check_value(parameter.name, parameter.value)
+        if reason:
+            reasons.append(reason)
+    return SetParametersResult(successful=not reasons, reason='; '.join(reasons))
+
+
+def declare_parameters(node):
+    """Declare every parameter on ``node`` (values from YAML / command line override)."""
+    node.declare_parameters('', [(spec.name, spec.default, spec.descriptor())
+                                 for spec in PARAMETERS])
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeSettings:
+    """Snapshot of every parameter value, attribute names with '_' for '.'."""
+
+    detector_path: str
+    reconstructor_path: str
+    device: str
+    precision: str
+    image_transport: str
+    use_camera_info: bool
+    detection_confidence: float
+    detection_iou: float
+    max_hands: int
+    rescale_factor: float
+    max_image_pixels: int
+    publish_vertices: bool
+    publish_markers: bool
+    publish_debug_image: bool
+    markers_left_color: Tuple[float, ...]
+    markers_right_color: Tuple[float, ...]
+    markers_alpha: float
+    markers_lifetime: float
+    tracking_enabled: bool
+    tracking_max_missed: int
+    smoothing_enabled: bool
+    smoothing_min_cutoff: float
+    smoothing_beta: float
+
+    @classmethod
+    def from_values(cls, values):
+        """Build from ``{parameter name: value}`` (every parameter of PARAMETERS)."""
+        fields = {}
+        for spec in PARAMETERS:
+            value = values[spec.name]
+            fields[spec.name.replace('.', '_')] = (tuple(float(v) for v in value)
+                                                   if isinstance(spec.default, list) else value)
+        return cls(**fields)
+
+    @classmethod
+    def from_node(cls, node):
+        """Read the current values of a node on which :func:`declare_parameters` ran."""
+        return cls.from_values({spec.name: node.get_parameter(spec.name).value
+                                for spec in PARAMETERS})
+
+    def updated(self, parameters):
+        """Return a copy with the given rclpy Parameters applied (unknown names ignored)."""
+        changes = {}
+        for parameter in parameters:
+            spec = SPECS.get(parameter.name)
+            if spec is None:
+                continue
+            value = parameter.value
+            if isinstance(spec.default, list):
+                value = tuple(float(v) for v in value)
+            changes[spec.name.replace('.', '_')] = value
+        return dataclasses.replace(self, **changes)
+
+    def weight_paths(self):
+        """Return (detector, reconstructor) paths: the parameters, or the download cache."""
+        defaults = default_weight_paths()
+        detector = self.detector_path or defaults['detector']
+        reconstructor = self.reconstructor_path or defaults['reconstructor']
+        return (pathlib.Path(detector).expanduser(), pathlib.Path(reconstructor).expanduser())
+
+    def marker_style(self):
+        """Return the MarkerStyle of these settings."""
+        return MarkerStyle(left_color=self.markers_left_color,
+                           right_color=self.markers_right_color,
+                           mesh_alpha=self.markers_alpha, lifetime=self.markers_lifetime)

@@ -1,0 +1,53 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The 21-joint OpenPose hand skeleton: joint names and bones, for drawing.
+
+WiLoR (and every ``keypoints_3d`` / ``keypoints_2d`` array in wilor_ros) orders the joints
+as OpenPose does: the wrist, then four joints per finger from the palm outwards, fingers
+thumb, index, middle, ring, pinky. This module is the one place that spells the order out;
+``wilor_ros.mano.MANO_TO_OPENPOSE`` is the mapping that produces it from MANO's joints.
+"""
+
+FINGERS = ('thumb', 'index', 'middle', 'ring', 'pinky')
+
+# Per finger, from the palm outwards (OpenPose hand order; thumb: CMC, MCP, IP, tip).
+_FINGER_JOINTS = {
+    'thumb': ('cmc', 'mcp', 'ip', 'tip'),
+    'index': ('mcp', 'pip', 'dip', 'tip'),
+    'middle': ('mcp', 'pip', 'dip', 'tip'),
+    'ring': ('mcp', 'pip', 'dip', 'tip'),
+    'pinky': ('mcp', 'pip', 'dip', 'tip'),
+}
+
+JOINT_NAMES = ('wrist',) + tuple(f'{finger}_{joint}' for finger in FINGERS
+                                 for joint in _FINGER_JOINTS[finger])
+NUM_JOINTS = len(JOINT_NAMES)
+WRIST = 0
+
+
+def finger_joints(finger):
+    """Return the indices of the four joints of ``finger`` ('thumb' ... 'pinky'), palm outwards."""
+    start = 1 + 4 * FINGERS.index(finger)
+    return tuple(range(start, start + 4))
+
+
+# Bones as (parent, child) joint index pairs: each finger is a chain starting at the wrist.
+BONES = tuple(
+    pair for finger in FINGERS
+    for pair in zip((WRIST,) + finger_joints(finger)[:-1], finger_joints(finger)))
+
+# Which finger each bone belongs to (index into FINGERS), parallel to BONES.
+BONE_FINGERS = tuple(FINGERS.index(finger) for finger in FINGERS for _ in range(4))
