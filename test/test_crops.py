@@ -12,9 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hand crops against the official ViTDetDataset crops (preprocess.npz) and OpenCV."""
+"""
+Hand crops against the official ViTDetDataset crops (preprocess.npz) and OpenCV.
+
+crop_hands has two pixel paths: OpenCV for frames on the CPU, batched torch for frames on a
+GPU. Both are checked against the fixture and the OpenCV/scipy rule, and against each other;
+the torch path is run on the CPU here by calling it directly.
+"""
 
 import pathlib
+import warnings
 
 import cv2
 import numpy as np
@@ -22,7 +29,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 import torch
 
-from wilor_ros.crops import blur_sigma, crop_geometry, crop_hands, IMAGE_MEAN, IMAGE_STD
+from wilor_ros.crops import (
+    _affine_inverse, _crops_opencv, _crops_torch, _fixed_point_column_starts, blur_sigma,
+    crop_geometry, crop_hands, frame_to_tensor, IMAGE_MEAN, IMAGE_STD)
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
 MEAN = 255 * np.array(IMAGE_MEAN)[:, None, None]
@@ -63,14 +72,9 @@ def official_crop(image, box, right, rescale=2.0):
     return patch[:, :, ::-1].transpose(2, 0, 1).astype(np.float64)
 
 
-def test_crops_match_official_for_all_boxes(ref):
-    out = crop_hands(ref['image'], ref['boxes'], ref['is_right'], rescale_factor=2.0)
-    assert out['img'].shape == (6, 3, 256, 256) and out['img'].dtype == torch.float32
-    np.testing.assert_array_equal(out['box_center'].numpy(), ref['box_center'])
-    np.testing.assert_array_equal(out['box_size'].numpy(), ref['box_size'])
-    np.testing.assert_array_equal(out['img_size'].numpy(), ref['img_size'])
-    np.testing.assert_array_equal(out['right'].numpy(), ref['right'])
-    ours, official = grey_levels(out['img'].numpy()), grey_levels(ref['img'])
+def assert_official_crops(img, ref):
+    """Check (6, 3, S, S) crops of the preprocess.npz boxes against the official ones."""
+    ours, official = grey_levels(img), grey_levels(ref['img'])
     blurred = ref['blur_sigma'] > 0
     assert blurred.sum() == 1 and (~ref['flip'][[2, 5]]).tolist() == [True, False]
     for n in range(6):
@@ -83,6 +87,41 @@ def test_crops_match_official_for_all_boxes(ref):
         else:
             # The 8-bit path reproduces OpenCV's warp arithmetic (bit-exact here).
             assert (diff > 0.5).mean() <= 1e-4 and diff.max() <= 1, (n, diff.max())
+
+
+def random_boxes(image, seed, count=8, widths=(20.0, 90.0, 320.0)):
+    """Boxes of the given widths (+-20 %), some over the image borders; and random sides."""
+    height, width = image.shape[:2]
+    rng = np.random.default_rng(seed)
+    x1 = rng.uniform(-60, width - 20, count)
+    y1 = rng.uniform(-60, height - 20, count)
+    w = rng.choice(widths, count) * rng.uniform(0.8, 1.2, count)
+    h = w * rng.uniform(0.6, 1.6, count)
+    boxes = np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.float32)
+    return boxes, rng.integers(0, 2, count)
+
+
+def torch_path(image, boxes, right):
+    """Crops of the GPU path (batched torch), run on the CPU."""
+    center, size = crop_geometry(boxes)
+    return _crops_torch(torch.from_numpy(np.ascontiguousarray(image)), center, size,
+                        np.asarray(right, dtype=np.float32), 256)
+
+
+def test_crops_match_official_for_all_boxes(ref):
+    out = crop_hands(ref['image'], ref['boxes'], ref['is_right'], rescale_factor=2.0)
+    assert out['img'].shape == (6, 3, 256, 256) and out['img'].dtype == torch.float32
+    np.testing.assert_array_equal(out['box_center'].numpy(), ref['box_center'])
+    np.testing.assert_array_equal(out['box_size'].numpy(), ref['box_size'])
+    np.testing.assert_array_equal(out['img_size'].numpy(), ref['img_size'])
+    np.testing.assert_array_equal(out['right'].numpy(), ref['right'])
+    assert_official_crops(out['img'].numpy(), ref)
+
+
+def test_torch_path_matches_official_for_all_boxes(ref):
+    img = torch_path(ref['image'], ref['boxes'], ref['is_right'])
+    assert img.shape == (6, 3, 256, 256) and img.dtype == torch.float32
+    assert_official_crops(img.numpy(), ref)
 
 
 def test_tensor_input_gives_the_same_crops(ref):
@@ -110,19 +149,12 @@ def test_left_hand_crop_is_the_mirrored_right_hand_crop(ref):
 @pytest.mark.parametrize('seed', [0, 1])
 def test_random_boxes_match_opencv_including_blur_near_borders(ref, seed):
     image = ref['image']
-    height, width = image.shape[:2]
-    rng = np.random.default_rng(seed)
-    # Small and large boxes (b > 563.2 blurs), some reaching over the image borders.
-    x1 = rng.uniform(-60, width - 20, 8)
-    y1 = rng.uniform(-60, height - 20, 8)
-    w = rng.choice([20.0, 90.0, 320.0], 8) * rng.uniform(0.8, 1.2, 8)
-    h = w * rng.uniform(0.6, 1.6, 8)
-    boxes = np.stack([x1, y1, x1 + w, y1 + h], 1).astype(np.float32)
-    right = rng.integers(0, 2, 8)
+    # Tiny to huge boxes (b > 563.2 blurs), some reaching over the image borders.
+    boxes, right = random_boxes(image, seed, 10, (0.5, 3.0, 20.0, 90.0, 320.0, 1500.0))
     sizes = crop_geometry(boxes)[1]
-    assert (sizes > 563.2).any() and (sizes < 563.2).any()
+    assert (sizes > 563.2).any() and (sizes < 563.2).any() and (sizes < 10).any()
     ours = grey_levels(crop_hands(image, boxes, right)['img'].numpy())
-    for n in range(8):
+    for n in range(len(boxes)):
         diff = np.abs(ours[n] - official_crop(image, boxes[n], right[n]))
         if sizes[n] > 563.2:
             # Only the part of the image the crop reads is blurred: same as the whole image.
@@ -131,6 +163,57 @@ def test_random_boxes_match_opencv_including_blur_near_borders(ref, seed):
             assert diff.max() <= 1 and (diff > 0.5).mean() <= 1e-4, (n, diff.max())
         else:
             assert diff.mean() <= 0.5, (n, diff.mean())
+
+
+@pytest.mark.parametrize('seed', [2, 3, 4])
+def test_opencv_and_torch_paths_agree(ref, seed):
+    image = ref['image']
+    boxes, right = random_boxes(image, seed, 12, (0.5, 3.0, 20.0, 90.0, 200.0, 320.0, 1500.0))
+    # Boxes entirely outside the image, sharp and blurred: their crops are black.
+    boxes[0] = (-900, -700, -820, -600)
+    boxes[1] = (3000, 3000, 3400, 3400)
+    center, size = crop_geometry(boxes)
+    blurred = blur_sigma(size) > 0
+    assert blurred.any() and (~blurred).any() and (right == 0).any() and (right == 1).any()
+    with_opencv = _crops_opencv(image, center, size, right.astype(np.float32), 256)
+    with_torch = torch_path(image, boxes, right)
+    # Sharp crops: the same OpenCV arithmetic, identical to the last bit.
+    sharp = torch.from_numpy(~blurred)
+    assert torch.equal(with_opencv[sharp], with_torch[sharp])
+    diff = np.abs(grey_levels(with_opencv[~sharp].numpy())
+                  - grey_levels(with_torch[~sharp].numpy()))
+    assert diff.max() < 1e-3, diff.max()
+    assert blurred[1] and not blurred[0]
+    assert np.abs(grey_levels(with_opencv[:2].numpy())).max() < 1e-4
+
+
+def test_torch_path_follows_opencv_on_a_fixed_point_rounding_tie(ref):
+    image = ref['image']
+    # Left hand whose inverse x offset * 1024 lies on a .5 tie (-415.06884765625006): the
+    # float64 round-off in the off-diagonal term tips OpenCV's fixed-point rounding for the
+    # lower rows, so the blurred crop has two column grids.
+    box = np.array([[385.31158, 276.1261, 750.08826, 513.91766]], dtype=np.float32)
+    center, size = crop_geometry(box)
+    inverse = _affine_inverse(center[0], size[0], True, image.shape[1], 256)
+    assert blur_sigma(size)[0] > 0
+    assert len(np.unique(_fixed_point_column_starts(inverse, 256))) == 2
+    official = official_crop(image, box[0], 0)
+    for img in (torch_path(image, box, [0]), crop_hands(image, box, [0])['img']):
+        diff = np.abs(grey_levels(img.numpy())[0] - official)
+        assert diff.max() < 1e-3, diff.max()
+
+
+def test_read_only_frame_is_read_in_place(ref):
+    # Frames from ROS messages are read-only views of the message bytes.
+    frame = np.frombuffer(ref['image'].tobytes(), dtype=np.uint8).reshape(ref['image'].shape)
+    assert not frame.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        tensor = frame_to_tensor(frame)
+        out = crop_hands(frame, ref['boxes'], ref['is_right'])
+    assert tensor.data_ptr() == frame.ctypes.data
+    expected = crop_hands(ref['image'].copy(), ref['boxes'], ref['is_right'])
+    assert torch.equal(out['img'], expected['img'])
 
 
 def test_no_boxes_and_bad_input(ref):

@@ -21,14 +21,29 @@ when the crop shrinks it more than 2.2x, mirrors the image for left hands and wa
 to 256x256 with ``cv2.warpAffine(INTER_LINEAR, BORDER_CONSTANT 0)``; then RGB, normalised
 with the ImageNet mean/std.
 
-Here the small per-hand geometry is computed on the host with the same float32/float64 steps
-as the official code and OpenCV, and the pixel work runs batched in torch on the frame's
-device: the frame is read in place (one upload), left hands mirror the sampling coordinates
-instead of the image, and the blur runs only on the part of the image that a blurred crop
-reads. The sampling reproduces OpenCV 5's warpAffine arithmetic (see :func:`_uint8_taps`), so
-the crops match the official ones to the last grey level.
+The small per-hand geometry is computed on the host with the same float32/float64 steps as
+the official code. The pixel work has two implementations, chosen by where the frame is:
+
+* Frame on the CPU (ROS image messages, numpy images): OpenCV itself, called as the official
+  code calls it. Sharp crops are ``cv2.warpAffine`` of the uint8 frame with the official
+  matrix (left hands from one mirrored copy of the frame, made only when there is a left
+  hand), i.e. OpenCV's own results; the normalisation is a 256-entry table per channel (an
+  8-bit crop has 256 values per channel), written straight into the batch tensor. A blurred
+  crop blurs only the window of the frame its warp reads (``cv2.sepFilter2D``, float32) and
+  warps it in float64 like the official float64 image. Why not torch here: gathering and
+  interpolating every tap in float64 costs 2-3 ms per hand on the CPU, OpenCV about 0.4 ms.
+* Frame on a GPU: batched torch on the frame's device, so the frame is uploaded once and no
+  pixel comes back to the host. Left hands mirror the sampling coordinates instead of the
+  image, the blur runs only on the part of the image that a blurred crop reads, and the
+  sampling reproduces OpenCV 5's warpAffine arithmetic (see :func:`_uint8_taps` and
+  :func:`_fixed_point_taps`).
+
+The sharp crops of both paths are the same to the last bit (OpenCV >= 4.11; the parity
+fixture's crops exactly). Blurred crops differ from the official float64 whole-image blur
+by the float32 rounding of the blur only, below 1e-4 grey levels.
 """
 
+import functools
 import warnings
 
 import cv2
@@ -80,17 +95,13 @@ def blur_sigma(size, crop_size=CROP_SIZE):
                     (factor - np.float32(1)) / np.float32(2), np.float32(0))
 
 
-def _affine_inverse(center, size, flip, width, crop_size):
+def _crop_matrix(center, size, flip, width, crop_size):
     """
-    Inverse (crop px -> source px) of the official crop matrix, as ``cv2.warpAffine`` uses it.
+    Official 2x3 crop matrix (source px -> crop px), from ``cv2.getAffineTransform``.
 
     The official source points are float32 (centre; centre + b/2 down; centre + b/2 right),
-    for left hands after mirroring the centre in float32 (``W - cx - 1``). The matrix comes
-    from ``cv2.getAffineTransform`` and ``cv2.invertAffineTransform`` themselves (a few
-    microseconds on the host): the sampling positions are float32 casts of these doubles, and
-    an exactly derived inverse can fall on the other side of a float32 rounding tie.
-    The matrix is axis-aligned (off-diagonal terms are float64 round-off, dropped).
-    Returns (x scale, x offset, y scale, y offset).
+    for left hands after mirroring the centre in float32 (``W - cx - 1``), i.e. for left
+    hands this is the matrix of the mirrored image.
     """
     cx, cy = np.float32(center[0]), np.float32(center[1])
     if flip:
@@ -100,8 +111,143 @@ def _affine_inverse(center, size, flip, width, crop_size):
     half_dst = crop_size / 2.0
     dst = np.array([[half_dst, half_dst], [half_dst, crop_size], [crop_size, half_dst]],
                    dtype=np.float32)
-    inverse = cv2.invertAffineTransform(cv2.getAffineTransform(src, dst))
-    return inverse[0, 0], inverse[0, 2], inverse[1, 1], inverse[1, 2]
+    return cv2.getAffineTransform(src, dst)
+
+
+def _gaussian_kernel(sigma):
+    """scipy.ndimage's 1-D Gaussian weights (float64) and radius for ``truncate`` 4."""
+    sigma = float(sigma)
+    radius = int(GAUSSIAN_TRUNCATE * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
+    return weights / weights.sum(), radius
+
+
+# --------------------------------------------------------------------------------------------
+# Frames on the CPU: OpenCV, as the official code calls it
+# --------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _normalisation_tables():
+    """
+    Normalised value of every grey level per RGB channel: (3, 256) float32, read-only.
+
+    The official code normalises float32 pixels in float64 and casts the result to float32;
+    a table of the 256 levels holds exactly those numbers.
+    """
+    levels = np.arange(256, dtype=np.float64)
+    mean = 255 * np.array(IMAGE_MEAN, dtype=np.float64)[:, None]
+    std = 255 * np.array(IMAGE_STD, dtype=np.float64)[:, None]
+    tables = ((levels[None] - mean) / std).astype(np.float32)
+    tables.setflags(write=False)
+    return tables
+
+
+def _sharp_crop_opencv(source, matrix, crop_size, planes):
+    """Warp the uint8 ``source`` like the official code; normalise into ``planes`` (3, S, S)."""
+    crop = cv2.warpAffine(source, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    tables = _normalisation_tables()
+    for channel, plane in enumerate(cv2.split(crop)):
+        # BGR channel c is RGB channel 2 - c; the lookup writes into the batch in place.
+        target = planes[2 - channel]
+        written = cv2.LUT(plane, tables[2 - channel], dst=target)
+        if written.ctypes.data != target.ctypes.data:
+            target[...] = written
+
+
+def _normalise_float_crop(values, planes):
+    """
+    Normalise a float (S, S, 3) BGR crop into ``planes`` (3, S, S) float32 RGB.
+
+    As the official code: cast to float32, then ``(x - mean) / std`` in float64, cast back.
+    """
+    mean = 255 * np.array(IMAGE_MEAN, dtype=np.float64)
+    std = 255 * np.array(IMAGE_STD, dtype=np.float64)
+    scratch = np.empty(planes.shape[1:], dtype=np.float64)
+    for channel, plane in enumerate(cv2.split(values.astype(np.float32))):
+        rgb = 2 - channel
+        np.subtract(plane, mean[rgb], out=scratch, dtype=np.float64)
+        np.divide(scratch, std[rgb], out=planes[rgb], dtype=np.float64, casting='same_kind')
+
+
+def _blurred_crop_opencv(source, matrix, sigma, crop_size):
+    """
+    Official blurred crop of the uint8 ``source``: (S, S, 3) float64 BGR, None if it reads 0.
+
+    Only the window of pixels the warp reads is blurred, plus the kernel radius: the official
+    whole-image blur (mode 'nearest' = ``BORDER_REPLICATE``) differs from it only within one
+    radius of a window edge that is not a frame edge, and those pixels are never read. The
+    blur runs in float32 (about 1e-5 grey levels from float64, 2x faster), the warp in
+    float64 as the official one: OpenCV warps float64 images with 1/32-pixel fixed-point
+    coordinates, float32 ones with float coordinates (up to grey levels apart).
+    """
+    height, width = source.shape[:2]
+    inverse = cv2.invertAffineTransform(matrix)
+    last = crop_size - 1
+    corners = inverse @ np.array([[0, last, 0, last], [0, 0, last, last], [1, 1, 1, 1]],
+                                 dtype=np.float64)
+    # Each position reads its floor pixel and the next one; one more each side for round-off.
+    col_low, row_low = np.floor(corners.min(axis=1)).astype(np.int64) - 1
+    col_high, row_high = np.floor(corners.max(axis=1)).astype(np.int64) + 2
+    if col_high < 0 or row_high < 0 or col_low >= width or row_low >= height:
+        return None
+    weights, radius = _gaussian_kernel(sigma)
+    r0, r1 = max(int(row_low) - radius, 0), min(int(row_high) + radius + 1, height)
+    c0, c1 = max(int(col_low) - radius, 0), min(int(col_high) + radius + 1, width)
+    window = cv2.sepFilter2D(source[r0:r1, c0:c1], cv2.CV_32F, weights, weights,
+                             borderType=cv2.BORDER_REPLICATE)
+    inverse[0, 2] -= c0
+    inverse[1, 2] -= r0
+    return cv2.warpAffine(window.astype(np.float64), inverse, (crop_size, crop_size),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _crops_opencv(frame, center, size, right, crop_size):
+    """
+    Crops of a uint8 (H, W, 3) BGR numpy frame with OpenCV, as the official code cuts them.
+
+    The CPU path of :func:`crop_hands`. ``center`` (B, 2) and ``size`` (B,) from
+    :func:`crop_geometry`, ``right`` (B,) 1 for right hands. Returns a (B, 3, S, S) float32
+    CPU tensor, RGB, normalised. The frame is only read (a read-only array is fine).
+    """
+    width = frame.shape[1]
+    sigma = blur_sigma(size, crop_size)
+    img = torch.empty((len(size), 3, crop_size, crop_size), dtype=torch.float32)
+    planes = img.numpy()
+    mirrored = None
+    for n in range(len(size)):
+        flip = bool(right[n] < 0.5)
+        if flip and mirrored is None:
+            # The official code mirrors the image once per left hand; once per frame will do.
+            mirrored = cv2.flip(frame, 1)
+        source = mirrored if flip else frame
+        matrix = _crop_matrix(center[n], size[n], flip, width, crop_size)
+        if sigma[n] == 0:
+            _sharp_crop_opencv(source, matrix, crop_size, planes[n])
+            continue
+        values = _blurred_crop_opencv(source, matrix, sigma[n], crop_size)
+        if values is None:
+            values = np.zeros((crop_size, crop_size, 3))
+        _normalise_float_crop(values, planes[n])
+    return img
+
+
+# --------------------------------------------------------------------------------------------
+# Frames on a GPU: batched torch on the frame's device, OpenCV's arithmetic reproduced
+# --------------------------------------------------------------------------------------------
+
+def _affine_inverse(center, size, flip, width, crop_size):
+    """
+    Inverse (crop px -> source px) 2x3 of the official crop matrix, as ``cv2.warpAffine`` has it.
+
+    The inverse comes from ``cv2.invertAffineTransform`` itself (a few microseconds on the
+    host): the sampling positions are float32 casts of these doubles, and an exactly derived
+    inverse can fall on the other side of a float32 rounding tie. The matrix is axis-aligned
+    up to float64 round-off in the off-diagonal terms.
+    """
+    return cv2.invertAffineTransform(_crop_matrix(center, size, flip, width, crop_size))
 
 
 def _uint8_coords(scale, offset, crop_size, axis):
@@ -109,9 +255,10 @@ def _uint8_coords(scale, offset, crop_size, axis):
     Source coordinates of OpenCV 5's 8-bit ``warpAffine`` along one axis (float32).
 
     OpenCV >= 4.11 casts the inverse matrix to float32 and computes, per output pixel (x, y),
-    ``sx = fma(M0, x, float(y * M1 + M2))`` and ``sy = fma(M3, x, float(y * M4 + M5))``; here
-    M1 = M3 = 0, so columns are an fma and rows two float32 steps. The product of two float32
-    values is exact in float64, so one float64 evaluation and a cast is the fma.
+    ``sx = fma(M0, x, float(y * M1 + M2))`` and ``sy = fma(M3, x, float(y * M4 + M5))``; M1
+    and M3 are float64 round-off, below float32 resolution next to M2 and M5, so columns are
+    an fma and rows two float32 steps. The product of two float32 values is exact in float64,
+    so one float64 evaluation and a cast is the fma.
     """
     m_scale, m_offset = np.float32(scale), np.float32(offset)
     dst = np.arange(crop_size, dtype=np.float32)
@@ -128,19 +275,32 @@ def _uint8_taps(scale, offset, crop_size, axis):
     return first.astype(np.int64), (coords - first.astype(np.float32)).astype(np.float32)
 
 
-def _fixed_point_taps(scale, offset, crop_size, axis):
+def _fixed_point_column_starts(inverse, crop_size):
+    """
+    Per output row, the fixed-point column start of OpenCV's float64-image ``warpAffine``.
+
+    ``round((M1 y + M2) 1024)`` (int64, (S,)). M1 is float64 round-off, but it moves the
+    rounding when M2 * 1024 sits on a tie (seen: -415.06884765625006), so a crop can have two
+    column grids, each for a range of rows.
+    """
+    rows = np.arange(crop_size, dtype=np.float64)
+    return np.rint((inverse[0, 1] * rows + inverse[0, 2]) * 1024).astype(np.int64)
+
+
+def _fixed_point_taps(inverse, crop_size, axis, column_start=0):
     """
     First tap and fraction of OpenCV's fixed-point ``warpAffine`` (its float64-image path).
 
     Coordinates are rounded to 1/32 pixel in float64 -> int arithmetic: columns
-    ``round(M0 x 1024) + round(M2 1024) + 16``, rows ``round((M4 y + M5) 1024) + 16``, then
-    ``>> 5``. The official blurred crops (float64 images) go through this path.
+    ``round(M0 x 1024) + column_start + 16``, rows ``round((M4 y + M5) 1024) + 16`` (the
+    M3 x term rounds to 0), then ``>> 5``. The official blurred crops (float64 images) go
+    through this path.
     """
     dst = np.arange(crop_size, dtype=np.float64)
     if axis == 'x':
-        fixed = np.rint(scale * dst * 1024).astype(np.int64) + np.int64(np.rint(offset * 1024))
+        fixed = np.rint(inverse[0, 0] * dst * 1024).astype(np.int64) + np.int64(column_start)
     else:
-        fixed = np.rint((scale * dst + offset) * 1024).astype(np.int64)
+        fixed = np.rint((inverse[1, 1] * dst + inverse[1, 2]) * 1024).astype(np.int64)
     fixed = (fixed + 16) >> 5
     return fixed >> 5, ((fixed & 31) / 32.0).astype(np.float32)
 
@@ -155,18 +315,21 @@ def _axis_taps(first, extent, flip):
     return np.clip(taps, 0, extent - 1), valid
 
 
-def _sampling_plan(center, size, flip, image_hw, crop_size, blurred):
+def _sampling_plan(inverse, flip, image_hw, crop_size, column_start=None):
     """
-    Per-hand sampling plan as one (10, crop_size) float64 array (one upload for all hands).
+    One hand's sampling plan as a (10, crop_size) float64 array (one upload for all hands).
 
     Rows: the two row taps, their validity, the two column taps, their validity, the column
     fraction alpha and the row fraction beta (taps are clamped; validity says which read 0).
+    ``column_start`` None: OpenCV's 8-bit path; else its fixed-point path with that start.
     """
     height, width = image_hw
-    sx, ox, sy, oy = _affine_inverse(center, size, flip, width, crop_size)
-    taps = _fixed_point_taps if blurred else _uint8_taps
-    col_first, alpha = taps(sx, ox, crop_size, 'x')
-    row_first, beta = taps(sy, oy, crop_size, 'y')
+    if column_start is None:
+        col_first, alpha = _uint8_taps(inverse[0, 0], inverse[0, 2], crop_size, 'x')
+        row_first, beta = _uint8_taps(inverse[1, 1], inverse[1, 2], crop_size, 'y')
+    else:
+        col_first, alpha = _fixed_point_taps(inverse, crop_size, 'x', column_start)
+        row_first, beta = _fixed_point_taps(inverse, crop_size, 'y')
     cols, col_valid = _axis_taps(col_first, width, flip)
     rows, row_valid = _axis_taps(row_first, height, False)
     return np.concatenate((rows, row_valid, cols, col_valid, alpha[None], beta[None])
@@ -181,7 +344,8 @@ def _sample(source, plan, round_to_uint8, all_inside=False):
     float32; the 8-bit path rounds half to even. Products of a float32 and a float32 or small
     integer are exact in float64, so each fma is one float64 evaluation and a cast to float32.
     Taps outside the image read 0 (BORDER_CONSTANT); ``all_inside`` skips that masking.
-    Returns float32 for the 8-bit path (integers 0-255), else float64.
+    Returns float32 for the 8-bit path (integers 0-255), else float64 (OpenCV's float64 path
+    weighs the four taps with a float weight table instead: the same up to rounding).
     """
     width, channels = source.shape[1], source.shape[2]
     flat = source.reshape(-1, channels)
@@ -208,19 +372,11 @@ def _sample(source, plan, round_to_uint8, all_inside=False):
     return torch.round_(out) if round_to_uint8 else out.double()
 
 
-def _gaussian_kernel(sigma):
-    """scipy.ndimage's 1-D Gaussian weights (float64) and radius for ``truncate`` 4."""
-    sigma = float(sigma)
-    radius = int(GAUSSIAN_TRUNCATE * sigma + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
-    return weights / weights.sum(), radius
-
-
 def _blurred_region(frame, plan, sigma):
     """
     Blur only the pixels a crop reads (plus the kernel radius); return (region, row0, col0).
 
+    ``plan`` (10, N): the taps of :func:`_sampling_plan`, one or more plans side by side.
     Equivalent, on those pixels, to the official whole-image ``skimage.filters.gaussian``
     (mode 'nearest' = replicate the image border): the replicate padding applied here is
     only wrong within one radius of a region edge that is not an image edge, and those
@@ -243,6 +399,74 @@ def _blurred_region(frame, plan, sigma):
     rows = sum(float(w) * padded[k:k + r1 - r0] for k, w in enumerate(weights))
     region = sum(float(w) * rows[:, k:k + c1 - c0] for k, w in enumerate(weights))
     return region.contiguous(), r0, c0
+
+
+def _blurred_crop_torch(frame, inverse, flip, sigma, crop_size):
+    """Official blurred crop of a frame tensor: (S, S, 3) float64 BGR on its device."""
+    device = frame.device
+    starts = _fixed_point_column_starts(inverse, crop_size)
+    groups = np.unique(starts)
+    plans = [_sampling_plan(inverse, flip, frame.shape[:2], crop_size, start)
+             for start in groups]
+    blurred = _blurred_region(frame, np.concatenate(plans, axis=1), sigma)
+    if blurred is None:
+        return torch.zeros((crop_size, crop_size, 3), dtype=torch.float64, device=device)
+    region, r0, c0 = blurred
+    values = None
+    for start, plan in zip(groups, plans):
+        local = plan[None].copy()
+        local[:, 0:2] -= r0
+        local[:, 4:6] -= c0
+        # Taps outside the region are invalid taps, clamped to stay in bounds.
+        local[:, 0:2] = np.clip(local[:, 0:2], 0, region.shape[0] - 1)
+        local[:, 4:6] = np.clip(local[:, 4:6], 0, region.shape[1] - 1)
+        crop = _sample(region, torch.from_numpy(local).to(device), round_to_uint8=False)[0]
+        if values is None:
+            values = crop
+        else:
+            # The rows past the rounding tie use the other column grid.
+            rows = torch.from_numpy(starts == start).to(device)
+            values[rows] = crop[rows]
+    return values
+
+
+def _crops_torch(frame, center, size, right, crop_size):
+    """
+    Crops of a uint8 (H, W, 3) BGR frame tensor, batched in torch on the frame's device.
+
+    The GPU path of :func:`crop_hands` (it runs on the CPU too, only more slowly); arguments
+    as :func:`_crops_opencv`. Returns (B, 3, S, S) float32, RGB, normalised, on the frame's
+    device.
+    """
+    device = frame.device
+    height, width = frame.shape[:2]
+    count = len(size)
+    sigma = blur_sigma(size, crop_size)
+    flips = right < 0.5
+    inverses = [_affine_inverse(center[n], size[n], flips[n], width, crop_size)
+                for n in range(count)]
+    sharp = np.flatnonzero(sigma == 0)
+    values = None
+    if len(sharp) < count:
+        values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
+                             device=device)
+    if len(sharp):
+        plans = np.stack([_sampling_plan(inverses[n], flips[n], (height, width), crop_size)
+                          for n in sharp])
+        all_inside = bool(plans[:, [2, 3, 6, 7]].min() > 0.5)
+        crops = _sample(frame, torch.from_numpy(plans).to(device), round_to_uint8=True,
+                        all_inside=all_inside)
+        if values is None:
+            values = crops
+        else:
+            values[torch.from_numpy(sharp).to(device)] = crops.double()
+    for n in np.flatnonzero(sigma > 0):
+        values[n] = _blurred_crop_torch(frame, inverses[n], flips[n], sigma[n], crop_size)
+    # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
+    mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
+    std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255
+    img = ((values.flip(-1).double() - mean) / std).float()
+    return img.permute(0, 3, 1, 2).contiguous()
 
 
 def frame_to_tensor(image_bgr, device=None):
@@ -280,7 +504,9 @@ def crop_hands(image_bgr, boxes, is_right, rescale_factor=2.0, device=None,
 
     Returns a dict of tensors on the device: ``img`` (B, 3, S, S) float32 RGB normalised with
     the ImageNet mean/std (S = 256), ``box_center`` (B, 2) float32, ``box_size`` (B,)
-    float32, ``img_size`` (B, 2) float32 (W, H), ``right`` (B,) float32.
+    float32, ``img_size`` (B, 2) float32 (W, H), ``right`` (B,) float32. The pixels are cut
+    with OpenCV when the frame is on the CPU, in torch on the frame's device otherwise (see
+    the module docstring); a read-only numpy frame is read in place.
     """
     frame = frame_to_tensor(image_bgr, device)
     device = frame.device
@@ -301,40 +527,9 @@ def crop_hands(image_bgr, boxes, is_right, rescale_factor=2.0, device=None,
     if count == 0:
         out['img'] = torch.zeros((0, 3, crop_size, crop_size), device=device)
         return out
-    sigma = blur_sigma(size, crop_size)
-    plans = np.stack([
-        _sampling_plan(center[n], size[n], right[n] < 0.5, (height, width), crop_size,
-                       sigma[n] > 0)
-        for n in range(count)])
-    plan_gpu = torch.from_numpy(plans).to(device)
-
-    sharp = np.flatnonzero(sigma == 0)
-    inside = plans[:, [2, 3, 6, 7]].min(axis=(1, 2)) > 0.5
-    if len(sharp) == count:
-        values = _sample(frame, plan_gpu, round_to_uint8=True, all_inside=inside.all())
+    if frame.device.type == 'cpu':
+        out['img'] = _crops_opencv(np.ascontiguousarray(frame.numpy()), center, size, right,
+                                   crop_size)
     else:
-        values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
-                             device=device)
-        if len(sharp):
-            index = torch.from_numpy(sharp).to(device)
-            values[index] = _sample(frame, plan_gpu[index], round_to_uint8=True,
-                                    all_inside=inside[sharp].all()).double()
-        for n in np.flatnonzero(sigma > 0):
-            blurred = _blurred_region(frame, plans[n], sigma[n])
-            if blurred is None:
-                continue
-            region, r0, c0 = blurred
-            local = plans[n:n + 1].copy()
-            local[:, 0:2] -= r0
-            local[:, 4:6] -= c0
-            # Taps outside the region are invalid taps, clamped to stay in bounds.
-            local[:, 0:2] = np.clip(local[:, 0:2], 0, region.shape[0] - 1)
-            local[:, 4:6] = np.clip(local[:, 4:6], 0, region.shape[1] - 1)
-            values[n] = _sample(region, torch.from_numpy(local).to(device),
-                                round_to_uint8=False)[0]
-    # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
-    mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
-    std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255
-    img = ((values.flip(-1).double() - mean) / std).float()
-    out['img'] = img.permute(0, 3, 1, 2).contiguous()
+        out['img'] = _crops_torch(frame, center, size, right, crop_size)
     return out

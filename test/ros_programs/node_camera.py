@@ -54,7 +54,13 @@ class Camera:
         if key not in self.publishers:
             qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
                    if msg_type is CameraInfo else qos_profile_sensor_data)
-            self.publishers[key] = self.node.create_publisher(msg_type, topic, qos)
+            publisher = self.node.create_publisher(msg_type, topic, qos)
+            # A sample sent before discovery matched the node is lost (camera_info is sent
+            # once per frame here), so a new publisher first waits for its subscriber.
+            deadline = time.monotonic() + 10.0
+            while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.publishers[key] = publisher
         return self.publishers[key]
 
     @staticmethod
