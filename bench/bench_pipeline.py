@@ -64,9 +64,8 @@ def _median_ms(function, device, runs, warmup):
     return result, statistics.median(times)
 
 
-def hand_boxes(image, count):
-    """Return ``count`` hand-sized boxes spread over the image (no blur path, both sides)."""
-    height, width = image.shape[:2]
+def hand_boxes(width, height, count):
+    """Return ``count`` hand-sized boxes spread over a W x H image (no blur path, both sides)."""
     side = 0.18 * min(height, width)
     boxes, is_right = [], []
     for n in range(count):
@@ -85,7 +84,7 @@ def bench_device(args, device, image):
     intrinsics = pipe.camera_intrinsics(None, image.shape[1], image.shape[0])
     results = {}
     for count in args.hands:
-        boxes, is_right = hand_boxes(image, count)
+        boxes, is_right = hand_boxes(image.shape[1], image.shape[0], count)
         center, size = crop_geometry(boxes)
         frame = frame_to_tensor(image, device)
         times = {}

@@ -70,7 +70,8 @@ import statistics
 import sys
 import time
 
-# bench/ is the script's directory, so the sibling benchmark's model builder is importable.
+# bench/ is the script's directory, so the sibling benchmarks' helpers are importable.
+from bench_pipeline import hand_boxes as hand_boxes_spread
 from bench_reconstructor import random_wilor
 import cv2
 import numpy as np
@@ -347,13 +348,7 @@ def hand_boxes(width, height, spec):
     case) whose crop side exceeds the official 563.2 px blur threshold.
     """
     count = int(spec.rstrip('b'))
-    side = 0.18 * min(height, width)
-    boxes, is_right = [], []
-    for n in range(count):
-        cx = width * (n + 1) / (count + 1)
-        cy = height * (0.4 + 0.2 * (n % 2))
-        boxes.append([cx - side / 2, cy - side * 0.6, cx + side / 2, cy + side * 0.6])
-        is_right.append(n % 2 == 0)
+    boxes, is_right = hand_boxes_spread(width, height, count)
     if spec.endswith('b'):
         # b = 2 max(box_h, 4/3 box_w) = 640 px > 563.2 px.
         cx, cy = width * 0.35, height * 0.5
