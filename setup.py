@@ -41,10 +41,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'wilor_node = wilor_ros.wilor_node:main',
-            'wilor_source = wilor_ros.source_node:main',
-            'wilor-download = wilor_ros.download:main',
-            'wilor-infer = wilor_ros.infer_cli:main',
+            'wilor_node = wilor_ros.ros.wilor_node:main',
+            'wilor_source = wilor_ros.ros.source_node:main',
+            'wilor-download = wilor_ros.tools.download:main',
+            'wilor-infer = wilor_ros.tools.infer:main',
         ],
     },
 )

@@ -36,11 +36,11 @@ import time
 import numpy as np
 import torch
 
-from wilor_ros.checkpoint_io import load_checkpoint
-from wilor_ros.mano import mano_buffers_from_state_dict, MANOLayer
+from wilor_ros.models.checkpoint_io import load_checkpoint
+from wilor_ros.models.mano import mano_buffers_from_state_dict, MANOLayer
+from wilor_ros.models.refine_net import RefineNet
+from wilor_ros.models.vit import WiLoRViT
 from wilor_ros.reconstructor import load_reconstructor, WiLoR
-from wilor_ros.refine_net import RefineNet
-from wilor_ros.vit import WiLoRViT
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a' / 'wilor'
 BATCHES = (1, 2, 4)

@@ -17,7 +17,7 @@ PY=.venv/bin/python
 if [ -z "${WILOR_DETECTOR:-}" ] || [ -z "${WILOR_RECONSTRUCTOR:-}" ]; then
   # Downloads only what is missing (progress bar); without network it says so and fails.
   .venv/bin/wilor-download
-  CACHE=$($PY -c 'from wilor_ros.download import default_weights_dir; print(default_weights_dir())')
+  CACHE=$($PY -c 'from wilor_ros.tools.download import default_weights_dir; print(default_weights_dir())')
   WILOR_DETECTOR=${WILOR_DETECTOR:-$CACHE/detector.pt}
   WILOR_RECONSTRUCTOR=${WILOR_RECONSTRUCTOR:-$CACHE/wilor_final.ckpt}
 fi
@@ -37,4 +37,4 @@ pids+=($!)
 .venv/bin/wilor_source --ros-args -p source:="$SOURCE" -p loop:=false &
 pids+=($!)
 echo "[run] writing the overlay to $OUTPUT (Ctrl-C to stop); hands are on topic /hands"
-$PY -m wilor_ros.overlay_recorder --output "$OUTPUT"
+$PY -m wilor_ros.ros.overlay_recorder --output "$OUTPUT"

@@ -32,3 +32,10 @@ os.environ.setdefault('ROS_LOG_DIR', str(REPO / 'log' / 'ros'))
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(REPO / 'config' / 'fastdds.xml'))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.pop('ROS_LOCALHOST_ONLY', None)
+
+# The parity fixtures (tiny random-weight models in the official formats, official outputs),
+# shared by every test: import them with ``from conftest import FIXTURES, DETECTOR, ...``.
+FIXTURES = REPO / 'test' / 'fixtures' / 'a'
+DETECTOR = FIXTURES / 'detector' / 'detector.pt'
+RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
+MANO_PKL = FIXTURES / 'wilor' / 'MANO_RIGHT.pkl'

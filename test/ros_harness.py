@@ -31,7 +31,6 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PROGRAMS = pathlib.Path(__file__).resolve().parent / 'ros_programs'
-FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'a'
 
 _next_domain = [None]
 

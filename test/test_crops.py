@@ -20,9 +20,9 @@ GPU. Both are checked against the fixture and the OpenCV/scipy rule, and against
 the torch path is run on the CPU here by calling it directly.
 """
 
-import pathlib
 import warnings
 
+from conftest import FIXTURES
 import cv2
 import numpy as np
 import pytest
@@ -30,10 +30,10 @@ from scipy.ndimage import gaussian_filter
 import torch
 
 from wilor_ros.crops import (
-    _affine_inverse, _crops_opencv, _crops_torch, _fixed_point_column_starts, blur_sigma,
+    _affine_inverse, _crops_opencv, _crops_torch, blur_sigma,
     crop_geometry, crop_hands, frame_to_tensor, IMAGE_MEAN, IMAGE_STD)
+from wilor_ros.opencv_warp_torch import fixed_point_column_starts
 
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
 MEAN = 255 * np.array(IMAGE_MEAN)[:, None, None]
 STD = 255 * np.array(IMAGE_STD)[:, None, None]
 # OpenCV >= 4.11 computes 8-bit warpAffine in float32, which crop_hands reproduces exactly;
@@ -196,7 +196,7 @@ def test_torch_path_follows_opencv_on_a_fixed_point_rounding_tie(ref):
     center, size = crop_geometry(box)
     inverse = _affine_inverse(center[0], size[0], True, image.shape[1], 256)
     assert blur_sigma(size)[0] > 0
-    assert len(np.unique(_fixed_point_column_starts(inverse, 256))) == 2
+    assert len(np.unique(fixed_point_column_starts(inverse, 256))) == 2
     official = official_crop(image, box[0], 0)
     for img in (torch_path(image, box, [0]), crop_hands(image, box, [0])['img']):
         diff = np.abs(grey_levels(img.numpy())[0] - official)

@@ -14,22 +14,20 @@
 
 """Hand detector parity against ultralytics 8.1.34 outputs (fixture set a, section 7)."""
 
-import pathlib
 
+from conftest import DETECTOR, FIXTURES
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
 from wilor_ros.detector import (
     box_iou_greedy_keep, HandDetector, letterbox_numpy, letterbox_torch, load_detector,
     non_max_suppression, plan_letterbox)
-from wilor_ros.yolo_pose import (
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
+from wilor_ros.models.yolo_pose import (
     build_yolo_pose, infer_config, name_to_ultralytics, YoloPose, YoloPoseConfig)
 
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
 SUFFIXES = ('', '_2')
 
 

@@ -14,17 +14,15 @@
 
 """sensor_msgs/Image and CompressedImage -> BGR conversion: every encoding, every size check."""
 
-import pathlib
 import types
 
+from conftest import FIXTURES
 import cv2
 import numpy as np
 import pytest
 
 from wilor_ros.image_conversion import (compressed_image_size, image_msg_to_bgr,
                                         raw_image_to_bgr, SUPPORTED_ENCODINGS)
-
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
 
 
 @pytest.fixture(scope='module')

@@ -140,7 +140,7 @@ def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_in
     node = nodes[0].kwargs
     assert (node['package'], node['executable'], node['name']) == ('wilor_ros', 'wilor_node',
                                                                    'wilor_node')
-    assert console_scripts()['wilor_node'] == 'wilor_ros.wilor_node:main'
+    assert console_scripts()['wilor_node'] == 'wilor_ros.ros.wilor_node:main'
     params_file = pathlib.Path(node['parameters'][0])
     assert node['parameters'] == [str(params_file)]
     assert params_file.name == 'wilor.yaml' and params_file.parent.name == 'config'
@@ -164,7 +164,7 @@ def test_launch_arguments_reach_the_nodes(launch_stand_ins):
                                          'camera_info': '/cam/color/camera_info'}
     source = by_executable['wilor_source']
     assert source['package'] == 'wilor_ros' and 'wilor_source' in console_scripts()
-    assert console_scripts()['wilor_source'] == 'wilor_ros.source_node:main'
+    assert console_scripts()['wilor_source'] == 'wilor_ros.ros.source_node:main'
     assert source['parameters'] == [{'source': '/data/clip.mp4', 'frame_id': 'cam_link'}]
     # The source's outputs land where wilor_node listens.
     assert dict(source['remappings']) == {'image': '/cam/color/image_raw',
@@ -199,7 +199,7 @@ def test_launch_and_config_files_are_installed_by_setup_py():
 
 
 def test_params_file_sets_every_declared_parameter_to_its_default():
-    from wilor_ros.node_parameters import check_value, PARAMETERS
+    from wilor_ros.ros.node_parameters import check_value, PARAMETERS
 
     document = yaml.safe_load(PARAMS_FILE.read_text())
     assert list(document) == ['/**'] and list(document['/**']) == ['ros__parameters']
@@ -211,7 +211,7 @@ def test_params_file_sets_every_declared_parameter_to_its_default():
 
 
 def test_rviz_config_shows_markers_and_debug_image_with_matching_qos():
-    from wilor_ros.markers import MarkerStyle
+    from wilor_ros.ros.markers import MarkerStyle
 
     config = yaml.safe_load(RVIZ_FILE.read_text())
     manager = config['Visualization Manager']
@@ -232,7 +232,7 @@ def test_rviz_config_shows_markers_and_debug_image_with_matching_qos():
 def test_wilor_node_accepts_the_shipped_params_file():
     from ros_harness import FIXTURES, ros_env, RosProcess
 
-    process = RosProcess(['-m', 'wilor_ros.wilor_node', '--ros-args',
+    process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                           '--params-file', PARAMS_FILE,
                           '-p', f'detector_path:={FIXTURES / "detector" / "detector.pt"}',
                           '-p', f'reconstructor_path:={FIXTURES / "wilor" / "checkpoint.ckpt"}',

@@ -15,19 +15,18 @@
 """Camera model and post-processing against the official demo numbers (no networks needed)."""
 
 import json
-import pathlib
 
+from conftest import FIXTURES
 import numpy as np
 import pytest
 import torch
 
 from wilor_ros.camera import (cam_crop_to_camera, cam_crop_to_full, CameraIntrinsics,
-                              heuristic_intrinsics, intrinsics_from_matrix, project_points)
+                              intrinsics_from_matrix, project_points, wilor_heuristic_intrinsics)
 from wilor_ros.hand import HandResult
 from wilor_ros.postprocess import (build_hand_results, flip_crop_camera, mano_axis_angles,
                                    mirror_left_hands)
 
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
 OUTPUT_KEYS = ('pred_cam', 'global_orient', 'hand_pose', 'betas', 'pred_keypoints_3d',
                'pred_keypoints_2d', 'pred_vertices')
 
@@ -75,7 +74,7 @@ def test_official_cam_crop_to_full_is_reproduced(post):
 
 def test_heuristic_camera_matches_official_demo(crops, post):
     width, height = post['img_size'][0]
-    intrinsics = heuristic_intrinsics(width, height)
+    intrinsics = wilor_heuristic_intrinsics(width, height)
     assert intrinsics.fx == intrinsics.fy == float(post['scaled_focal_length'])
     np.testing.assert_array_equal(intrinsics.principal_point, post['principal_point'][0])
     hands = hands_from_crops(crops, post, intrinsics)
@@ -88,7 +87,7 @@ def test_heuristic_camera_matches_official_demo(crops, post):
     assert np.abs(stack(hands, 'keypoints_3d') - joints).max() < 1e-5
     assert np.abs(stack(hands, 'keypoints_2d') - post['keypoints_2d_full']).max() < 1e-3
     for hand in hands:
-        assert hand.focal_length == 12500.0 and not hand.focal_from_camera_info
+        assert list(hand.focal_length) == [12500.0, 12500.0] and not hand.focal_from_camera_info
         assert hand.keypoints_2d.dtype == np.float32 and hand.vertices.shape == (778, 3)
     assert all(h.vertices is None for h in hands_from_crops(crops, post, intrinsics, False))
 
@@ -151,7 +150,7 @@ def test_non_square_pixels_keep_the_root_on_the_network_pixel(e2e):
 def test_network_keypoints_follow_the_crop_camera(crops, post):
     # pred_keypoints_2d is the crop camera's perspective (focal 5000 px per 256 px crop);
     # mapped to the image: box_center + b * uv, x mirrored for left hands.
-    hands = hands_from_crops(crops, post, heuristic_intrinsics(640, 480))
+    hands = hands_from_crops(crops, post, wilor_heuristic_intrinsics(640, 480))
     right = post['is_right'] > 0.5
     cam = crops['pred_cam'].astype(np.float64)
     joints = crops['pred_keypoints_3d'].astype(np.float64)
@@ -171,7 +170,7 @@ def test_hand_result_to_dict_is_json_ready(crops, post):
     hand.track_id = '7'
     data = json.loads(json.dumps(hand.to_dict()))
     assert data['side'] == 'left' and data['is_right'] is False and data['track_id'] == '7'
-    assert data['focal_from_camera_info'] is True and data['focal_length'] == 500.0
+    assert data['focal_from_camera_info'] is True and data['focal_length'] == [500.0, 500.0]
     assert np.array(data['keypoints_3d']).shape == (21, 3)
     assert np.array(data['hand_pose']).shape == (45,)
     assert np.array(data['vertices']).shape == (778, 3)
@@ -182,5 +181,5 @@ def test_hand_result_to_dict_is_json_ready(crops, post):
 def test_bad_camera_matrices_are_rejected():
     with pytest.raises(ValueError, match='3x3'):
         intrinsics_from_matrix([1.0, 2.0])
-    with pytest.raises(ValueError, match='positive finite'):
+    with pytest.raises(ValueError, match='focal lengths must lie'):
         intrinsics_from_matrix(np.diag([0.0, 500.0, 1.0]))

@@ -14,24 +14,20 @@
 
 """WiLoR reconstructor: official checkpoint loading, parity with the official forward pass."""
 
-import pathlib
 import pickle
 
+from conftest import DETECTOR, FIXTURES, MANO_PKL, RECONSTRUCTOR
 import numpy as np
 import pytest
 import torch
 
-from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint
-from wilor_ros.mano import MANO_BUFFERS, mano_buffers_from_state_dict, MANOLayer
-from wilor_ros.mano_pickle import MANOPickleError
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint
+from wilor_ros.models.mano import MANO_BUFFERS, mano_buffers_from_state_dict, MANOLayer
+from wilor_ros.models.mano_pickle import MANOPickleError
+from wilor_ros.models.refine_net import RefineNet
+from wilor_ros.models.vit import WiLoRViT
 from wilor_ros.reconstructor import load_reconstructor, OUTPUT_KEYS, WiLoR
-from wilor_ros.refine_net import RefineNet
-from wilor_ros.vit import WiLoRViT
 
-FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'a'
-CHECKPOINT = FIXTURES / 'wilor' / 'checkpoint.ckpt'
-MANO_PKL = FIXTURES / 'wilor' / 'MANO_RIGHT.pkl'
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
 
 # Outputs of the official forward pass; the required agreement is 1e-5 (float32 on the CPU).
 OUTPUT_TOLERANCE = 1e-5
@@ -57,7 +53,7 @@ def crops():
 
 @pytest.fixture(scope='module')
 def reconstructor():
-    return load_reconstructor(CHECKPOINT)
+    return load_reconstructor(RECONSTRUCTOR)
 
 
 @pytest.fixture(scope='module')
@@ -104,19 +100,19 @@ def test_contract(reconstructor, crops):
 
 
 def test_mano_from_pickle_gives_same_outputs(crops, detailed):
-    reconstructor = load_reconstructor(CHECKPOINT, mano_path=MANO_PKL)
-    state = load_checkpoint(CHECKPOINT, kind='WiLoR checkpoint')['state_dict']
+    reconstructor = load_reconstructor(RECONSTRUCTOR, mano_path=MANO_PKL)
+    state = load_checkpoint(RECONSTRUCTOR, kind='WiLoR checkpoint')['state_dict']
     for name in MANO_BUFFERS:
         assert torch.equal(getattr(reconstructor.mano, name), state[f'mano.{name}']), name
     out = reconstructor(torch.from_numpy(crops['img']))
     for key in OUTPUT_KEYS:
         torch.testing.assert_close(out[key], detailed[key], atol=1e-6, rtol=0)
-    assert np.array_equal(reconstructor.faces, load_reconstructor(CHECKPOINT).faces)
+    assert np.array_equal(reconstructor.faces, load_reconstructor(RECONSTRUCTOR).faces)
 
 
 @pytest.mark.parametrize('precision', [torch.bfloat16, torch.float16])
 def test_reduced_precision_stays_close(crops, detailed, precision):
-    reconstructor = load_reconstructor(CHECKPOINT, dtype=precision)
+    reconstructor = load_reconstructor(RECONSTRUCTOR, dtype=precision)
     assert reconstructor.dtype == precision
     try:
         out = reconstructor(torch.from_numpy(crops['img']))
@@ -162,7 +158,7 @@ def _lightning_layout(model, extra=None):
 
 
 def test_other_dimensions_load_without_changes(tmp_path, crops):
-    fixture_state = load_checkpoint(CHECKPOINT, kind='WiLoR checkpoint')['state_dict']
+    fixture_state = load_checkpoint(RECONSTRUCTOR, kind='WiLoR checkpoint')['state_dict']
     model = _random_wilor(240, 3, fixture_state)
     discriminator = {'discriminator.fc.weight': torch.zeros(4, 4)}
     path = tmp_path / 'x.ckpt'
@@ -185,12 +181,12 @@ def test_other_dimensions_load_without_changes(tmp_path, crops):
 
 
 def test_num_heads_override(crops, detailed):
-    four = load_reconstructor(CHECKPOINT, num_heads=4)
+    four = load_reconstructor(RECONSTRUCTOR, num_heads=4)
     assert four.backbone.blocks[0].attn.num_heads == 4
     out = four(torch.from_numpy(crops['img']))
     assert _max_diff(out['pred_vertices'], detailed['pred_vertices'].numpy()) > 1e-4
     with pytest.raises(CheckpointError, match='num_heads'):
-        load_reconstructor(CHECKPOINT, num_heads=3)
+        load_reconstructor(RECONSTRUCTOR, num_heads=3)
 
 
 def test_missing_truncated_and_foreign_files(tmp_path):
@@ -200,7 +196,7 @@ def test_missing_truncated_and_foreign_files(tmp_path):
     assert str(missing) in str(error.value)
 
     truncated = tmp_path / 'truncated.ckpt'
-    truncated.write_bytes(CHECKPOINT.read_bytes()[:4_000_000])
+    truncated.write_bytes(RECONSTRUCTOR.read_bytes()[:4_000_000])
     with pytest.raises(CheckpointError) as error:
         load_reconstructor(truncated)
     assert str(truncated) in str(error.value) and 'WiLoR checkpoint' in str(error.value)
@@ -217,7 +213,7 @@ def test_missing_truncated_and_foreign_files(tmp_path):
 
 
 def test_state_dict_problems_are_named(tmp_path):
-    checkpoint = load_checkpoint(CHECKPOINT, kind='WiLoR checkpoint')
+    checkpoint = load_checkpoint(RECONSTRUCTOR, kind='WiLoR checkpoint')
     state = dict(checkpoint['state_dict'])
 
     def save(name, changed):
@@ -260,6 +256,6 @@ def test_foreign_mano_pickle_is_rejected(tmp_path):
     marker = tmp_path / 'pwned'
     path.write_bytes(pickle.dumps({'v_template': _Exploit(marker)}, protocol=2))
     with pytest.raises(MANOPickleError, match='system') as error:
-        load_reconstructor(CHECKPOINT, mano_path=path)
+        load_reconstructor(RECONSTRUCTOR, mano_path=path)
     assert str(path) in str(error.value)
     assert not marker.exists()

@@ -15,25 +15,32 @@
 """
 WiLoR 3D hand detection and reconstruction: the inference core, with no ROS dependency.
 
-The data path reads like the pipeline::
+The top level reads as the data path (``pipeline.py`` ties it together, ``load_pipeline``)::
 
     image -> detector.py (hands: boxes, side) -> crops.py (256x256 crops)
           -> reconstructor.py (ViT + MANO + RefineNet) -> postprocess.py / camera.py
           -> hand.py (HandResult, camera optical frame) -> tracking.py (ids, smoothing)
 
-``wilor_node`` (wilor_node.py) is the ROS 2 glue around it; nothing imported here loads rclpy.
+The layers are folders: ``models/`` holds the networks and their file formats, ``ros/``
+everything that imports rclpy or a message package (the nodes, messages, markers), ``tools/``
+the command-line tools. Nothing imported here loads rclpy.
 """
 
-from wilor_ros.checkpoint_io import CheckpointError
+from wilor_ros.camera import CameraError, CameraIntrinsics
 from wilor_ros.crops import crop_hands
 from wilor_ros.detector import HandDetector, load_detector
 from wilor_ros.hand import HandResult
-from wilor_ros.pipeline import HandPipeline
+from wilor_ros.models.checkpoint_io import CheckpointError
+from wilor_ros.pipeline import HandPipeline, load_pipeline, PipelineLoadError
 from wilor_ros.reconstructor import load_reconstructor, WiLoR
 from wilor_ros.smoothing import SmoothingConfig
 from wilor_ros.tracking import HandTracker
 
 __all__ = [
+    'CameraError',
+    'CameraIntrinsics',
+    'load_pipeline',
+    'PipelineLoadError',
     'CheckpointError',
     'crop_hands',
     'HandDetector',

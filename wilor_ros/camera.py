@@ -13,27 +13,50 @@
 # limitations under the License.
 
 """
-Camera model: from WiLoR's crop camera to the full image, with the heuristic or a real K.
+The camera model, one owner: intrinsics (fx, fy, cx, cy), how they are obtained, how they are used.
 
 WiLoR predicts, per crop, a weak-perspective camera ``(s, tx, ty)`` of a virtual pinhole
-camera with focal length 5000 px for the 256 px crop, looking at the crop centre. The official
-demo turns it into a translation of the MANO root in a full-image camera with the focal length
-heuristic ``F = 5000 / 256 * max(W, H)`` and the principal point at the image centre
-(:func:`cam_crop_to_full`). With a calibrated camera (``sensor_msgs/CameraInfo`` K) the same
-construction gives a metric translation for that camera (:func:`cam_crop_to_camera`).
+camera with focal length :data:`CROP_FOCAL_LENGTH` px for the :data:`CROP_SIZE` px crop, looking
+at the crop centre. The official demo turns it into a translation of the MANO root in a
+full-image camera with the focal length heuristic ``F = 5000 / 256 * max(W, H)`` and the
+principal point at the image centre (:func:`wilor_focal_heuristic`, :func:`cam_crop_to_full`).
+With a calibrated camera (``sensor_msgs/CameraInfo`` K) the same construction gives a metric
+translation for that camera (:func:`cam_crop_to_camera`).
+
+Every source of intrinsics goes through :func:`intrinsics_from_values`, the one validity rule:
+a CameraInfo ``k`` (:func:`intrinsics_from_camera_info_k`), a 3x3 matrix
+(:func:`intrinsics_from_matrix`), a command-line string or a YAML camera file
+(:func:`parse_camera_spec`). :func:`field_of_view_guess` is the camera *source's* guess for an
+uncalibrated webcam, a different thing from WiLoR's heuristic.
 
 Conventions: OpenCV / REP-103 optical frame (x right, y down, z forward), pixels with the
 origin at the centre of the top-left pixel, u = fx X / Z + cx, v = fy Y / Z + cy.
 """
 
 import dataclasses
+import math
+import pathlib
 
 import numpy as np
 import torch
 
-# Official cfg.EXTRA.FOCAL_LENGTH and cfg.MODEL.IMAGE_SIZE (crop side).
+# WiLoR's virtual crop camera: 5000 px focal length for a 256 px crop (official config
+# EXTRA.FOCAL_LENGTH and MODEL.IMAGE_SIZE; checkpoints may store other values).
 CROP_FOCAL_LENGTH = 5000.0
 CROP_SIZE = 256
+
+# Plausible focal lengths in pixels. Real cameras lie between ~50 px (a tiny fisheye image) and
+# ~1e5 px (a long telephoto on a large sensor); WiLoR's own heuristic for an 8K frame is
+# 5000 / 256 * 7680 = 1.5e5 px. Outside this range a K is a unit or typing error, and
+# finite-but-absurd values (1e300) overflow float32 further down the pipeline.
+MIN_FOCAL_LENGTH = 1.0
+MAX_FOCAL_LENGTH = 1.0e6
+# The principal point may lie outside the image (cropped or shifted sensors) but not absurdly.
+MAX_PRINCIPAL_POINT = 1.0e6
+
+
+class CameraError(ValueError):
+    """Intrinsics that cannot describe a camera; the message names the values."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,13 +74,122 @@ class CameraIntrinsics:
     from_camera_info: bool
 
     @property
+    def focal_length(self):
+        """(fx, fy) as a float32 array."""
+        return np.array([self.fx, self.fy], dtype=np.float32)
+
+    @property
     def principal_point(self):
         """(cx, cy) as a float32 array."""
         return np.array([self.cx, self.cy], dtype=np.float32)
 
+    @property
+    def matrix(self):
+        """Return the 3x3 camera matrix K (float64)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
-def heuristic_focal_length(width, height, crop_focal_length=CROP_FOCAL_LENGTH,
-                           crop_size=CROP_SIZE):
+
+def intrinsics_from_values(fx, fy, cx, cy, from_camera_info=True):
+    """
+    Validate fx, fy, cx, cy (pixels) and return :class:`CameraIntrinsics`; CameraError if not.
+
+    The one validity rule for every source: finite numbers, focal lengths within
+    [MIN_FOCAL_LENGTH, MAX_FOCAL_LENGTH], principal point within +-MAX_PRINCIPAL_POINT.
+    """
+    try:
+        fx, fy, cx, cy = (float(value) for value in (fx, fy, cx, cy))
+    except (TypeError, ValueError):
+        raise CameraError(f'camera intrinsics must be numbers, got fx={fx!r}, fy={fy!r}, '
+                          f'cx={cx!r}, cy={cy!r}') from None
+    values = f'fx={fx:g}, fy={fy:g}, cx={cx:g}, cy={cy:g}'
+    if not all(math.isfinite(value) for value in (fx, fy, cx, cy)):
+        raise CameraError(f'camera intrinsics must be finite, got {values}')
+    if not (MIN_FOCAL_LENGTH <= fx <= MAX_FOCAL_LENGTH
+            and MIN_FOCAL_LENGTH <= fy <= MAX_FOCAL_LENGTH):
+        raise CameraError(f'focal lengths must lie in [{MIN_FOCAL_LENGTH:g}, '
+                          f'{MAX_FOCAL_LENGTH:g}] px, got {values}')
+    if abs(cx) > MAX_PRINCIPAL_POINT or abs(cy) > MAX_PRINCIPAL_POINT:
+        raise CameraError(f'principal point beyond +-{MAX_PRINCIPAL_POINT:g} px: {values}')
+    return CameraIntrinsics(fx=fx, fy=fy, cx=cx, cy=cy, from_camera_info=bool(from_camera_info))
+
+
+def intrinsics_from_matrix(camera_matrix):
+    """
+    Intrinsics from a 3x3 camera matrix K (or its 9 values row-major, as CameraInfo.k).
+
+    The skew term K[0, 1] is ignored (zero for every ROS camera driver); raises CameraError
+    (a ValueError) when the values are not those of a camera (:func:`intrinsics_from_values`).
+    A :class:`CameraIntrinsics` is returned as it is.
+    """
+    if isinstance(camera_matrix, CameraIntrinsics):
+        return camera_matrix
+    try:
+        k = np.asarray(camera_matrix, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CameraError('camera matrix must be 3x3 numbers') from None
+    if k.size != 9:
+        raise CameraError(f'camera matrix must be 3x3 (or 9 values), got shape {k.shape}')
+    k = k.reshape(3, 3)
+    return intrinsics_from_values(k[0, 0], k[1, 1], k[0, 2], k[1, 2])
+
+
+def intrinsics_from_camera_info_k(k):
+    """
+    Intrinsics of a CameraInfo ``k`` (9 values row-major), or None for an uncalibrated camera.
+
+    ROS marks an uncalibrated camera with K = 0 (sensor_msgs/CameraInfo); anything else must
+    pass the validity rule (CameraError).
+    """
+    values = np.asarray(list(k), dtype=np.float64)
+    if values.size == 9 and np.all(values == 0.0):
+        return None
+    return intrinsics_from_matrix(values)
+
+
+def parse_camera_spec(text):
+    """
+    Intrinsics from ``fx,fy,cx,cy`` or from a YAML camera file; CameraError when unusable.
+
+    YAML files may be a ``camera_calibration`` file (``camera_matrix: {data: [9 values]}``), a
+    CameraInfo dump (``k:`` or ``K:`` with 9 values) or plain ``fx, fy, cx, cy`` keys.
+    """
+    path = pathlib.Path(text).expanduser()
+    if path.suffix.lower() in ('.yaml', '.yml') or path.is_file():
+        import yaml
+
+        try:
+            content = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise CameraError(f'cannot read camera file {path}: {error}') from None
+        if not isinstance(content, dict):
+            raise CameraError(f'camera file {path} holds no YAML mapping')
+        if isinstance(content.get('camera_matrix'), dict):
+            values = content['camera_matrix'].get('data')
+        elif content.get('k') is not None or content.get('K') is not None:
+            values = content.get('k') if content.get('k') is not None else content.get('K')
+        elif all(key in content for key in ('fx', 'fy', 'cx', 'cy')):
+            return intrinsics_from_values(content['fx'], content['fy'], content['cx'],
+                                          content['cy'])
+        else:
+            values = None
+        if values is None or np.size(values) != 9:
+            raise CameraError(
+                f'camera file {path}: expected camera_matrix.data (9 values), k / K (9 values) '
+                'or fx, fy, cx, cy')
+        try:
+            return intrinsics_from_matrix(values)
+        except CameraError as error:
+            raise CameraError(f'camera file {path}: {error}') from None
+    try:
+        fx, fy, cx, cy = (float(value) for value in text.split(','))
+    except ValueError:
+        raise CameraError(f'{text!r}: expected fx,fy,cx,cy in pixels or a YAML camera '
+                          'file') from None
+    return intrinsics_from_values(fx, fy, cx, cy)
+
+
+def wilor_focal_heuristic(width, height, crop_focal_length=CROP_FOCAL_LENGTH,
+                          crop_size=CROP_SIZE):
     """
     Focal length of the WiLoR demo, ``5000 / 256 * max(W, H)`` pixels (float32, as the demo).
 
@@ -67,33 +199,26 @@ def heuristic_focal_length(width, height, crop_focal_length=CROP_FOCAL_LENGTH,
     return float(np.float32(crop_focal_length / crop_size) * np.float32(max(width, height)))
 
 
-def heuristic_intrinsics(width, height, crop_focal_length=CROP_FOCAL_LENGTH,
-                         crop_size=CROP_SIZE):
+def wilor_heuristic_intrinsics(width, height, crop_focal_length=CROP_FOCAL_LENGTH,
+                               crop_size=CROP_SIZE):
     """Official demo camera: F = 5000/256 * max(W, H), principal point (W/2, H/2)."""
-    focal = heuristic_focal_length(width, height, crop_focal_length, crop_size)
+    focal = wilor_focal_heuristic(width, height, crop_focal_length, crop_size)
     return CameraIntrinsics(fx=focal, fy=focal, cx=float(width) / 2.0, cy=float(height) / 2.0,
                             from_camera_info=False)
 
 
-def intrinsics_from_matrix(camera_matrix):
+def field_of_view_guess(width, height):
     """
-    Intrinsics from a 3x3 camera matrix K (or its 9 values row-major, as CameraInfo.k).
+    Guess a camera for an uncalibrated source: fx = fy = max(W, H), centred principal point.
 
-    The skew term K[0, 1] is ignored (zero for every ROS camera driver); raises ValueError
-    when the focal lengths are not positive and finite.
+    A focal length equal to the image width is a horizontal field of view of
+    2 * atan(0.5) = 53.1 degrees, typical for webcams and phone cameras; the principal point is
+    the image centre in the OpenCV pixel-centre convention, ((W - 1) / 2, (H - 1) / 2).
+    Unlike :func:`wilor_heuristic_intrinsics` this is meant as a plausible real camera.
     """
-    if isinstance(camera_matrix, CameraIntrinsics):
-        return camera_matrix
-    k = np.asarray(camera_matrix, dtype=np.float64)
-    if k.size != 9:
-        raise ValueError(f'camera matrix must be 3x3 (or 9 values), got shape {k.shape}')
-    k = k.reshape(3, 3)
-    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
-        raise ValueError(f'camera matrix needs positive finite fx, fy and finite cx, cy; got '
-                         f'fx={fx}, fy={fy}, cx={cx}, cy={cy}')
-    return CameraIntrinsics(fx=float(fx), fy=float(fy), cx=float(cx), cy=float(cy),
-                            from_camera_info=True)
+    focal = float(max(width, height))
+    return CameraIntrinsics(fx=focal, fy=focal, cx=(width - 1) / 2.0, cy=(height - 1) / 2.0,
+                            from_camera_info=False)
 
 
 def cam_crop_to_full(cam_bbox, box_center, box_size, img_size, focal_length=5000.0):

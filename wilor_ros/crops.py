@@ -49,9 +49,10 @@ import warnings
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-CROP_SIZE = 256
+from wilor_ros.camera import CROP_SIZE
+from wilor_ros.opencv_warp_torch import (blurred_warp, gaussian_kernel, sample_taps, sampling_plan)
+
 # ViTDetDataset: BBOX_SHAPE (width, height) of the ViT input the square crop is fitted to.
 BBOX_SHAPE = (192, 256)
 # ImageNet statistics (RGB) of the official DEFAULT_MEAN / DEFAULT_STD, times 255.
@@ -59,8 +60,6 @@ IMAGE_MEAN = (0.485, 0.456, 0.406)
 IMAGE_STD = (0.229, 0.224, 0.225)
 # The official crop blurs when b / 256 / 2 exceeds this (i.e. b > 563.2 px).
 BLUR_DOWNSAMPLING = 1.1
-# skimage.filters.gaussian defaults (scipy.ndimage.gaussian_filter, mode 'nearest').
-GAUSSIAN_TRUNCATE = 4.0
 
 
 def crop_geometry(boxes, rescale_factor=2.0, crop_size=CROP_SIZE):
@@ -112,15 +111,6 @@ def _crop_matrix(center, size, flip, width, crop_size):
     dst = np.array([[half_dst, half_dst], [half_dst, crop_size], [crop_size, half_dst]],
                    dtype=np.float32)
     return cv2.getAffineTransform(src, dst)
-
-
-def _gaussian_kernel(sigma):
-    """scipy.ndimage's 1-D Gaussian weights (float64) and radius for ``truncate`` 4."""
-    sigma = float(sigma)
-    radius = int(GAUSSIAN_TRUNCATE * sigma + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    weights = np.exp(-0.5 / (sigma * sigma) * x ** 2)
-    return weights / weights.sum(), radius
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,7 +182,7 @@ def _blurred_crop_opencv(source, matrix, sigma, crop_size):
     col_high, row_high = np.floor(corners.max(axis=1)).astype(np.int64) + 2
     if col_high < 0 or row_high < 0 or col_low >= width or row_low >= height:
         return None
-    weights, radius = _gaussian_kernel(sigma)
+    weights, radius = gaussian_kernel(sigma)
     r0, r1 = max(int(row_low) - radius, 0), min(int(row_high) + radius + 1, height)
     c0, c1 = max(int(col_low) - radius, 0), min(int(col_high) + radius + 1, width)
     window = cv2.sepFilter2D(source[r0:r1, c0:c1], cv2.CV_32F, weights, weights,
@@ -250,186 +240,6 @@ def _affine_inverse(center, size, flip, width, crop_size):
     return cv2.invertAffineTransform(_crop_matrix(center, size, flip, width, crop_size))
 
 
-def _uint8_coords(scale, offset, crop_size, axis):
-    """
-    Source coordinates of OpenCV 5's 8-bit ``warpAffine`` along one axis (float32).
-
-    OpenCV >= 4.11 casts the inverse matrix to float32 and computes, per output pixel (x, y),
-    ``sx = fma(M0, x, float(y * M1 + M2))`` and ``sy = fma(M3, x, float(y * M4 + M5))``; M1
-    and M3 are float64 round-off, below float32 resolution next to M2 and M5, so columns are
-    an fma and rows two float32 steps. The product of two float32 values is exact in float64,
-    so one float64 evaluation and a cast is the fma.
-    """
-    m_scale, m_offset = np.float32(scale), np.float32(offset)
-    dst = np.arange(crop_size, dtype=np.float32)
-    if axis == 'x':
-        return (np.float64(m_scale) * dst.astype(np.float64) + np.float64(m_offset)
-                ).astype(np.float32)
-    return (dst * m_scale).astype(np.float32) + m_offset
-
-
-def _uint8_taps(scale, offset, crop_size, axis):
-    """First tap (int64) and interpolation fraction (float32), as OpenCV 5 splits them."""
-    coords = _uint8_coords(scale, offset, crop_size, axis)
-    first = np.floor(coords)
-    return first.astype(np.int64), (coords - first.astype(np.float32)).astype(np.float32)
-
-
-def _fixed_point_column_starts(inverse, crop_size):
-    """
-    Per output row, the fixed-point column start of OpenCV's float64-image ``warpAffine``.
-
-    ``round((M1 y + M2) 1024)`` (int64, (S,)). M1 is float64 round-off, but it moves the
-    rounding when M2 * 1024 sits on a tie (seen: -415.06884765625006), so a crop can have two
-    column grids, each for a range of rows.
-    """
-    rows = np.arange(crop_size, dtype=np.float64)
-    return np.rint((inverse[0, 1] * rows + inverse[0, 2]) * 1024).astype(np.int64)
-
-
-def _fixed_point_taps(inverse, crop_size, axis, column_start=0):
-    """
-    First tap and fraction of OpenCV's fixed-point ``warpAffine`` (its float64-image path).
-
-    Coordinates are rounded to 1/32 pixel in float64 -> int arithmetic: columns
-    ``round(M0 x 1024) + column_start + 16``, rows ``round((M4 y + M5) 1024) + 16`` (the
-    M3 x term rounds to 0), then ``>> 5``. The official blurred crops (float64 images) go
-    through this path.
-    """
-    dst = np.arange(crop_size, dtype=np.float64)
-    if axis == 'x':
-        fixed = np.rint(inverse[0, 0] * dst * 1024).astype(np.int64) + np.int64(column_start)
-    else:
-        fixed = np.rint((inverse[1, 1] * dst + inverse[1, 2]) * 1024).astype(np.int64)
-    fixed = (fixed + 16) >> 5
-    return fixed >> 5, ((fixed & 31) / 32.0).astype(np.float32)
-
-
-def _axis_taps(first, extent, flip):
-    """Two neighbouring taps per position on an axis of ``extent`` pixels: (2, N) idx, valid."""
-    taps = np.stack((first, first + 1))
-    valid = (taps >= 0) & (taps < extent)
-    if flip:
-        # Left hands sample the mirrored image: column j of it is column W - 1 - j.
-        taps = extent - 1 - taps
-    return np.clip(taps, 0, extent - 1), valid
-
-
-def _sampling_plan(inverse, flip, image_hw, crop_size, column_start=None):
-    """
-    One hand's sampling plan as a (10, crop_size) float64 array (one upload for all hands).
-
-    Rows: the two row taps, their validity, the two column taps, their validity, the column
-    fraction alpha and the row fraction beta (taps are clamped; validity says which read 0).
-    ``column_start`` None: OpenCV's 8-bit path; else its fixed-point path with that start.
-    """
-    height, width = image_hw
-    if column_start is None:
-        col_first, alpha = _uint8_taps(inverse[0, 0], inverse[0, 2], crop_size, 'x')
-        row_first, beta = _uint8_taps(inverse[1, 1], inverse[1, 2], crop_size, 'y')
-    else:
-        col_first, alpha = _fixed_point_taps(inverse, crop_size, 'x', column_start)
-        row_first, beta = _fixed_point_taps(inverse, crop_size, 'y')
-    cols, col_valid = _axis_taps(col_first, width, flip)
-    rows, row_valid = _axis_taps(row_first, height, False)
-    return np.concatenate((rows, row_valid, cols, col_valid, alpha[None], beta[None])
-                          ).astype(np.float64)
-
-
-def _sample(source, plan, round_to_uint8, all_inside=False):
-    """
-    Bilinear-sample crops from ``source`` (H, W, 3) with per-hand taps; return (N, S, S, 3).
-
-    OpenCV's arithmetic: t = fma(a, p01 - p00, p00) per row, then fma(b, t1 - t0, t0), in
-    float32; the 8-bit path rounds half to even. Products of a float32 and a float32 or small
-    integer are exact in float64, so each fma is one float64 evaluation and a cast to float32.
-    Taps outside the image read 0 (BORDER_CONSTANT); ``all_inside`` skips that masking.
-    Returns float32 for the 8-bit path (integers 0-255), else float64 (OpenCV's float64 path
-    weighs the four taps with a float weight table instead: the same up to rounding).
-    """
-    width, channels = source.shape[1], source.shape[2]
-    flat = source.reshape(-1, channels)
-    rows, cols = plan[:, 0:2].long(), plan[:, 4:6].long()
-    row_outside, col_outside = plan[:, 2:4] < 0.5, plan[:, 6:8] < 0.5
-    alpha = plan[:, 8, None, :, None].float().double()
-    beta = plan[:, 9, :, None, None].float().double()
-
-    def tap(r, c):
-        index = rows[:, r, :, None] * width + cols[:, c, None, :]
-        values = flat.index_select(0, index.reshape(-1)).reshape(index.shape + (channels,))
-        if not all_inside:
-            outside = row_outside[:, r, :, None] | col_outside[:, c, None, :]
-            values = values.masked_fill(outside[..., None], 0)
-        return values.double()
-
-    p00, p01 = tap(0, 0), tap(0, 1)
-    top = torch.addcmul(p00, alpha, p01.sub_(p00)).float()
-    del p00, p01
-    p10, p11 = tap(1, 0), tap(1, 1)
-    bottom = torch.addcmul(p10, alpha, p11.sub_(p10)).float()
-    del p10, p11
-    out = torch.addcmul(top.double(), beta, bottom.sub_(top).double()).float()
-    return torch.round_(out) if round_to_uint8 else out.double()
-
-
-def _blurred_region(frame, plan, sigma):
-    """
-    Blur only the pixels a crop reads (plus the kernel radius); return (region, row0, col0).
-
-    ``plan`` (10, N): the taps of :func:`_sampling_plan`, one or more plans side by side.
-    Equivalent, on those pixels, to the official whole-image ``skimage.filters.gaussian``
-    (mode 'nearest' = replicate the image border): the replicate padding applied here is
-    only wrong within one radius of a region edge that is not an image edge, and those
-    pixels are never read. Returns None when the crop reads no image pixel.
-    """
-    height, width = frame.shape[:2]
-    rows, row_valid = plan[0:2].astype(np.int64), plan[2:4] > 0.5
-    cols, col_valid = plan[4:6].astype(np.int64), plan[6:8] > 0.5
-    if not (row_valid.any() and col_valid.any()):
-        return None
-    weights, radius = _gaussian_kernel(sigma)
-    r0 = max(int(rows[row_valid].min()) - radius, 0)
-    r1 = min(int(rows[row_valid].max()) + radius + 1, height)
-    c0 = max(int(cols[col_valid].min()) - radius, 0)
-    c1 = min(int(cols[col_valid].max()) + radius + 1, width)
-    region = frame[r0:r1, c0:c1].float()
-    # Separable correlation as a few shifted multiply-adds (faster than a depthwise conv2d).
-    padded = F.pad(region.permute(2, 0, 1)[None], (radius, radius, radius, radius),
-                   mode='replicate')[0].permute(1, 2, 0)
-    rows = sum(float(w) * padded[k:k + r1 - r0] for k, w in enumerate(weights))
-    region = sum(float(w) * rows[:, k:k + c1 - c0] for k, w in enumerate(weights))
-    return region.contiguous(), r0, c0
-
-
-def _blurred_crop_torch(frame, inverse, flip, sigma, crop_size):
-    """Official blurred crop of a frame tensor: (S, S, 3) float64 BGR on its device."""
-    device = frame.device
-    starts = _fixed_point_column_starts(inverse, crop_size)
-    groups = np.unique(starts)
-    plans = [_sampling_plan(inverse, flip, frame.shape[:2], crop_size, start)
-             for start in groups]
-    blurred = _blurred_region(frame, np.concatenate(plans, axis=1), sigma)
-    if blurred is None:
-        return torch.zeros((crop_size, crop_size, 3), dtype=torch.float64, device=device)
-    region, r0, c0 = blurred
-    values = None
-    for start, plan in zip(groups, plans):
-        local = plan[None].copy()
-        local[:, 0:2] -= r0
-        local[:, 4:6] -= c0
-        # Taps outside the region are invalid taps, clamped to stay in bounds.
-        local[:, 0:2] = np.clip(local[:, 0:2], 0, region.shape[0] - 1)
-        local[:, 4:6] = np.clip(local[:, 4:6], 0, region.shape[1] - 1)
-        crop = _sample(region, torch.from_numpy(local).to(device), round_to_uint8=False)[0]
-        if values is None:
-            values = crop
-        else:
-            # The rows past the rounding tie use the other column grid.
-            rows = torch.from_numpy(starts == start).to(device)
-            values[rows] = crop[rows]
-    return values
-
-
 def _crops_torch(frame, center, size, right, crop_size):
     """
     Crops of a uint8 (H, W, 3) BGR frame tensor, batched in torch on the frame's device.
@@ -451,17 +261,17 @@ def _crops_torch(frame, center, size, right, crop_size):
         values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
                              device=device)
     if len(sharp):
-        plans = np.stack([_sampling_plan(inverses[n], flips[n], (height, width), crop_size)
+        plans = np.stack([sampling_plan(inverses[n], flips[n], (height, width), crop_size)
                           for n in sharp])
         all_inside = bool(plans[:, [2, 3, 6, 7]].min() > 0.5)
-        crops = _sample(frame, torch.from_numpy(plans).to(device), round_to_uint8=True,
-                        all_inside=all_inside)
+        crops = sample_taps(frame, torch.from_numpy(plans).to(device), round_to_uint8=True,
+                            all_inside=all_inside)
         if values is None:
             values = crops
         else:
             values[torch.from_numpy(sharp).to(device)] = crops.double()
     for n in np.flatnonzero(sigma > 0):
-        values[n] = _blurred_crop_torch(frame, inverses[n], flips[n], sigma[n], crop_size)
+        values[n] = blurred_warp(frame, inverses[n], flips[n], sigma[n], crop_size)
     # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
     mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
     std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255

@@ -48,8 +48,8 @@ def hand_camera(hand, camera_matrix=None):
         k = np.asarray(camera_matrix, dtype=np.float64).reshape(3, 3)
         return k[0, 0], k[1, 1], k[0, 2], k[1, 2]
     cx, cy = np.asarray(hand.principal_point, dtype=np.float64).reshape(2)
-    focal = float(hand.focal_length)
-    return focal, focal, cx, cy
+    fx, fy = np.asarray(hand.focal_length, dtype=np.float64).reshape(2)
+    return fx, fy, cx, cy
 
 
 def _fixed_point(points):

@@ -20,7 +20,7 @@ image size (pad to a multiple of 32 with grey 114), BGR -> RGB, /255; the fused 
 confidence filter; class-aware greedy NMS; boxes and keypoints mapped back to the original
 image and clipped. Unlike ultralytics, boxes are not rounded to integers and keypoints with low
 visibility are not zeroed. The checkpoint is read without ultralytics, dill or pickle code
-execution (see :mod:`wilor_ros.checkpoint_io`).
+execution (see :mod:`wilor_ros.models.checkpoint_io`).
 """
 
 import dataclasses
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
-from wilor_ros.yolo_pose import build_yolo_pose
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
+from wilor_ros.models.yolo_pose import build_yolo_pose
 
 PAD_VALUE = 114
 # ultralytics non_max_suppression: per-class box offset (px) and candidate cap before NMS.
@@ -226,7 +226,7 @@ class HandDetector:
     """
     YOLOv8-pose hand detector with ultralytics-equivalent pre- and post-processing.
 
-    ``network`` is a fused :class:`~wilor_ros.yolo_pose.YoloPose`; ``imgsz`` the letterbox
+    ``network`` is a fused :class:`~wilor_ros.models.yolo_pose.YoloPose`; ``imgsz`` the letterbox
     target (int or (h, w)); ``class_names`` maps class index to name ('left', 'right').
     ``dtype`` float16/bfloat16 runs the convolutions in that precision (decode, NMS and scaling
     stay float32).

@@ -40,7 +40,7 @@ class HandResult:
         hand_pose: (45,) float32 15 x axis-angle, joint-major (left hands mirrored).
         betas: (10,) float32 MANO shape.
         cam_t: (3,) float32 MANO root translation, camera frame, metres.
-        focal_length: fx in pixels actually used for cam_t.
+        focal_length: (2,) float32 (fx, fy) pixels actually used for cam_t and keypoints_2d.
         principal_point: (2,) float32 (cx, cy) pixels used.
         focal_from_camera_info: True: from a real camera matrix; False: WiLoR heuristic
             5000/256 * max(W, H).
@@ -58,7 +58,7 @@ class HandResult:
     hand_pose: np.ndarray
     betas: np.ndarray
     cam_t: np.ndarray
-    focal_length: float
+    focal_length: np.ndarray
     principal_point: np.ndarray
     focal_from_camera_info: bool
     vertices: Optional[np.ndarray] = None

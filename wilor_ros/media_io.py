@@ -30,6 +30,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from wilor_ros.camera import CameraError, intrinsics_from_camera_info_k
+
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
 BAG_SUFFIXES = ('.mcap',)
@@ -173,11 +175,17 @@ def _is_camera_spec(spec):
 
 
 def camera_matrix_from_k(k):
-    """Return the 3x3 matrix of a CameraInfo ``k`` (row-major 9 values), or None if unset."""
-    matrix = np.asarray(list(k), dtype=np.float64)
-    if matrix.size != 9 or not matrix[0] > 0 or not matrix[4] > 0:
+    """
+    Return the 3x3 matrix of a CameraInfo ``k``, or None when unset (K = 0) or not a camera.
+
+    A bag's CameraInfo that fails the camera model's validity rule is ignored like a missing
+    one: the frames are placed with WiLoR's heuristic and say so (``focal_source``).
+    """
+    try:
+        intrinsics = intrinsics_from_camera_info_k(k)
+    except CameraError:
         return None
-    return matrix.reshape(3, 3)
+    return None if intrinsics is None else intrinsics.matrix
 
 
 def _stamp_ns(header):

@@ -21,14 +21,93 @@ detector's letterbox and the crops; all hands of a frame (or of several frames, 
 ``torch.inference_mode``; one transfer brings the results back.
 """
 
+import pathlib
+
 import numpy as np
 import torch
 
-from wilor_ros.camera import heuristic_intrinsics, intrinsics_from_matrix
+from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
 from wilor_ros.postprocess import build_hand_results
 
 DEFAULT_MAX_HANDS = 10
+PRECISIONS = ('fp32', 'fp16', 'bf16')
+
+
+class PipelineLoadError(RuntimeError):
+    """The pipeline cannot be built (weights missing or unreadable, device unusable)."""
+
+
+def resolve_device(device='auto'):
+    """
+    Map a device string to the torch device to use; PipelineLoadError when it is unusable.
+
+    ``auto``: ``cuda`` when torch can use a GPU, else ``cpu``; ``cpu``; ``cuda`` or ``cuda:N``
+    (checked against the GPUs torch sees).
+    """
+    text = str(device).strip().lower()
+    if text == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if text == 'cpu':
+        return 'cpu'
+    kind, _, index = text.partition(':')
+    if kind != 'cuda' or (index and not index.isdigit()):
+        raise PipelineLoadError(f'unknown device {device!r}: expected auto, cpu, cuda or cuda:N')
+    if not torch.cuda.is_available():
+        raise PipelineLoadError(f'device {device} requested but CUDA is not available to torch '
+                                f'{torch.__version__}; use device cpu or auto')
+    if int(index or 0) >= torch.cuda.device_count():
+        raise PipelineLoadError(f'device {device} requested but only '
+                                f'{torch.cuda.device_count()} CUDA device(s) exist')
+    return text
+
+
+def detector_dtype(precision):
+    """
+    Return the detector's dtype for a pipeline precision: fp32, or fp16 for fp16 and bf16.
+
+    ultralytics runs the YOLOv8 detector in fp16 (``half=True``) or fp32; bf16's 8-bit mantissa
+    moves boxes past the NMS threshold, so the detector never runs in bf16.
+    """
+    return torch.float32 if precision == 'fp32' else torch.float16
+
+
+def load_pipeline(detector_path, reconstructor_path, device='auto', precision='fp32', *,
+                  conf=0.3, iou=0.7, rescale_factor=2.0, max_hands=DEFAULT_MAX_HANDS):
+    """
+    Load both networks and build the :class:`HandPipeline`.
+
+    The one way the node, the CLI and the benchmarks get a pipeline.
+
+    ``device``: see :func:`resolve_device`; ``precision``: 'fp32', 'fp16' or 'bf16' for the
+    reconstructor's network layers (the detector: :func:`detector_dtype`). Raises
+    :class:`PipelineLoadError` with one line naming the file and the ``wilor-download``
+    command when a weights file is missing or unusable, or the device when it is unusable.
+    """
+    from wilor_ros.detector import load_detector
+    from wilor_ros.models.checkpoint_io import CheckpointError
+    from wilor_ros.reconstructor import load_reconstructor
+    from wilor_ros.weights import missing_weights_hint
+
+    if precision not in PRECISIONS:
+        raise PipelineLoadError(f'unknown precision {precision!r}: expected one of '
+                                f'{", ".join(PRECISIONS)}')
+    paths = {}
+    for what, path in (('hand detector', detector_path),
+                       ('WiLoR reconstructor', reconstructor_path)):
+        path = pathlib.Path(path).expanduser()
+        if not path.is_file():
+            raise PipelineLoadError(f'{what} weights not found: {path}; {missing_weights_hint()}')
+        paths[what] = path
+    torch_device = resolve_device(device)
+    try:
+        detector = load_detector(paths['hand detector'], torch_device, detector_dtype(precision))
+        reconstructor = load_reconstructor(paths['WiLoR reconstructor'], torch_device,
+                                           dtype=precision)
+    except CheckpointError as error:
+        raise PipelineLoadError(f'{error}; {missing_weights_hint()}') from None
+    return HandPipeline(detector, reconstructor, conf=conf, iou=iou,
+                        rescale_factor=rescale_factor, max_hands=max_hands)
 
 
 class HandPipeline:
@@ -53,14 +132,34 @@ class HandPipeline:
                  max_hands=DEFAULT_MAX_HANDS, dtype=None):
         self.detector = detector
         self.reconstructor = reconstructor
-        self.conf = float(conf)
-        self.iou = float(iou)
-        self.rescale_factor = float(rescale_factor)
-        self.max_hands = int(max_hands)
-        if self.max_hands < 1:
-            raise ValueError(f'max_hands must be at least 1, got {max_hands}')
+        self.conf = self.iou = self.rescale_factor = self.max_hands = None
+        self.configure(conf=conf, iou=iou, rescale_factor=rescale_factor, max_hands=max_hands)
         if dtype is not None:
             reconstructor.set_precision(dtype)
+
+    def configure(self, conf=None, iou=None, rescale_factor=None, max_hands=None):
+        """
+        Change the detection and crop settings (None keeps a value); ValueError when invalid.
+
+        ``conf`` and ``iou`` in [0, 1], ``rescale_factor`` > 0, ``max_hands`` >= 1. All values
+        are checked before any is applied, so a rejected call changes nothing.
+        """
+        values = {
+            'conf': self.conf if conf is None else float(conf),
+            'iou': self.iou if iou is None else float(iou),
+            'rescale_factor': (self.rescale_factor if rescale_factor is None
+                               else float(rescale_factor)),
+            'max_hands': self.max_hands if max_hands is None else int(max_hands),
+        }
+        for name in ('conf', 'iou'):
+            if not 0.0 <= values[name] <= 1.0:
+                raise ValueError(f'{name} must lie in [0, 1], got {values[name]}')
+        if not (np.isfinite(values['rescale_factor']) and values['rescale_factor'] > 0):
+            raise ValueError(f'rescale_factor must be positive, got {values["rescale_factor"]}')
+        if values['max_hands'] < 1:
+            raise ValueError(f'max_hands must be at least 1, got {values["max_hands"]}')
+        for name, value in values.items():
+            setattr(self, name, value)
 
     @property
     def device(self):
@@ -126,9 +225,8 @@ class HandPipeline:
         """Intrinsics from a camera matrix, or WiLoR's heuristic for a W x H image when None."""
         if camera_matrix is not None:
             return intrinsics_from_matrix(camera_matrix)
-        return heuristic_intrinsics(width, height,
-                                    getattr(self.reconstructor, 'focal_length', 5000.0),
-                                    getattr(self.reconstructor, 'crop_size', 256))
+        return wilor_heuristic_intrinsics(width, height, self.reconstructor.focal_length,
+                                          self.reconstructor.crop_size)
 
     def _reconstruct(self, frames, compute_vertices):
         """Crop every frame's hands, run one batched reconstruction, split per frame."""

@@ -165,7 +165,7 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
             keypoints_2d_network=network_2d[n].astype(f32),
             global_orient=host['global_orient'][n].astype(f32),
             hand_pose=host['hand_pose'][n].astype(f32), betas=host['betas'][n].astype(f32),
-            cam_t=cam_t[n].astype(f32), focal_length=float(intrinsics.fx),
+            cam_t=cam_t[n].astype(f32), focal_length=intrinsics.focal_length,
             principal_point=intrinsics.principal_point,
             focal_from_camera_info=bool(intrinsics.from_camera_info),
             vertices=None if vertices is None else vertices[n].astype(f32))

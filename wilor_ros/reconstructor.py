@@ -16,7 +16,7 @@
 The WiLoR hand reconstructor: ViT with MANO tokens, RefineNet and MANO, in plain torch.
 
 :func:`load_reconstructor` reads the official Lightning checkpoint (``wilor_final.ckpt``)
-unchanged through the restricted reader of :mod:`wilor_ros.checkpoint_io`, infers every size
+unchanged through the restricted reader of :mod:`wilor_ros.models.checkpoint_io`, infers every size
 from the tensor shapes, and loads the weights by name with shape checks. The forward pass
 reproduces the official ``WiLoR.forward_step`` (commit 819369a) for 256x256 crops normalised
 as the official ``ViTDetDataset`` does; outputs keep the official raw semantics (crop camera,
@@ -27,18 +27,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint
-from wilor_ros.mano import (MANO_BUFFERS, mano_buffers_from_pickle, mano_buffers_from_state_dict,
-                            MANOLayer, UNUSED_MANO_BUFFERS)
-from wilor_ros.refine_net import crop_camera_translation, project_crop, RefineNet
-from wilor_ros.refine_net import refine_dims_from_state_dict
+from wilor_ros.camera import CROP_FOCAL_LENGTH, CROP_SIZE
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint
+from wilor_ros.models.mano import (MANO_BUFFERS, mano_buffers_from_pickle,
+                                   mano_buffers_from_state_dict, MANOLayer, UNUSED_MANO_BUFFERS)
+from wilor_ros.models.refine_net import crop_camera_translation, project_crop, RefineNet
+from wilor_ros.models.refine_net import refine_dims_from_state_dict
+from wilor_ros.models.vit import OFFICIAL_IMAGE_SIZE, vit_dims_from_state_dict, WiLoRViT
 from wilor_ros.rotations import rot6d_to_rotmat
-from wilor_ros.vit import OFFICIAL_IMAGE_SIZE, vit_dims_from_state_dict, WiLoRViT
 
 # Official cfg.EXTRA.FOCAL_LENGTH and cfg.MODEL.IMAGE_SIZE, used when the checkpoint's saved
 # config does not state them.
-OFFICIAL_FOCAL_LENGTH = 5000.0
-OFFICIAL_CROP_SIZE = 256
 
 # Keys of the official output the contract exposes.
 OUTPUT_KEYS = ('pred_cam', 'global_orient', 'hand_pose', 'betas', 'pred_cam_t',
@@ -73,8 +72,8 @@ class WiLoR(nn.Module):
     precision is fp16/bf16; rotations and MANO always run in float32.
     """
 
-    def __init__(self, backbone, refine_net, mano, focal_length=OFFICIAL_FOCAL_LENGTH,
-                 crop_size=OFFICIAL_CROP_SIZE, vit_image_size=OFFICIAL_IMAGE_SIZE):
+    def __init__(self, backbone, refine_net, mano, focal_length=CROP_FOCAL_LENGTH,
+                 crop_size=CROP_SIZE, vit_image_size=OFFICIAL_IMAGE_SIZE):
         super().__init__()
         self.backbone = backbone
         self.refine_net = refine_net
@@ -222,7 +221,7 @@ def _saved_constant(checkpoint, path, default):
 
 
 def build_from_state_dict(state, source='state dict', mano_path=None, num_heads=None,
-                          focal_length=OFFICIAL_FOCAL_LENGTH, crop_size=OFFICIAL_CROP_SIZE):
+                          focal_length=CROP_FOCAL_LENGTH, crop_size=CROP_SIZE):
     """
     Build a :class:`WiLoR` from an official ``state_dict`` (every size from tensor shapes).
 
@@ -306,7 +305,7 @@ def load_reconstructor(ckpt_path, device='cpu', mano_path=None, num_heads=None,
     model = build_from_state_dict(
         state, source, mano_path=mano_path, num_heads=num_heads,
         focal_length=_saved_constant(checkpoint, ('EXTRA', 'FOCAL_LENGTH'),
-                                     OFFICIAL_FOCAL_LENGTH),
-        crop_size=_saved_constant(checkpoint, ('MODEL', 'IMAGE_SIZE'), OFFICIAL_CROP_SIZE))
+                                     CROP_FOCAL_LENGTH),
+        crop_size=_saved_constant(checkpoint, ('MODEL', 'IMAGE_SIZE'), CROP_SIZE))
     model.requires_grad_(False)
     return model.eval().to(device).set_precision(precision)

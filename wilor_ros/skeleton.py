@@ -18,7 +18,7 @@ The 21-joint OpenPose hand skeleton: joint names and bones, for drawing.
 WiLoR (and every ``keypoints_3d`` / ``keypoints_2d`` array in wilor_ros) orders the joints
 as OpenPose does: the wrist, then four joints per finger from the palm outwards, fingers
 thumb, index, middle, ring, pinky. This module is the one place that spells the order out;
-``wilor_ros.mano.MANO_TO_OPENPOSE`` is the mapping that produces it from MANO's joints.
+``wilor_ros.models.mano.MANO_TO_OPENPOSE`` is the mapping that produces it from MANO's joints.
 """
 
 FINGERS = ('thumb', 'index', 'middle', 'ring', 'pinky')

@@ -279,7 +279,7 @@ class HandSmoother:
             self.vertices.reset()
 
         # Pixels to metres at the hand's depth, so the metric beta also fits image motion.
-        metres_per_pixel = abs(float(cam_t[2])) / max(float(hand.focal_length), 1e-6)
+        metres_per_pixel = abs(float(cam_t[2])) / max(float(np.mean(hand.focal_length)), 1e-6)
         keypoints_2d = self.image(hand.keypoints_2d, dt, speed_scale=metres_per_pixel)
         alpha_2d = self.image.last_alpha
         keypoints_2d_network = self.keypoints_2d_network(hand.keypoints_2d_network, alpha_2d)

@@ -124,6 +124,23 @@ class HandTracker:
         self.time_jumped_back = False
         self._next_id = 1
 
+    def configure(self, max_missed=None, smoothing=False):
+        """
+        Change settings between frames; ValueError when invalid (nothing changes then).
+
+        ``max_missed`` (None keeps it) applies from the next update. A new ``smoothing``
+        (a SmoothingConfig, or None to switch smoothing off; False keeps the current one) that
+        differs from the current one restarts the tracks from the next frame, since filters
+        with other settings cannot continue the old state; ids are never reused.
+        """
+        if max_missed is not None and int(max_missed) < 0:
+            raise ValueError(f'HandTracker max_missed must be >= 0, got {max_missed}')
+        if smoothing is not False and smoothing != self.smoothing:
+            self.reset()
+            self.smoothing = smoothing
+        if max_missed is not None:
+            self.max_missed = int(max_missed)
+
     def reset(self):
         """Drop every track (ids are not reused) and forget the last stamp."""
         self.tracks = []

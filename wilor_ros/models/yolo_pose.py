@@ -33,7 +33,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from wilor_ros.checkpoint_io import CheckpointError
+from wilor_ros.models.checkpoint_io import CheckpointError
 
 
 @dataclasses.dataclass(frozen=True)

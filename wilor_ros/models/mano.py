@@ -27,7 +27,7 @@ from smplx.lbs import lbs
 import torch
 from torch import nn
 
-from wilor_ros.mano_pickle import load_mano_pickle, MANOPickleError
+from wilor_ros.models.mano_pickle import load_mano_pickle, MANOPickleError
 
 # smplx ``vertex_ids['mano']``: thumb, index, middle, ring, pinky tip vertices.
 FINGERTIP_VERTICES = (744, 320, 443, 554, 671)

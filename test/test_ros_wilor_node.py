@@ -28,12 +28,11 @@ import subprocess
 import sys
 import threading
 
+from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import FIXTURES, PROGRAMS, REPO, ros_env, RosProcess
+from ros_harness import PROGRAMS, REPO, ros_env, RosProcess
 
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
-RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
 # The fixture detector finds 8 hands at this confidence on the fixture image.
 CONFIDENCE = 0.25
 RIGHT, CAMERA_INFO, HEURISTIC = 1, 1, 0
@@ -76,7 +75,7 @@ class DrivenProcess(RosProcess):
 
 def node_process(env, *arguments):
     """Start wilor_node with the fixture weights on CPU and extra ``--ros-args``."""
-    return RosProcess(['-m', 'wilor_ros.wilor_node', '--ros-args',
+    return RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                        '-p', f'detector_path:={DETECTOR}',
                        '-p', f'reconstructor_path:={RECONSTRUCTOR}',
                        '-p', 'device:=cpu', '-p', f'detection.confidence:={CONFIDENCE}',
@@ -391,7 +390,7 @@ def test_unusable_weights_stop_the_node_with_one_clear_error(tmp_path, problem):
     weights = tmp_path / 'detector.pt'
     if problem == 'damaged':
         weights.write_bytes(b'not a checkpoint' * 100)
-    process = RosProcess(['-m', 'wilor_ros.wilor_node', '--ros-args',
+    process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                           '-p', f'detector_path:={weights}',
                           '-p', f'reconstructor_path:={RECONSTRUCTOR}'], ros_env())
     assert process.finish(timeout=60) == 1, process.output

@@ -22,15 +22,14 @@ independently of the CLI); a bag written back must hold one HandArray per good i
 import json
 import pathlib
 
+from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import cv2
 import numpy as np
 import pytest
 
-from wilor_ros import infer_cli
+from wilor_ros.ros import bag_writer
+from wilor_ros.tools import infer as infer_cli
 
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
-RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
 # Fixture image: 8 detections at confidence 0.25 (detector fixture README).
 CONF, IOU, RESCALE, MAX_HANDS = 0.25, 0.7, 2.0, 10
 WEIGHT_ARGS = ['--detector', str(DETECTOR), '--reconstructor', str(RECONSTRUCTOR),
@@ -159,10 +158,10 @@ def write_bag(path, frames, camera_k):
     with open(path, 'wb') as stream:
         writer = Writer(stream)
         image_schema = writer.register_msgdef(
-            'sensor_msgs/msg/Image', infer_cli.message_definition('sensor_msgs/msg/Image'))
+            'sensor_msgs/msg/Image', bag_writer.message_definition('sensor_msgs/msg/Image'))
         info_schema = writer.register_msgdef(
             'sensor_msgs/msg/CameraInfo',
-            infer_cli.message_definition('sensor_msgs/msg/CameraInfo'))
+            bag_writer.message_definition('sensor_msgs/msg/CameraInfo'))
         info = {'header': {'stamp': {'sec': 100, 'nanosec': 0}, 'frame_id': 'cam_optical'},
                 'height': 480, 'width': 640, 'distortion_model': 'plumb_bob', 'd': [0.0] * 5,
                 'k': camera_k, 'r': [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
@@ -238,7 +237,7 @@ def test_compressed_images_from_a_bag_without_summary(pipe, frames, tmp_path, ca
         writer.start(profile='ros2')
         schema = writer.register_schema(
             'sensor_msgs/msg/CompressedImage', 'ros2msg',
-            infer_cli.message_definition('sensor_msgs/msg/CompressedImage').encode())
+            bag_writer.message_definition('sensor_msgs/msg/CompressedImage').encode())
         channel = writer.register_channel('/cam/image_raw/compressed', 'cdr', schema)
         for index, image in enumerate(frames[:2]):
             msg = CompressedImage(format='png', data=cv2.imencode('.png', image)[1].tobytes())
@@ -273,7 +272,7 @@ def test_camera_matrix_option_overrides_the_heuristic(pipe, frames, tmp_path, ca
         camera = np.array([[700.0, 0, 300.0], [0, 710.0, 250.0], [0, 0, 1]])
         assert record['camera_matrix'] == camera.tolist()
         assert record['hands'] == expected_hands(pipe, frames[0], camera)
-        assert all(hand['focal_length'] == 700.0 for hand in record['hands'])
+        assert all(hand['focal_length'] == [700.0, 710.0] for hand in record['hands'])
 
 
 @pytest.mark.parametrize('name,content,message', [
@@ -305,7 +304,7 @@ def test_missing_weights_are_reported(tmp_path, capsys, frames):
 
 
 def test_message_definition_lists_every_dependency_once():
-    text = infer_cli.message_definition('wilor_msgs/msg/HandArray')
+    text = bag_writer.message_definition('wilor_msgs/msg/HandArray')
     headers = [line for line in text.splitlines() if line.startswith('MSG: ')]
     assert sorted(headers) == ['MSG: builtin_interfaces/Time', 'MSG: geometry_msgs/Point',
                                'MSG: geometry_msgs/Vector3', 'MSG: std_msgs/Header',

@@ -13,9 +13,10 @@
 # limitations under the License.
 
 """
-HandResult lists -> wilor_msgs messages: the one place that knows the message layout.
+Every message the package builds: HandArray, MeshFaces, Image, CameraInfo.
 
-Used by the node and by ``wilor-infer --out-bag``. Fixed-size float32 fields take numpy arrays
+The one place that knows the message layouts; used by the nodes and by ``wilor-infer
+--out-bag``. Fixed-size float32 fields take numpy arrays
 directly and the variable-length ones ``array.array`` buffers, which rclpy accepts without
 checking every element (a Python list of 2334 vertex floats would be checked one by one).
 """
@@ -24,6 +25,7 @@ import array
 
 from geometry_msgs.msg import Point, Vector3
 import numpy as np
+from sensor_msgs.msg import CameraInfo, Image
 from wilor_msgs.msg import Hand, HandArray, MeshFaces
 
 
@@ -53,7 +55,7 @@ def hand_to_msg(hand, include_vertices=True):
     msg.betas = _float32(hand.betas, 10)
     x, y, z = np.asarray(hand.cam_t, dtype=np.float64).reshape(3)
     msg.cam_t = Vector3(x=float(x), y=float(y), z=float(z))
-    msg.focal_length = float(hand.focal_length)
+    msg.focal_length = _float32(hand.focal_length, 2)
     msg.principal_point = _float32(hand.principal_point, 2)
     msg.focal_source = (Hand.FOCAL_CAMERA_INFO if hand.focal_from_camera_info
                         else Hand.FOCAL_HEURISTIC)
@@ -89,3 +91,28 @@ def mesh_faces_msg(faces, header=None, num_vertices=None):
     msg.num_vertices = int(faces.max()) + 1 if num_vertices is None else int(num_vertices)
     msg.triangles = array.array('I', np.ascontiguousarray(faces, dtype=np.uint32).tobytes())
     return msg
+
+
+def bgr_image_msg(image, header=None):
+    """Wrap a BGR uint8 (H, W, 3) array in a ``sensor_msgs/Image`` (bgr8)."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = image.shape[:2]
+    msg = Image(height=height, width=width, encoding='bgr8', is_bigendian=0, step=width * 3)
+    if header is not None:
+        msg.header = header
+    msg.data = image.tobytes()
+    return msg
+
+
+def camera_info_msg(width, height, intrinsics):
+    """Build a plumb_bob ``sensor_msgs/CameraInfo`` without distortion for pinhole intrinsics."""
+    fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
+    info = CameraInfo()
+    info.width = int(width)
+    info.height = int(height)
+    info.distortion_model = 'plumb_bob'
+    info.d = [0.0] * 5
+    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return info

@@ -43,7 +43,7 @@ def run_source_and_listener(params, count, env=None):
     source = None
     try:
         listener.wait_for_line(lambda line: line == 'READY', timeout=30)
-        args = ['-m', 'wilor_ros.source_node', '--ros-args']
+        args = ['-m', 'wilor_ros.ros.source_node', '--ros-args']
         for name, value in params.items():
             args += ['-p', f'{name}:={value}']
         source = RosProcess(args, env)
@@ -115,14 +115,14 @@ def test_unopenable_source_exits_non_zero(tmp_path, source):
         path.mkdir()
     elif source == 'broken.mp4':
         path.write_bytes(b'not a video' * 100)
-    process = RosProcess(['-m', 'wilor_ros.source_node', '--ros-args', '-p',
+    process = RosProcess(['-m', 'wilor_ros.ros.source_node', '--ros-args', '-p',
                           f'source:={path}'], ros_env())
     assert process.finish(timeout=30) == 1
     assert 'cannot open the source' in process.output and str(path) in process.output
 
 
 def test_source_feeds_wilor_node(tmp_path):
-    pytest.importorskip('wilor_ros.wilor_node')
+    pytest.importorskip('wilor_ros.ros.wilor_node')
     image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
     frames = tmp_path / 'frames'
     frames.mkdir()
@@ -134,12 +134,12 @@ def test_source_feeds_wilor_node(tmp_path):
     try:
         listener.wait_for_line(lambda line: line == 'READY', timeout=30)
         processes.append(RosProcess([
-            '-m', 'wilor_ros.wilor_node', '--ros-args',
+            '-m', 'wilor_ros.ros.wilor_node', '--ros-args',
             '-p', f'detector_path:={FIXTURES / "detector" / "detector.pt"}',
             '-p', f'reconstructor_path:={FIXTURES / "wilor" / "checkpoint.ckpt"}',
             '-p', 'device:=cpu'], env, cwd=REPO))
         processes.append(RosProcess([
-            '-m', 'wilor_ros.source_node', '--ros-args', '-p', f'source:={frames}',
+            '-m', 'wilor_ros.ros.source_node', '--ros-args', '-p', f'source:={frames}',
             '-p', 'rate:=2.0', '-p', 'loop:=true', '-p', 'frame_id:=cam_optical'], env))
         listener.wait_for_line(lambda line: line == 'RECEIVED', timeout=60)
         assert listener.finish() == 0, listener.output

@@ -40,7 +40,6 @@ A source that cannot be opened is logged and the node exits with status 1.
 
 import sys
 
-import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -48,44 +47,12 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
+from wilor_ros.camera import CameraError, field_of_view_guess, intrinsics_from_values
 from wilor_ros.media_io import MediaError, open_input
+from wilor_ros.ros.messages import bgr_image_msg, camera_info_msg
 
 DEFAULT_FRAME_ID = 'camera_optical_frame'
 _DEFAULT_RATES = {'video': 30.0, 'camera': 30.0, 'images': 10.0}
-
-
-def heuristic_intrinsics(width, height):
-    """
-    Pinhole guess for an uncalibrated camera: fx = fy = max(W, H), centred principal point.
-
-    A focal length equal to the image width is a horizontal field of view of
-    2 * atan(0.5) = 53.1 degrees, typical for webcams and phone cameras; the principal point is
-    the image centre in the OpenCV pixel-centre convention, ((W - 1) / 2, (H - 1) / 2).
-    """
-    focal = float(max(width, height))
-    return focal, focal, (width - 1) / 2.0, (height - 1) / 2.0
-
-
-def camera_info_msg(width, height, fx, fy, cx, cy):
-    """Build a plumb_bob CameraInfo without distortion for the given pinhole intrinsics."""
-    info = CameraInfo()
-    info.width = int(width)
-    info.height = int(height)
-    info.distortion_model = 'plumb_bob'
-    info.d = [0.0] * 5
-    info.k = [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return info
-
-
-def bgr_image_msg(image):
-    """Wrap a BGR uint8 (H, W, 3) array in a sensor_msgs/Image (header left to the caller)."""
-    image = np.ascontiguousarray(image, dtype=np.uint8)
-    height, width = image.shape[:2]
-    msg = Image(height=height, width=width, encoding='bgr8', is_bigendian=0, step=width * 3)
-    msg.data = image.tobytes()
-    return msg
 
 
 class SourceNode(Node):
@@ -155,18 +122,24 @@ class SourceNode(Node):
         key = (width, height)
         if key not in self._camera_info_cache:
             fx, fy, cx, cy = self.intrinsics
+            intrinsics = None
             if fx > 0 and fy > 0:
                 if cx <= 0 or cy <= 0:
                     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-                self.get_logger().info(
-                    f'camera_info from parameters: fx={fx:g} fy={fy:g} cx={cx:g} cy={cy:g}')
-            else:
-                fx, fy, cx, cy = heuristic_intrinsics(width, height)
+                try:
+                    intrinsics = intrinsics_from_values(fx, fy, cx, cy)
+                    self.get_logger().info(
+                        f'camera_info from parameters: fx={fx:g} fy={fy:g} cx={cx:g} cy={cy:g}')
+                except CameraError as error:
+                    self.get_logger().error(f'ignoring the fx, fy, cx, cy parameters: {error}')
+            if intrinsics is None:
+                intrinsics = field_of_view_guess(width, height)
+                fx, cx, cy = intrinsics.fx, intrinsics.cx, intrinsics.cy
                 self.get_logger().info(
                     f'no fx/fy parameters: publishing a GUESSED camera_info for {width}x{height}:'
                     f' fx = fy = max(W, H) = {fx:g} px (about 53 deg horizontal field of view), '
                     f'cx={cx:g} cy={cy:g}. Set fx, fy, cx, cy for metric hand depth.')
-            self._camera_info_cache[key] = camera_info_msg(width, height, fx, fy, cx, cy)
+            self._camera_info_cache[key] = camera_info_msg(width, height, intrinsics)
         return self._camera_info_cache[key]
 
     def _publish_next(self):

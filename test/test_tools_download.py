@@ -29,13 +29,11 @@ import subprocess
 import sys
 import threading
 
+from conftest import DETECTOR, RECONSTRUCTOR
 import pytest
 
-from wilor_ros import download
-
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
-RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
+from wilor_ros import weights
+from wilor_ros.tools import download
 
 
 class WeightServer(http.server.ThreadingHTTPServer):
@@ -248,7 +246,7 @@ def test_disk_full_is_reported(server, tmp_path, capsys):
 def test_check_reports_missing_and_invalid_files(tmp_path):
     shutil.copy(DETECTOR, tmp_path / 'wilor_final.ckpt')  # wrong kind under the right name
     env = dict(os.environ, WILOR_ROS_CACHE=str(tmp_path))
-    result = subprocess.run([sys.executable, '-m', 'wilor_ros.download', '--check'], env=env,
+    result = subprocess.run([sys.executable, '-m', 'wilor_ros.tools.download', '--check'], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f'detector: MISSING {tmp_path / "detector.pt"}' in result.stderr
@@ -259,19 +257,19 @@ def test_weight_urls_from_flags_and_environment(monkeypatch):
     monkeypatch.delenv('WILOR_ROS_BASE_URL', raising=False)
     monkeypatch.delenv('WILOR_ROS_DETECTOR_URL', raising=False)
     monkeypatch.delenv('WILOR_ROS_RECONSTRUCTOR_URL', raising=False)
-    urls = download.weight_urls()
+    urls = weights.weight_urls()
     assert urls['detector'] == ('https://huggingface.co/spaces/rolpotamias/WiLoR/resolve/main/'
                                 'pretrained_models/detector.pt')
     assert urls['reconstructor'].endswith('/pretrained_models/wilor_final.ckpt')
     monkeypatch.setenv('WILOR_ROS_BASE_URL', 'http://mirror/x/')
     monkeypatch.setenv('WILOR_ROS_RECONSTRUCTOR_URL', 'http://other/r.ckpt')
-    urls = download.weight_urls(detector_url='http://flag/d.pt')
+    urls = weights.weight_urls(detector_url='http://flag/d.pt')
     assert urls == {'detector': 'http://flag/d.pt', 'reconstructor': 'http://other/r.ckpt'}
-    assert download.weight_urls()['detector'] == 'http://mirror/x/detector.pt'
+    assert weights.weight_urls()['detector'] == 'http://mirror/x/detector.pt'
 
 
 def test_default_weights_dir(monkeypatch, tmp_path):
     monkeypatch.setenv('WILOR_ROS_CACHE', str(tmp_path / 'c'))
-    assert download.default_weights_dir() == tmp_path / 'c'
+    assert weights.default_weights_dir() == tmp_path / 'c'
     monkeypatch.delenv('WILOR_ROS_CACHE')
-    assert download.default_weights_dir() == pathlib.Path.home() / '.cache' / 'wilor_ros'
+    assert weights.default_weights_dir() == pathlib.Path.home() / '.cache' / 'wilor_ros'

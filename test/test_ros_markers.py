@@ -20,12 +20,10 @@ image (random weights: not meaningful hands, but real meshes, skeletons and boxe
 """
 
 import dataclasses
-import pathlib
 
+from conftest import FIXTURES
 import numpy as np
 import pytest
-
-FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'a'
 
 
 @pytest.fixture(scope='module')
@@ -81,7 +79,7 @@ def signed_volume(triangles):
 
 def test_marker_array_obeys_the_rviz_rules(hands, pipeline, header):
     from visualization_msgs.msg import Marker
-    from wilor_ros.markers import hand_markers, MarkerStyle
+    from wilor_ros.ros.markers import hand_markers, MarkerStyle
 
     style = MarkerStyle(lifetime=0.25)
     array = hand_markers(hands, header, pipeline.faces, style)
@@ -116,7 +114,7 @@ def test_marker_array_obeys_the_rviz_rules(hands, pipeline, header):
 
 def test_mesh_points_are_the_vertices_and_both_sides_wind_alike(hands, pipeline, header):
     from visualization_msgs.msg import Marker
-    from wilor_ros.markers import hand_markers, MarkerStyle
+    from wilor_ros.ros.markers import hand_markers, MarkerStyle
 
     style = MarkerStyle()
     meshes = [m for m in hand_markers(hands, header, pipeline.faces, style).markers
@@ -139,7 +137,7 @@ def test_mesh_points_are_the_vertices_and_both_sides_wind_alike(hands, pipeline,
 
 def test_skeleton_follows_the_openpose_bones(hands, header):
     from visualization_msgs.msg import Marker
-    from wilor_ros.markers import hand_markers
+    from wilor_ros.ros.markers import hand_markers
     from wilor_ros.skeleton import BONES
 
     array = hand_markers(hands[:1], header)
@@ -154,7 +152,7 @@ def test_skeleton_follows_the_openpose_bones(hands, header):
 
 def test_non_finite_parts_are_left_out(hands, pipeline, header):
     from visualization_msgs.msg import Marker
-    from wilor_ros.markers import hand_markers, MarkerStyle
+    from wilor_ros.ros.markers import hand_markers, MarkerStyle
 
     vertices = hands[0].vertices.copy()
     vertices[5, 1] = np.nan
@@ -177,7 +175,7 @@ def test_non_finite_parts_are_left_out(hands, pipeline, header):
 def test_marker_array_serializes(hands, pipeline, header):
     from rclpy.serialization import deserialize_message, serialize_message
     from visualization_msgs.msg import MarkerArray
-    from wilor_ros.markers import hand_markers
+    from wilor_ros.ros.markers import hand_markers
 
     array = hand_markers(hands, header, pipeline.faces)
     back = deserialize_message(serialize_message(array), MarkerArray)
@@ -270,7 +268,7 @@ def test_draw_hands_survives_non_finite_values_and_refuses_non_bgr(hands, pipeli
 def test_hand_array_carries_every_field(hands, header):
     from rclpy.serialization import deserialize_message, serialize_message
     from wilor_msgs.msg import Hand, HandArray
-    from wilor_ros.hand_messages import hands_to_msg
+    from wilor_ros.ros.messages import hands_to_msg
 
     tracked = [dataclasses.replace(hand, track_id=str(7 + i)) for i, hand in enumerate(hands)]
     msg = deserialize_message(serialize_message(hands_to_msg(tracked, header)), HandArray)
@@ -300,7 +298,7 @@ def test_hand_array_carries_every_field(hands, header):
 
 
 def test_mesh_faces_message(pipeline):
-    from wilor_ros.hand_messages import mesh_faces_msg
+    from wilor_ros.ros.messages import mesh_faces_msg
 
     msg = mesh_faces_msg(pipeline.faces)
     assert msg.num_vertices == 778

@@ -30,8 +30,8 @@ from typing import Any, Callable, Optional, Tuple
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 
-from wilor_ros.download import default_weight_paths
-from wilor_ros.markers import MarkerStyle
+from wilor_ros.ros.markers import MarkerStyle
+from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
 PRECISIONS = ('fp32', 'fp16', 'bf16')

@@ -37,26 +37,10 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint
+from wilor_ros.weights import (default_weight_paths, default_weights_dir, LICENCE_NOTICE,
+                               WEIGHT_KINDS, weight_urls)
 
-DEFAULT_BASE_URL = ('https://huggingface.co/spaces/rolpotamias/WiLoR/resolve/main/'
-                    'pretrained_models')
-DETECTOR_FILENAME = 'detector.pt'
-RECONSTRUCTOR_FILENAME = 'wilor_final.ckpt'
-# Which weight file is which, in download order; the words are those of the error messages.
-WEIGHT_KINDS = {
-    'detector': (DETECTOR_FILENAME, 'detector'),
-    'reconstructor': (RECONSTRUCTOR_FILENAME, 'WiLoR checkpoint'),
-}
-
-LICENCE_NOTICE = """\
-wilor_ros downloads the WiLoR weights published by the WiLoR authors
-(R. A. Potamias, J. Zhang, J. Deng, S. Zafeiriou; https://github.com/rolpotamias/WiLoR):
-  * detector.pt and wilor_final.ckpt are licensed CC BY-NC-ND 4.0: NON-COMMERCIAL use only,
-    no distribution of modified weights (https://creativecommons.org/licenses/by-nc-nd/4.0/).
-  * The reconstructor embeds the MANO hand model, which has its own licence (non-commercial
-    research use; register and accept it at https://mano.is.tue.mpg.de).
-By using these files you accept both licences. (This notice is shown once.)"""
 _NOTICE_MARKER = '.licence_notice_shown'
 
 _CHUNK_BYTES = 1 << 20
@@ -65,37 +49,6 @@ _USER_AGENT = 'wilor_ros-download/0.1 (urllib)'
 
 class DownloadError(RuntimeError):
     """A weight file could not be fetched or verified; the message says why and what to do."""
-
-
-def default_weights_dir():
-    """Return the weight cache directory: ``$WILOR_ROS_CACHE`` or ``~/.cache/wilor_ros``."""
-    configured = os.environ.get('WILOR_ROS_CACHE')
-    if configured:
-        return pathlib.Path(configured).expanduser()
-    return pathlib.Path('~/.cache/wilor_ros').expanduser()
-
-
-def default_weight_paths(directory=None):
-    """Return ``{'detector': PATH, 'reconstructor': PATH}`` inside the cache directory."""
-    directory = pathlib.Path(directory) if directory else default_weights_dir()
-    return {key: directory / filename for key, (filename, _) in WEIGHT_KINDS.items()}
-
-
-def weight_urls(base_url=None, detector_url=None, reconstructor_url=None):
-    """
-    Return ``{'detector': URL, 'reconstructor': URL}``.
-
-    Explicit arguments win over the environment (``WILOR_ROS_BASE_URL``,
-    ``WILOR_ROS_DETECTOR_URL``, ``WILOR_ROS_RECONSTRUCTOR_URL``), which wins over the official
-    Hugging Face address.
-    """
-    base = (base_url or os.environ.get('WILOR_ROS_BASE_URL') or DEFAULT_BASE_URL).rstrip('/')
-    return {
-        'detector': (detector_url or os.environ.get('WILOR_ROS_DETECTOR_URL')
-                     or f'{base}/{DETECTOR_FILENAME}'),
-        'reconstructor': (reconstructor_url or os.environ.get('WILOR_ROS_RECONSTRUCTOR_URL')
-                          or f'{base}/{RECONSTRUCTOR_FILENAME}'),
-    }
 
 
 def show_licence_notice(directory, stream=None):

@@ -15,17 +15,13 @@
 """The restricted checkpoint reader: real files load, foreign or malicious pickles never run."""
 
 import io
-import pathlib
 import pickle
 import zipfile
 
+from conftest import DETECTOR, RECONSTRUCTOR
 import pytest
 import torch
-from wilor_ros.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
-
-FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'a'
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
-WILOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
 
 
 def test_detector_checkpoint_loads_as_inert_containers():
@@ -41,7 +37,7 @@ def test_detector_checkpoint_loads_as_inert_containers():
 
 
 def test_lightning_checkpoint_state_dict_matches_torch_load():
-    checkpoint = load_checkpoint(WILOR, kind='WiLoR checkpoint')
+    checkpoint = load_checkpoint(RECONSTRUCTOR, kind='WiLoR checkpoint')
     state = checkpoint['state_dict']
     assert len(state) == 130
     assert checkpoint['hyper_parameters']['cfg'].cls_name == 'yacs.config.CfgNode'

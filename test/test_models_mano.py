@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from wilor_ros.checkpoint_io import load_checkpoint
-from wilor_ros.mano import (MANO_BUFFERS, mano_buffers_from_pickle,
-                            mano_buffers_from_state_dict, MANOLayer)
-from wilor_ros.mano_pickle import load_mano_pickle, MANOPickleError
+from wilor_ros.models.checkpoint_io import load_checkpoint
+from wilor_ros.models.mano import (MANO_BUFFERS, mano_buffers_from_pickle,
+                                   mano_buffers_from_state_dict, MANOLayer)
+from wilor_ros.models.mano_pickle import load_mano_pickle, MANOPickleError
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'a' / 'wilor'
 MANO_PKL = FIXTURES / 'MANO_RIGHT.pkl'

@@ -30,16 +30,15 @@ Topics (relative, so namespaces and remapping apply):
 Threads: the subscription callbacks only store the newest image; an image replaced before
 the worker took it counts as dropped. The worker thread converts and reconstructs the newest
 frame, so frames never queue up and the executor keeps serving parameter requests and
-callbacks while a frame is being reconstructed. Parameters: :mod:`wilor_ros.node_parameters`
+callbacks while a frame is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_parameters`
 and ``config/wilor.yaml``.
 """
 
-import collections
 import sys
 import threading
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -52,13 +51,15 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 from wilor_msgs.msg import HandArray, MeshFaces
 
-from wilor_ros.camera import intrinsics_from_matrix
 from wilor_ros.debug_overlay import draw_hands
-from wilor_ros.hand_messages import hands_to_msg, mesh_faces_msg
 from wilor_ros.image_conversion import image_msg_to_bgr
-from wilor_ros.markers import hand_markers
-from wilor_ros.node_parameters import (declare_parameters, NodeSettings,
-                                       validate_parameters)
+from wilor_ros.ros.camera_info import CameraInfoCache
+from wilor_ros.ros.frame_mailbox import Frame, LatestFrame
+from wilor_ros.ros.markers import hand_markers
+from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, mesh_faces_msg
+from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
+from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
+                                           validate_parameters)
 
 # Seconds between two warnings of the same kind (bad images can arrive at camera rate).
 WARNING_PERIOD = 5.0
@@ -69,175 +70,27 @@ class StartupError(RuntimeError):
     """The node cannot start (missing weights, unusable device); the message says why."""
 
 
-class LatestFrame:
-    """
-    A one-slot mailbox between the image callback and the worker.
-
-    ``put`` replaces an unprocessed frame (and says so, so it is counted as dropped);
-    ``take`` waits for a frame and empties the slot.
-    """
-
-    def __init__(self):
-        """Start empty."""
-        self._condition = threading.Condition()
-        self._frame = None
-        self._closed = False
-
-    def put(self, frame):
-        """Store ``frame``; return True when it replaced one the worker never took."""
-        with self._condition:
-            replaced = self._frame is not None
-            self._frame = frame
-            self._condition.notify()
-            return replaced
-
-    def take(self, timeout):
-        """Return the newest frame and empty the slot, or None after ``timeout`` seconds."""
-        with self._condition:
-            if self._frame is None and not self._closed:
-                self._condition.wait(timeout)
-            frame, self._frame = self._frame, None
-            return frame
-
-    def close(self):
-        """Wake a waiting worker for shutdown."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-
-class Frame:
-    """An image message with the monotonic time it was received."""
-
-    __slots__ = ('msg', 'received')
-
-    def __init__(self, msg, received):
-        """Wrap ``msg``, received at ``received`` (time.monotonic())."""
-        self.msg = msg
-        self.received = received
-
-
-class FrameStatistics:
-    """Counters and timings reported on /diagnostics; updated from several threads."""
-
-    def __init__(self):
-        """Start with zero counts."""
-        self._lock = threading.Lock()
-        self.received = 0
-        self.processed = 0
-        self.dropped = 0
-        self.skipped_idle = 0
-        self.hands = 0
-        self.published = collections.Counter()
-        self.errors = collections.Counter()
-        self.last_error = ''
-        self._timings = []
-        self._errors_in_window = 0
-        self._window_start = time.monotonic()
-
-    def count_received(self, dropped):
-        """Count an incoming image, and a dropped one when it replaced an unprocessed one."""
-        with self._lock:
-            self.received += 1
-            self.dropped += int(dropped)
-
-    def count_idle(self):
-        """Count a frame taken but not processed because nobody subscribes to an output."""
-        with self._lock:
-            self.skipped_idle += 1
-
-    def count_processed(self, processing, latency, hands):
-        """Count a processed frame: seconds of work, seconds since receipt, hands found."""
-        with self._lock:
-            self.processed += 1
-            self.hands = hands
-            self._timings.append((processing, latency))
-
-    def count_published(self, topic):
-        """Count a message published on an output that is built on demand."""
-        with self._lock:
-            self.published[topic] += 1
-
-    def count_error(self, kind, text):
-        """Count an error of ``kind`` (a short word) and remember its text."""
-        with self._lock:
-            self.errors[kind] += 1
-            self._errors_in_window += 1
-            self.last_error = f'{kind}: {text}'
-
-    def report(self):
-        """Return the counters, and the timings since the last call, which starts a new window."""
-        with self._lock:
-            now = time.monotonic()
-            elapsed = max(now - self._window_start, 1e-6)
-            timings = np.array(self._timings).reshape(-1, 2)
-            report = {
-                'received': self.received, 'processed': self.processed,
-                'dropped': self.dropped, 'skipped_idle': self.skipped_idle,
-                'hands': self.hands, 'errors': dict(self.errors),
-                'published': dict(self.published),
-                'last_error': self.last_error, 'errors_in_window': self._errors_in_window,
-                'rate': len(timings) / elapsed,
-                'processing': float(timings[:, 0].mean()) if len(timings) else None,
-                'latency': float(timings[:, 1].mean()) if len(timings) else None,
-                'max_latency': float(timings[:, 1].max()) if len(timings) else None,
-            }
-            self._timings = []
-            self._errors_in_window = 0
-            self._window_start = now
-            return report
-
-
 def stamp_seconds(header):
     """Header stamp in seconds (0.0 when the publisher left it unset)."""
     return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
-def resolve_device(device):
-    """Map the ``device`` parameter to a torch device string; StartupError if unusable."""
-    import torch
+def build_pipeline(settings, logger):
+    """Load both networks with the node's settings (:func:`wilor_ros.pipeline.load_pipeline`)."""
+    from wilor_ros.pipeline import load_pipeline, PipelineLoadError
 
-    if device == 'auto':
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device.startswith('cuda'):
-        if not torch.cuda.is_available():
-            raise StartupError(f'device {device} requested but CUDA is not available to torch '
-                               f'{torch.__version__}; set device to cpu or auto')
-        index = int(device.partition(':')[2] or 0)
-        if index >= torch.cuda.device_count():
-            raise StartupError(f'device {device} requested but only '
-                               f'{torch.cuda.device_count()} CUDA device(s) exist')
-    return device
-
-
-def load_pipeline(settings, logger):
-    """Check the weight files, load both networks and build the HandPipeline."""
     detector_path, reconstructor_path = settings.weight_paths()
-    for what, path, parameter in (('hand detector', detector_path, 'detector_path'),
-                                  ('WiLoR reconstructor', reconstructor_path,
-                                   'reconstructor_path')):
-        if not path.is_file():
-            raise StartupError(
-                f'{what} weights not found: {path}. Download the WiLoR weights with '
-                f'"wilor-download" (or "ros2 run wilor_ros wilor-download"), or point the '
-                f'{parameter} parameter at the file.')
-    device = resolve_device(settings.device)
-    from wilor_ros.checkpoint_io import CheckpointError
-    from wilor_ros.detector import load_detector
-    from wilor_ros.pipeline import HandPipeline
-    from wilor_ros.reconstructor import compute_dtype, load_reconstructor
-
-    dtype = compute_dtype(settings.precision)
     try:
-        detector = load_detector(detector_path, device, dtype)
-        reconstructor = load_reconstructor(reconstructor_path, device, dtype=dtype)
-    except (CheckpointError, OSError, ValueError, RuntimeError) as error:
-        raise StartupError(f'cannot load the weights: {error}') from None
-    logger.info(f'loaded {detector_path} and {reconstructor_path} on {device} '
+        pipeline = load_pipeline(
+            detector_path, reconstructor_path, device=settings.device,
+            precision=settings.precision, conf=settings.detection_confidence,
+            iou=settings.detection_iou, rescale_factor=settings.rescale_factor,
+            max_hands=settings.max_hands)
+    except PipelineLoadError as error:
+        raise StartupError(str(error)) from None
+    logger.info(f'loaded {detector_path} and {reconstructor_path} on {pipeline.device} '
                 f'({settings.precision})')
-    return HandPipeline(detector, reconstructor, conf=settings.detection_confidence,
-                        iou=settings.detection_iou, rescale_factor=settings.rescale_factor,
-                        max_hands=settings.max_hands)
+    return pipeline
 
 
 class WilorNode(Node):
@@ -250,11 +103,9 @@ class WilorNode(Node):
         self.pipeline = None
         self.faces = None
         self.tracker = None
-        self._tracking_key = None
         self.stats = FrameStatistics()
         self._latest = LatestFrame()
-        self._camera_infos = collections.deque(maxlen=16)
-        self._camera_infos_lock = threading.Lock()
+        self._camera_infos = CameraInfoCache()
         self._stop = threading.Event()
         self._worker = None
         self._first_frame_logged = False
@@ -274,7 +125,7 @@ class WilorNode(Node):
     def start(self):
         """Load the networks, create the topics and start the worker thread."""
         settings = self.settings
-        self.pipeline = load_pipeline(settings, self.get_logger())
+        self.pipeline = build_pipeline(settings, self.get_logger())
         self.faces = np.asarray(self.pipeline.faces)
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -325,42 +176,13 @@ class WilorNode(Node):
         self.stats.count_received(self._latest.put(Frame(msg, time.monotonic())))
 
     def _on_camera_info(self, msg):
-        with self._camera_infos_lock:
-            self._camera_infos.append(msg)
+        self._camera_infos.add(msg)
 
     def _publish_diagnostics(self):
-        report = self.stats.report()
-        status = DiagnosticStatus(name=f'{self.get_name()}: hand reconstruction',
-                                  hardware_id=str(self.pipeline.device))
-        if report['errors_in_window']:
-            status.level = DiagnosticStatus.WARN
-            status.message = f'{report["errors_in_window"]} bad frames: {report["last_error"]}'
-        elif report['received'] == 0:
-            status.level = DiagnosticStatus.OK
-            status.message = f'waiting for images on {self.image_sub.topic_name}'
-        elif report['processing'] is None and report['skipped_idle']:
-            status.level = DiagnosticStatus.OK
-            status.message = 'idle: nobody subscribes to hands, markers or debug_image'
-        else:
-            status.level = DiagnosticStatus.OK
-            status.message = f'{report["rate"]:.1f} Hz'
-        values = {
-            'frames_received': report['received'],
-            'frames_processed': report['processed'],
-            'frames_dropped': report['dropped'],
-            'frames_skipped_no_subscriber': report['skipped_idle'],
-            'processing_rate_hz': f'{report["rate"]:.2f}',
-            'hands_last_frame': report['hands'],
-        }
-        for key, seconds in (('processing_time_ms', report['processing']),
-                             ('latency_ms', report['latency']),
-                             ('max_latency_ms', report['max_latency'])):
-            values[key] = '' if seconds is None else f'{1000 * seconds:.1f}'
-        for topic in ('markers', 'debug_image'):
-            values[f'published.{topic}'] = report['published'].get(topic, 0)
-        for kind, count in sorted(report['errors'].items()):
-            values[f'errors.{kind}'] = count
-        status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]
+        status = diagnostic_status(self.stats.report(),
+                                   name=f'{self.get_name()}: hand reconstruction',
+                                   hardware_id=str(self.pipeline.device),
+                                   image_topic=self.image_sub.topic_name)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
@@ -382,37 +204,20 @@ class WilorNode(Node):
                                         throttle_duration_sec=WARNING_PERIOD)
 
     def _camera_matrix(self, header, image_shape, settings):
-        """Return the K to use for this image, or None for WiLoR's focal heuristic."""
+        """Return the intrinsics to use for this image, or None for WiLoR's focal heuristic."""
         if not settings.use_camera_info:
             return None
-        with self._camera_infos_lock:
-            infos = list(self._camera_infos)
-        if not infos:
-            return None
-        # The camera_info of this very image when it arrived, else the newest one.
-        info = next((i for i in reversed(infos) if i.header.stamp == header.stamp), infos[-1])
         height, width = image_shape[:2]
-        if (info.width or info.height) and (info.width, info.height) != (width, height):
-            self.stats.count_error('camera_info_size', f'{info.width}x{info.height}')
-            self.get_logger().warning(
-                f'camera_info is for {info.width}x{info.height} images but the image is '
-                f'{width}x{height}; using the focal heuristic',
-                throttle_duration_sec=WARNING_PERIOD)
-            return None
-        try:
-            intrinsics_from_matrix(info.k)
-        except ValueError as error:
-            self.stats.count_error('camera_info_invalid', str(error))
-            self.get_logger().warning(f'ignoring camera_info: {error}; using the focal '
-                                      'heuristic', throttle_duration_sec=WARNING_PERIOD)
-            return None
-        return np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+        intrinsics, problem = self._camera_infos.intrinsics_for(header, width, height)
+        if problem is not None:
+            kind, text = problem
+            self.stats.count_error(kind, text)
+            self.get_logger().warning(f'{text}; using the focal heuristic',
+                                      throttle_duration_sec=WARNING_PERIOD)
+        return intrinsics
 
     def _update_tracker(self, settings):
-        key = (settings.tracking_enabled, settings.smoothing_enabled,
-               settings.smoothing_min_cutoff, settings.smoothing_beta)
         if not settings.tracking_enabled:
-            self._tracking_key = key
             return None
         from wilor_ros.smoothing import SmoothingConfig
         from wilor_ros.tracking import HandTracker
@@ -423,12 +228,8 @@ class WilorNode(Node):
         if self.tracker is None:
             self.tracker = HandTracker(max_missed=settings.tracking_max_missed,
                                        smoothing=smoothing)
-        elif key != self._tracking_key:
-            # New filter settings start over from the next frame (ids are never reused).
-            self.tracker.reset()
-            self.tracker.smoothing = smoothing
-        self.tracker.max_missed = settings.tracking_max_missed
-        self._tracking_key = key
+        else:
+            self.tracker.configure(max_missed=settings.tracking_max_missed, smoothing=smoothing)
         return self.tracker
 
     def _process(self, frame):
@@ -451,10 +252,9 @@ class WilorNode(Node):
         camera_matrix = self._camera_matrix(msg.header, image.shape, settings)
         mesh_visible = settings.markers_alpha > 0 and (want_markers or want_debug)
         pipeline = self.pipeline
-        pipeline.conf = settings.detection_confidence
-        pipeline.iou = settings.detection_iou
-        pipeline.rescale_factor = settings.rescale_factor
-        pipeline.max_hands = settings.max_hands
+        # Validated already by the parameter descriptors; configure() checks again.
+        pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
+                           rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
         try:
             hands = pipeline(image, camera_matrix=camera_matrix,
                              compute_vertices=bool(mesh_visible or (
@@ -483,14 +283,11 @@ class WilorNode(Node):
                                                   settings.marker_style()))
             self.stats.count_published('markers')
         if want_debug:
-            picture = draw_hands(image, hands, self.faces, camera_matrix=camera_matrix,
+            picture = draw_hands(image, hands, self.faces,
                                  left_color=settings.markers_left_color,
                                  right_color=settings.markers_right_color,
                                  mesh_alpha=settings.markers_alpha)
-            debug = Image(header=msg.header, height=picture.shape[0], width=picture.shape[1],
-                          encoding='bgr8', is_bigendian=0, step=picture.shape[1] * 3)
-            debug.data = picture.tobytes()
-            self.debug_pub.publish(debug)
+            self.debug_pub.publish(bgr_image_msg(picture, msg.header))
             self.stats.count_published('debug_image')
         done = time.monotonic()
         self.stats.count_processed(done - start, done - frame.received, len(hands))

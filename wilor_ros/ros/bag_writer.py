@@ -1,0 +1,140 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Write ``wilor_msgs/HandArray`` messages into MCAP bags that ``ros2 bag`` can read.
+
+The schema is the ``ros2msg`` text that ``ros2 bag record`` writes: the type's .msg file followed
+by each dependency's, found in the ament index (installed packages) or, for a checkout, in this
+repository's ``wilor_msgs``.
+"""
+
+import os
+import pathlib
+import sys
+
+from mcap.writer import Writer
+from rclpy.serialization import serialize_message
+from std_msgs.msg import Header
+
+from wilor_ros.ros.messages import hands_to_msg
+
+_PRIMITIVE_TYPES = frozenset((
+    'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32',
+    'uint32', 'int64', 'uint64', 'string', 'wstring'))
+_DEFINITION_SEPARATOR = '=' * 80
+
+
+class BagError(RuntimeError):
+    """A bag cannot be written (a message definition is missing); the message says why."""
+
+
+def _share_directories():
+    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    prefixes.append(sys.prefix)
+    return [pathlib.Path(prefix) / 'share' for prefix in prefixes]
+
+
+def _read_msg_file(package, name):
+    candidates = [share / package / 'msg' / f'{name}.msg' for share in _share_directories()]
+    # The interface sources of this repository, for a checkout that is not installed.
+    candidates.append(pathlib.Path(__file__).resolve().parents[2] / package / 'msg'
+                      / f'{name}.msg')
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.read_text()
+    raise BagError(f'cannot find the definition of {package}/msg/{name} (looked for '
+                   f'share/{package}/msg/{name}.msg under AMENT_PREFIX_PATH and {sys.prefix})')
+
+
+def _field_types(package, text):
+    """Non-primitive field types of a .msg text as ``pkg/Name``, in order of appearance."""
+    found = []
+    for line in text.splitlines():
+        line = line.split('#', 1)[0].strip()
+        if not line:
+            continue
+        type_name = line.split()[0].split('[', 1)[0].split('<=', 1)[0]
+        if type_name in _PRIMITIVE_TYPES:
+            continue
+        parts = type_name.split('/')
+        if len(parts) == 1:
+            # A bare name is a type of the same package (Header: the ROS 1 shorthand).
+            full = 'std_msgs/Header' if type_name == 'Header' else f'{package}/{type_name}'
+        else:
+            full = f'{parts[0]}/{parts[-1]}'
+        if full not in found:
+            found.append(full)
+    return found
+
+
+def message_definition(type_name):
+    """
+    Return the ``ros2msg`` schema text of a message type with all its dependencies.
+
+    ``type_name`` is ``pkg/msg/Name``. The layout is the one ``ros2 bag record`` writes into
+    MCAP files: the type's own .msg text, then per dependency a line of 80 ``=``, a line
+    ``MSG: pkg/Name`` and that type's .msg text.
+    """
+    package, _, name = type_name.split('/')
+    text = _read_msg_file(package, name)
+    dependencies, pending = [], _field_types(package, text)
+    texts = {}
+    while pending:
+        dependency = pending.pop(0)
+        if dependency in texts:
+            continue
+        dep_package, dep_name = dependency.split('/')
+        texts[dependency] = _read_msg_file(dep_package, dep_name)
+        dependencies.append(dependency)
+        pending.extend(_field_types(dep_package, texts[dependency]))
+    parts = [text.rstrip('\n')]
+    for dependency in dependencies:
+        parts.append(f'{_DEFINITION_SEPARATOR}\nMSG: {dependency}\n'
+                     f'{texts[dependency].rstrip(chr(10))}')
+    return '\n'.join(parts) + '\n'
+
+
+class HandBagWriter:
+    """Write ``wilor_msgs/HandArray`` messages into a new MCAP bag (CDR, ros2msg schema)."""
+
+    def __init__(self, path, topic='/hands'):
+        """Create the bag at ``path`` with the HandArray schema and one channel on ``topic``."""
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._stream = open(self.path, 'wb')
+        self._writer = Writer(self._stream)
+        self._writer.start(profile='ros2', library='wilor_ros wilor-infer')
+        schema = self._writer.register_schema(
+            name='wilor_msgs/msg/HandArray', encoding='ros2msg',
+            data=message_definition('wilor_msgs/msg/HandArray').encode())
+        self._channel = self._writer.register_channel(topic=topic, message_encoding='cdr',
+                                                      schema_id=schema)
+        self.count = 0
+
+    def write(self, hands, frame):
+        """Write the hands of a bag frame, stamped and logged like the image."""
+        header = Header()
+        header.stamp.sec = int(frame.stamp_ns // 1_000_000_000)
+        header.stamp.nanosec = int(frame.stamp_ns % 1_000_000_000)
+        header.frame_id = frame.frame_id
+        data = serialize_message(hands_to_msg(hands, header))
+        self._writer.add_message(self._channel, log_time=frame.log_time_ns, data=data,
+                                 publish_time=frame.log_time_ns, sequence=self.count)
+        self.count += 1
+
+    def close(self):
+        """Write the summary and close the file."""
+        self._writer.finish()
+        self._stream.close()

@@ -1,0 +1,239 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``wilor-infer``: run the WiLoR hand pipeline offline over images, videos and MCAP bags.
+
+Inputs: an image, a folder of images, a video file, or a ROS 2 MCAP bag (``--topic`` picks the
+sensor_msgs/Image or CompressedImage topic). Outputs: one JSON file per frame (default) or one
+JSON Lines file (``--jsonl``), each record holding the frame index, source, stamp and
+``HandResult.to_dict()`` per hand; optionally overlay images or an overlay video
+(``--overlay``) and, for bags, a new MCAP bag with ``wilor_msgs/HandArray`` on ``/hands``
+(``--out-bag``), each message stamped and logged like its image. ROS (rclpy) is needed only
+for ``--out-bag``. A frame that cannot be decoded is reported and skipped.
+"""
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+
+from wilor_ros.camera import CameraError, parse_camera_spec
+from wilor_ros.media_io import MediaError, open_input
+from wilor_ros.pipeline import load_pipeline, PipelineLoadError, PRECISIONS
+from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
+                                           OverlayOutput)
+from wilor_ros.weights import default_weight_paths
+
+
+def build_pipeline(args):
+    """Load both networks and build the HandPipeline from the command-line options."""
+    defaults = default_weight_paths()
+    try:
+        return load_pipeline(args.detector or defaults['detector'],
+                             args.reconstructor or defaults['reconstructor'],
+                             device=args.device, precision=args.precision, conf=args.conf,
+                             iou=args.iou, rescale_factor=args.rescale_factor,
+                             max_hands=args.max_hands)
+    except PipelineLoadError as error:
+        raise InferError(str(error)) from None
+
+
+def run_batch(pipe, images, cameras, compute_vertices):
+    """Run the pipeline over several frames; one batched call when the pipeline offers one."""
+    batched = getattr(pipe, 'process_batch', None)
+    if batched is not None and len(images) > 1:
+        return batched(images, camera_matrices=cameras, compute_vertices=compute_vertices)
+    return [pipe(image, camera_matrix=camera, compute_vertices=compute_vertices)
+            for image, camera in zip(images, cameras)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def build_parser():
+    """Command-line interface of ``wilor-infer``."""
+    parser = argparse.ArgumentParser(
+        prog='wilor-infer',
+        description='Run WiLoR 3D hand reconstruction over an image, a folder of images, a '
+                    'video file or a ROS 2 MCAP bag.')
+    parser.add_argument('input', help='image, folder of images, video file or .mcap bag')
+    parser.add_argument('-o', '--output', default=None,
+                        help='JSON folder (default INPUT_wilor/) or, with --jsonl, a .jsonl file '
+                             '(default INPUT_wilor.jsonl); "-" = JSON Lines on stdout')
+    parser.add_argument('--jsonl', action='store_true', help='one JSON Lines file')
+    parser.add_argument('--topic', default=None, help='image topic of a bag (default: the '
+                        'only sensor_msgs/Image or CompressedImage topic)')
+    parser.add_argument('--camera-info-topic', default='auto',
+                        help='CameraInfo topic of a bag for the camera matrix ("auto": the '
+                             'camera_info next to the image topic; "none": ignore)')
+    parser.add_argument('--camera-matrix', default=None,
+                        help='fx,fy,cx,cy in pixels, or a YAML camera file; default: the '
+                             "bag's camera_info, else WiLoR's focal heuristic")
+    parser.add_argument('--overlay', default=None,
+                        help='folder for overlay images, or a video file (.mp4, .avi)')
+    parser.add_argument('--out-bag', default=None,
+                        help='for bag input: write wilor_msgs/HandArray to this new MCAP file')
+    parser.add_argument('--out-topic', default='/hands', help='topic in --out-bag')
+    parser.add_argument('--detector', default=None, help='detector.pt (default: the '
+                        'wilor-download cache)')
+    parser.add_argument('--reconstructor', default=None, help='wilor_final.ckpt (default: '
+                        'the wilor-download cache)')
+    parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
+    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
+                        help='reconstructor network precision (fp16 / bf16 pay off on GPUs)')
+    parser.add_argument('--conf', type=float, default=0.3, help='detector confidence threshold')
+    parser.add_argument('--iou', type=float, default=0.7, help='detector NMS IoU threshold')
+    parser.add_argument('--rescale-factor', type=float, default=2.0,
+                        help='crop size relative to the box (WiLoR: 2.0)')
+    parser.add_argument('--max-hands', type=int, default=10, help='hands per frame at most')
+    parser.add_argument('--batch', type=int, default=1, help='frames per reconstructor call')
+    parser.add_argument('--vertices', action='store_true',
+                        help='compute and store the 778 MANO vertices per hand')
+    parser.add_argument('--track', action='store_true', help='give hands stable track ids')
+    parser.add_argument('--quiet', action='store_true', help='no progress output')
+    return parser
+
+
+def _default_output(input_path, jsonl):
+    stem = pathlib.Path(str(input_path).rstrip('/')).name
+    stem = pathlib.Path(stem).stem if not pathlib.Path(str(input_path)).is_dir() else stem
+    return pathlib.Path(f'{stem}_wilor.jsonl' if jsonl else f'{stem}_wilor')
+
+
+def _report(message):
+    print(f'wilor-infer: {message}', file=sys.stderr, flush=True)
+
+
+def run(args):
+    """Process the input described by parsed ``args``; return the exit status."""
+    if args.batch < 1:
+        raise InferError('--batch must be at least 1')
+    camera_info_topic = None if args.camera_info_topic == 'none' else args.camera_info_topic
+    frames = open_input(args.input, topic=args.topic, camera_info_topic=camera_info_topic)
+    if frames.kind == 'camera':
+        raise InferError(f'{args.input} is a webcam; wilor-infer reads files (use wilor_source '
+                         'and wilor_node for live cameras)')
+    if args.out_bag and frames.kind != 'bag':
+        raise InferError('--out-bag needs an .mcap bag as input')
+    fixed_camera = None
+    if args.camera_matrix:
+        try:
+            fixed_camera = parse_camera_spec(args.camera_matrix).matrix
+        except CameraError as error:
+            raise InferError(f'--camera-matrix: {error}') from None
+    pipe = build_pipeline(args)
+    tracker = None
+    if args.track:
+        from wilor_ros.tracking import HandTracker
+
+        tracker = HandTracker()
+    if args.output == '-':
+        output = JsonOutput('-', jsonl=True)
+    else:
+        output = JsonOutput(pathlib.Path(args.output) if args.output
+                            else _default_output(args.input, args.jsonl), args.jsonl)
+    overlay = bag = None
+    try:
+        if args.overlay:
+            overlay = OverlayOutput(args.overlay, frames.fps, pipe.faces)
+        if args.out_bag:
+            from wilor_ros.ros.bag_writer import HandBagWriter
+
+            bag = HandBagWriter(args.out_bag, args.out_topic)
+        progress = None if args.quiet else FrameProgress(frames.count)
+        processed = skipped = 0
+        pending = []
+
+        def flush():
+            nonlocal processed
+            cameras = [fixed_camera if fixed_camera is not None else frame.camera_matrix
+                       for frame in pending]
+            # The overlay draws meshes, so vertices are computed for it even when the records
+            # leave them out.
+            with_vertices = args.vertices or overlay is not None
+            try:
+                results = run_batch(pipe, [frame.image for frame in pending], cameras,
+                                    with_vertices)
+            except (ValueError, RuntimeError) as error:
+                if len(pending) == 1:
+                    raise
+                _report(f'batch failed ({error}); retrying frame by frame')
+                results = [run_batch(pipe, [frame.image], [camera], with_vertices)[0]
+                           for frame, camera in zip(pending, cameras)]
+            for frame, camera, hands in zip(pending, cameras, results):
+                if tracker is not None:
+                    hands = tracker.update(hands, _frame_seconds(frame, frames.fps))
+                if overlay is not None:
+                    overlay.write(frame, hands, camera)
+                if with_vertices and not args.vertices:
+                    hands = [dataclasses.replace(hand, vertices=None) for hand in hands]
+                output.write(frame_record(frame, hands, camera))
+                if bag is not None:
+                    bag.write(hands, frame)
+                processed += 1
+                if progress is not None:
+                    progress.update(1, len(hands))
+            pending.clear()
+
+        for frame in frames:
+            if frame.image is None:
+                skipped += 1
+                if progress is not None:
+                    progress.update(1, 0)
+                _report(f'frame {frame.index} ({frame.source}) skipped: {frame.error}')
+                continue
+            pending.append(frame)
+            if len(pending) >= args.batch:
+                flush()
+        if pending:
+            flush()
+        if progress is not None:
+            progress.close()
+    finally:
+        output.close()
+        if overlay is not None:
+            overlay.close()
+        if bag is not None:
+            bag.close()
+    _report(f'{processed} frames processed, {skipped} skipped; results in {output.path}'
+            + (f'; hands bag {bag.path}' if bag is not None else ''))
+    if processed == 0:
+        _report('no frame could be processed')
+        return 1
+    return 0
+
+
+def _frame_seconds(frame, fps):
+    if frame.stamp_ns is not None:
+        return frame.stamp_ns / 1e9
+    return frame.index / (fps or 30.0)
+
+
+def main(argv=None):
+    """Entry point of ``wilor-infer``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (InferError, MediaError, RuntimeError) as error:
+        _report(f'error: {error}')
+        return 1
+    except KeyboardInterrupt:
+        _report('interrupted')
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())
