@@ -230,7 +230,8 @@ def test_rviz_config_shows_markers_and_debug_image_with_matching_qos():
 
 
 def test_wilor_node_accepts_the_shipped_params_file():
-    from ros_harness import FIXTURES, ros_env, RosProcess
+    from conftest import FIXTURES
+    from ros_harness import ros_env, RosProcess
 
     process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                           '--params-file', PARAMS_FILE,

@@ -81,3 +81,33 @@ def test_vga_images_arrive_at_sensor_data_qos(rate, seconds):
     assert published == int(rate * seconds)
     assert result['sizes'] == [640 * 480 * 3]
     assert result['received'] >= 0.95 * published, result
+
+
+def test_keypoints_2d_is_the_projection_of_keypoints_3d_with_the_published_camera():
+    # Hand.msg promises keypoints_2d = (fx X / Z + cx, fy Y / Z + cy) of keypoints_3d with the
+    # published focal_length (fx, fy) and principal_point; with fx != fy and an off-centre
+    # principal point a single focal length would be tens of pixels off.
+    import numpy as np
+    from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+    from std_msgs.msg import Header
+
+    from wilor_ros.pipeline import load_pipeline
+    from wilor_ros.ros.messages import hands_to_msg
+
+    pipe = load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu')
+    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+    k = np.array([[600.0, 0.0, 250.0], [0.0, 500.0, 300.0], [0.0, 0.0, 1.0]])
+    msg = hands_to_msg(pipe(image, camera_matrix=k), Header(frame_id='cam_optical'))
+    assert len(msg.hands) >= 1
+    for hand in msg.hands:
+        fx, fy = hand.focal_length
+        cx, cy = hand.principal_point
+        assert (fx, fy, cx, cy) == (600.0, 500.0, 250.0, 300.0)
+        points = np.array([[p.x, p.y, p.z] for p in hand.keypoints_3d])
+        reprojected = np.stack([fx * points[:, 0] / points[:, 2] + cx,
+                                fy * points[:, 1] / points[:, 2] + cy], axis=1)
+        published = np.asarray(hand.keypoints_2d, dtype=np.float64).reshape(21, 2)
+        assert np.abs(reprojected - published).max() < 1e-2
+        # What a single focal length (fx for both axes) would give instead:
+        wrong = fx * points[:, 1] / points[:, 2] + cy
+        assert np.abs(wrong - published[:, 1]).max() > 1.0

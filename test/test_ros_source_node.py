@@ -16,10 +16,11 @@
 
 import statistics
 
+from conftest import FIXTURES
 import cv2
 import numpy as np
 import pytest
-from ros_harness import FIXTURES, PROGRAMS, REPO, ros_env, RosProcess
+from ros_harness import PROGRAMS, REPO, ros_env, RosProcess
 
 # Written in this order on purpose: natural name order is img1, img2, img10.
 FOLDER_VALUES = {'img10.png': 200, 'img1.png': 40, 'img2.png': 120}
@@ -153,5 +154,5 @@ def test_source_feeds_wilor_node(tmp_path):
     assert hands.header.frame_id == 'cam_optical'
     assert len(hands.hands) > 0
     # The source published the heuristic camera_info, which wilor_node used for cam_t.
-    assert all(abs(hand.focal_length - max(image.shape[:2])) < 1e-3 for hand in hands.hands)
+    assert all(abs(hand.focal_length - max(image.shape[:2])).max() < 1e-3 for hand in hands.hands)
     assert all(hand.focal_source == hand.FOCAL_CAMERA_INFO for hand in hands.hands)

@@ -13,12 +13,12 @@
 # limitations under the License.
 
 """
-The 21-joint OpenPose hand skeleton: joint names and bones, for drawing.
+The 21-joint OpenPose hand skeleton: joint order, names, bones and the MANO mapping.
 
 WiLoR (and every ``keypoints_3d`` / ``keypoints_2d`` array in wilor_ros) orders the joints
 as OpenPose does: the wrist, then four joints per finger from the palm outwards, fingers
 thumb, index, middle, ring, pinky. This module is the one place that spells the order out;
-``wilor_ros.models.mano.MANO_TO_OPENPOSE`` is the mapping that produces it from MANO's joints.
+:data:`MANO_TO_OPENPOSE` is the mapping that produces it from MANO's joints.
 """
 
 FINGERS = ('thumb', 'index', 'middle', 'ring', 'pinky')
@@ -51,3 +51,7 @@ BONES = tuple(
 
 # Which finger each bone belongs to (index into FINGERS), parallel to BONES.
 BONE_FINGERS = tuple(FINGERS.index(finger) for finger in FINGERS for _ in range(4))
+
+# WiLoR's ``mano_to_openpose``: 16 MANO joints + 5 tips -> wrist, thumb 1-4, index 1-4,
+# middle 1-4, ring 1-4, pinky 1-4.
+MANO_TO_OPENPOSE = (0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20)

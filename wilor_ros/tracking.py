@@ -38,6 +38,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from wilor_ros.hand import HandResult
+from wilor_ros.skeleton import WRIST
 from wilor_ros.smoothing import HandSmoother, SmoothingConfig
 
 # Cost of a forbidden pair; any finite value above every allowed cost works.
@@ -68,12 +69,12 @@ class _Track:
         self.box_velocity = np.zeros(4)
         self.wrist_velocity = np.zeros(3)
         self.box = np.asarray(hand.box, dtype=np.float64).copy()
-        self.wrist = np.asarray(hand.keypoints_3d[0], dtype=np.float64).copy()
+        self.wrist = np.asarray(hand.keypoints_3d[WRIST], dtype=np.float64).copy()
         self.stamp = stamp
 
     def observe(self, hand, stamp):
         box = np.asarray(hand.box, dtype=np.float64)
-        wrist = np.asarray(hand.keypoints_3d[0], dtype=np.float64)
+        wrist = np.asarray(hand.keypoints_3d[WRIST], dtype=np.float64)
         dt = stamp - self.stamp
         if dt > 0:
             # Velocity from raw observations, only used to place the association gate; averaged
@@ -192,7 +193,7 @@ class HandTracker:
         track_boxes = np.stack([box for box, _ in predictions])
         track_wrists = np.stack([wrist for _, wrist in predictions])
         boxes = np.stack([np.asarray(h.box, dtype=np.float64) for h in hands])
-        wrists = np.stack([np.asarray(h.keypoints_3d[0], dtype=np.float64) for h in hands])
+        wrists = np.stack([np.asarray(h.keypoints_3d[WRIST], dtype=np.float64) for h in hands])
 
         iou = box_iou(track_boxes, boxes)
         distance = np.linalg.norm(track_wrists[:, None, :] - wrists[None, :, :], axis=-1)

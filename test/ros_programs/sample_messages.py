@@ -40,7 +40,7 @@ def make_hand_array(seed=7):
         hand.hand_pose = rng.normal(0, 0.3, 45).astype(np.float32)
         hand.betas = rng.normal(0, 1, 10).astype(np.float32)
         hand.cam_t = Vector3(x=0.1, y=-0.05, z=0.6 + index)
-        hand.focal_length = 615.5
+        hand.focal_length = [615.5, 612.25]
         hand.principal_point = np.array([321.5, 238.25], dtype=np.float32)
         hand.focal_source = Hand.FOCAL_CAMERA_INFO
         hand.vertices = rng.normal(0, 0.05, 778 * 3).astype(np.float32)

@@ -28,12 +28,10 @@ import torch
 from torch import nn
 
 from wilor_ros.models.mano_pickle import load_mano_pickle, MANOPickleError
+from wilor_ros.skeleton import MANO_TO_OPENPOSE
 
 # smplx ``vertex_ids['mano']``: thumb, index, middle, ring, pinky tip vertices.
 FINGERTIP_VERTICES = (744, 320, 443, 554, 671)
-# WiLoR's ``mano_to_openpose``: 16 MANO joints + 5 tips -> wrist, thumb 1-4, index 1-4,
-# middle 1-4, ring 1-4, pinky 1-4.
-MANO_TO_OPENPOSE = (0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20)
 
 # Checkpoint buffer names the layer is built from (the official ``mano.*`` names).
 MANO_BUFFERS = ('v_template', 'shapedirs', 'posedirs', 'J_regressor', 'parents',

@@ -18,3 +18,11 @@ The ROS 2 layer: everything that imports rclpy or a message package.
 The nodes (wilor_node, wilor_source, the overlay recorder), their parameters, the one module that
 builds every message, and the RViz markers. The inference core (``wilor_ros``) never imports this.
 """
+
+try:
+    import rclpy  # noqa: F401  (fail here, with a clear message, rather than deep in a node)
+except ImportError as error:
+    raise ImportError(
+        'wilor_ros.ros is the ROS 2 layer and needs rclpy: source your ROS 2 installation '
+        '(e.g. /opt/ros/jazzy/setup.bash) or use the venv from scripts/setup.sh. The inference '
+        f'core (import wilor_ros) works without ROS. ({error})') from error

@@ -55,6 +55,11 @@ class CameraInfoCache:
                           f'camera_info is for {info.width}x{info.height} images but the image '
                           f'is {width}x{height}')
         try:
-            return intrinsics_from_camera_info_k(info.k), None
+            intrinsics = intrinsics_from_camera_info_k(info.k)
         except CameraError as error:
             return None, ('camera_info_invalid', f'camera_info K rejected: {error}')
+        if intrinsics is None:
+            # K = 0 is how ROS marks an uncalibrated camera: said, since depth is then a guess.
+            return None, ('camera_info_invalid', 'camera_info K is all zero (uncalibrated '
+                          'camera)')
+        return intrinsics, None

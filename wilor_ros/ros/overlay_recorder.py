@@ -30,6 +30,7 @@ from sensor_msgs.msg import Image
 from wilor_msgs.msg import Hand, HandArray
 
 from wilor_ros.image_conversion import image_msg_to_bgr
+from wilor_ros.skeleton import WRIST
 
 
 def describe(msg):
@@ -37,7 +38,7 @@ def describe(msg):
     parts = []
     for hand in msg.hands:
         side = 'right' if hand.side == Hand.RIGHT else 'left'
-        wrist = hand.keypoints_3d[0]
+        wrist = hand.keypoints_3d[WRIST]
         label = f'{side}' + (f'#{hand.id}' if hand.id else '')
         parts.append(f'{label} {hand.score:.2f} wrist=({wrist.x:+.3f}, {wrist.y:+.3f}, '
                      f'{wrist.z:.3f}) m')
