@@ -36,6 +36,8 @@ from wilor_ros.weights import default_weight_paths
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
+# A relative ROS namespace: name tokens separated by '/'.
+_CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 
 
 def _choice(*choices):
@@ -50,6 +52,26 @@ def _device(value):
     if not _DEVICE_PATTERN.fullmatch(value):
         return f'must be auto, cpu, cuda or cuda:N, got {value!r}'
     return None
+
+
+def _camera_names(value):
+    names = list(value)
+    if not names:
+        return "must name at least one camera ('' = this node's own image topic)"
+    for name in names:
+        if name and not _CAMERA_NAME.fullmatch(name):
+            return (f'entries must be relative namespaces like cam or robot/head_cam, got '
+                    f'{name!r}')
+    if len(set(names)) != len(names):
+        return f'must not repeat a camera, got {names}'
+    return None
+
+
+def _list_value(spec, value):
+    """Return a list parameter as the settings hold it: a tuple of strings or of floats."""
+    if spec.default and isinstance(spec.default[0], str):
+        return tuple(str(v) for v in value)
+    return tuple(float(v) for v in value)
 
 
 def _rgba(value):
@@ -91,6 +113,16 @@ _DEFAULT_STYLE = MarkerStyle()
 
 PARAMETERS = (
     # Fixed at start-up.
+    ParameterSpec('autostart', False,
+                  'configure and activate the lifecycle node at start-up (for ros2 run and '
+                  'scripts/run.sh; the launch file drives the transitions itself)',
+                  read_only=True),
+    ParameterSpec('cameras', [''],
+                  'cameras served by one model: namespaces whose image and camera_info topics '
+                  "are read and whose hands/markers/debug_image are written ('' = the node's "
+                  'own image, camera_info, hands, ...); frames that arrived since the last batch '
+                  'go through the networks together', read_only=True, check=_camera_names,
+                  constraints="list of relative namespaces, e.g. ['left', 'right']"),
     ParameterSpec('detector_path', '',
                   'hand detector weights (detector.pt); empty: detector.pt in $WILOR_ROS_CACHE '
                   'or ~/.cache/wilor_ros, where wilor-download puts it', read_only=True),
@@ -203,6 +235,8 @@ def declare_parameters(node):
 class NodeSettings:
     """Snapshot of every parameter value, attribute names with '_' for '.'."""
 
+    autostart: bool
+    cameras: Tuple[str, ...]
     detector_path: str
     reconstructor_path: str
     device: str
@@ -233,7 +267,7 @@ class NodeSettings:
         fields = {}
         for spec in PARAMETERS:
             value = values[spec.name]
-            fields[spec.name.replace('.', '_')] = (tuple(float(v) for v in value)
+            fields[spec.name.replace('.', '_')] = (_list_value(spec, value)
                                                    if isinstance(spec.default, list) else value)
         return cls(**fields)
 
@@ -252,7 +286,7 @@ class NodeSettings:
                 continue
             value = parameter.value
             if isinstance(spec.default, list):
-                value = tuple(float(v) for v in value)
+                value = _list_value(spec, value)
             changes[spec.name.replace('.', '_')] = value
         return dataclasses.replace(self, **changes)
 
