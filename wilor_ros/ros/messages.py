@@ -29,6 +29,12 @@ from sensor_msgs.msg import CameraInfo, Image
 from wilor_msgs.msg import Hand, HandArray, MeshFaces
 
 
+# HandResult.translation_source -> Hand.msg constant.
+TRANSLATION_SOURCES = {'heuristic': Hand.TRANSLATION_HEURISTIC,
+                       'camera_info': Hand.TRANSLATION_CAMERA_INFO,
+                       'depth': Hand.TRANSLATION_DEPTH}
+
+
 def _float32(values, size):
     flat = np.asarray(values, dtype=np.float32).reshape(-1)
     if flat.size != size:
@@ -59,6 +65,13 @@ def hand_to_msg(hand, include_vertices=True):
     msg.principal_point = _float32(hand.principal_point, 2)
     msg.focal_source = (Hand.FOCAL_CAMERA_INFO if hand.focal_from_camera_info
                         else Hand.FOCAL_HEURISTIC)
+    confidence = getattr(hand, 'keypoint_confidence', None)
+    msg.keypoint_confidence = _float32(np.zeros(21) if confidence is None else confidence, 21)
+    msg.translation_source = TRANSLATION_SOURCES[hand.translation_source]
+    msg.depth_scale = float(hand.depth_scale)
+    msg.depth_inliers = int(hand.depth_inliers)
+    msg.depth_inlier_ratio = float(hand.depth_inlier_ratio)
+    msg.depth_residual = float(hand.depth_residual)
     if include_vertices and hand.vertices is not None:
         vertices = np.ascontiguousarray(hand.vertices, dtype=np.float32).reshape(-1)
         msg.vertices = array.array('f', vertices.tobytes())
