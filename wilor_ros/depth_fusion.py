@@ -26,8 +26,8 @@ becomes the measured one. The MANO relation becomes ``vertices = s * MANO(theta,
 Per hand:
 
 1. **Visible vertices.** The mesh is z-buffered through K (each triangle is sampled on a
-   barycentric grid fine enough for its size in pixels, splatted with the nearest depth, then a
-   3x3 minimum fills pinholes); a vertex is visible when it lies within a few millimetres of the
+   barycentric grid fine enough for its size in pixels, splatted with the nearest depth; empty
+   pinholes take their neighbours' minimum); a vertex is visible when it lies within a few millimetres of the
    z-buffer at its pixel. Hidden vertices (the far side of the hand, fingers behind the palm) are
    never compared with the depth image.
 2. **Samples.** At each visible vertex's pixel the depth is the median of the valid values of
@@ -160,6 +160,52 @@ def _project(points, intrinsics):
     return u, v
 
 
+def rasterize_depth(vertices, faces, intrinsics, image_shape, region=None, max_steps=24,
+                    fill_pinholes=True):
+    """
+    Z-buffer a triangle mesh through a pinhole camera: the nearest z per pixel (inf: empty).
+
+    ``vertices`` (V, 3) camera frame metres, ``faces`` (F, 3), ``intrinsics``: fx, fy, cx, cy,
+    ``image_shape``: (H, W, ...); ``region``: (x0, y0, x1, y1) pixel window to render (default:
+    the whole image). Each triangle is sampled on a barycentric grid with about one sample per
+    pixel along its longest edge (at most ``max_steps`` per edge), every sample keeps the
+    nearest depth at its pixel, and ``fill_pinholes`` closes the gaps the largest triangles
+    leave with the minimum of their 3x3 neighbours. Triangles with a vertex behind the camera
+    are skipped. Returns a float32 (y1 - y0, x1 - x0) array.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    height, width = image_shape[:2]
+    x0, y0, x1, y1 = region if region is not None else (0, 0, width, height)
+    box_w, box_h = x1 - x0, y1 - y0
+    zbuffer = np.full(box_h * box_w, np.inf, dtype=np.float64)
+    faces = faces[(vertices[:, 2] > _MIN_Z)[faces].all(axis=1)]
+    if len(faces) and box_w > 0 and box_h > 0:
+        u, v = _project(vertices, intrinsics)
+        corners_uv = np.stack([u, v], axis=-1)[faces]                     # (F, 3, 2)
+        edge = np.linalg.norm(corners_uv - np.roll(corners_uv, 1, axis=1), axis=-1).max()
+        steps = int(np.clip(np.ceil(edge) + 1, 2, max_steps))
+        i, j = np.meshgrid(np.arange(steps), np.arange(steps), indexing='ij')
+        keep = (i + j) <= steps - 1
+        a = (i[keep] / (steps - 1))[None, :, None]
+        b = (j[keep] / (steps - 1))[None, :, None]
+        corners = vertices[faces]                                         # (F, 3, 3)
+        points = (a * corners[:, None, 0] + b * corners[:, None, 1]
+                  + (1 - a - b) * corners[:, None, 2]).reshape(-1, 3)
+        pu, pv = _project(points, intrinsics)
+        col = np.rint(pu).astype(np.int64) - x0
+        row = np.rint(pv).astype(np.int64) - y0
+        ok = (col >= 0) & (col < box_w) & (row >= 0) & (row < box_h)
+        np.minimum.at(zbuffer, row[ok] * box_w + col[ok], points[ok, 2])
+    zbuffer = zbuffer.reshape(box_h, box_w).astype(np.float32)
+    if fill_pinholes and zbuffer.size:
+        # Only empty pixels take their neighbours' minimum: rendered depths stay unbiased.
+        nearest = cv2.erode(zbuffer, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                            borderValue=np.inf)
+        zbuffer = np.where(np.isinf(zbuffer), nearest, zbuffer)
+    return zbuffer
+
+
 def visible_vertices(vertices, faces, intrinsics, image_shape, config=DepthFusionConfig()):
     """
     Return a boolean mask (V,) of the vertices the camera sees (a z-buffer of the mesh).
@@ -169,7 +215,6 @@ def visible_vertices(vertices, faces, intrinsics, image_shape, config=DepthFusio
     visible.
     """
     vertices = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
     height, width = image_shape[:2]
     u, v = _project(vertices, intrinsics)
     in_front = vertices[:, 2] > _MIN_Z
@@ -180,31 +225,9 @@ def visible_vertices(vertices, faces, intrinsics, image_shape, config=DepthFusio
     y0 = int(max(np.floor(v[inside].min()) - 2, 0))
     x1 = int(min(np.ceil(u[inside].max()) + 3, width))
     y1 = int(min(np.ceil(v[inside].max()) + 3, height))
-    faces = faces[in_front[faces].all(axis=1)]
-    corners_uv = np.stack([u, v], axis=-1)[faces]                         # (F, 3, 2)
-    edge = np.linalg.norm(corners_uv - np.roll(corners_uv, 1, axis=1), axis=-1).max()
-    # Enough barycentric samples per triangle edge that neighbouring samples are < 1 px apart
-    # for typical triangles; the 3x3 minimum below closes what the largest ones leave open.
-    steps = int(np.clip(np.ceil(edge) + 1, 2, 24))
-    i, j = np.meshgrid(np.arange(steps), np.arange(steps), indexing='ij')
-    keep = (i + j) <= steps - 1
-    a = (i[keep] / (steps - 1))[None, :, None]
-    b = (j[keep] / (steps - 1))[None, :, None]
-    corners = vertices[faces]                                             # (F, 3, 3)
-    points = (a * corners[:, None, 0] + b * corners[:, None, 1]
-              + (1 - a - b) * corners[:, None, 2]).reshape(-1, 3)
-    pu, pv = _project(points, intrinsics)
-    col = np.rint(pu).astype(np.int64) - x0
-    row = np.rint(pv).astype(np.int64) - y0
-    box_w, box_h = x1 - x0, y1 - y0
-    ok = (col >= 0) & (col < box_w) & (row >= 0) & (row < box_h)
-    zbuffer = np.full(box_h * box_w, np.inf, dtype=np.float64)
-    np.minimum.at(zbuffer, row[ok] * box_w + col[ok], points[ok, 2])
-    zbuffer = cv2.erode(zbuffer.reshape(box_h, box_w).astype(np.float32),
-                        np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                        borderValue=np.inf)
-    vertex_col = np.clip(np.rint(u).astype(np.int64) - x0, 0, box_w - 1)
-    vertex_row = np.clip(np.rint(v).astype(np.int64) - y0, 0, box_h - 1)
+    zbuffer = rasterize_depth(vertices, faces, intrinsics, image_shape, (x0, y0, x1, y1))
+    vertex_col = np.clip(np.rint(u).astype(np.int64) - x0, 0, x1 - x0 - 1)
+    vertex_row = np.clip(np.rint(v).astype(np.int64) - y0, 0, y1 - y0 - 1)
     z = vertices[:, 2]
     pixel_size = z / max(float(intrinsics.fx), 1e-6)
     slack = config.visibility_tolerance + config.visibility_pixels * pixel_size
