@@ -27,9 +27,9 @@ Per hand:
 
 1. **Visible vertices.** The mesh is z-buffered through K (each triangle is sampled on a
    barycentric grid fine enough for its size in pixels, splatted with the nearest depth; empty
-   pinholes take their neighbours' minimum); a vertex is visible when it lies within a few millimetres of the
-   z-buffer at its pixel. Hidden vertices (the far side of the hand, fingers behind the palm) are
-   never compared with the depth image.
+   pinholes take their neighbours' minimum); a vertex is visible when it lies within a few
+   millimetres of the z-buffer at its pixel. Hidden vertices (the far side of the hand, fingers
+   behind the palm) are never compared with the depth image.
 2. **Samples.** At each visible vertex's pixel the depth is the median of the valid values of
    its 3x3 neighbourhood (0, NaN, inf are holes), which removes isolated flying pixels. Each
    sample says ``s_i = z_measured / z_model``.
@@ -99,7 +99,8 @@ class DepthFusionConfig:
             raise ValueError('DepthFusionConfig min_inliers >= 1 and min_inlier_ratio in [0, 1]')
         low, high = self.scale_range
         if not 0 < low < 1 < high:
-            raise ValueError(f'DepthFusionConfig scale_range must bracket 1, got {self.scale_range}')
+            raise ValueError('DepthFusionConfig scale_range must bracket 1, got '
+                             f'{self.scale_range}')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,8 +328,8 @@ def apply_depth_scale(hand, fit):
     was not accepted keeps the monocular geometry and only reports its quality.
     """
     residual = float(fit.residual) if np.isfinite(fit.residual) else 0.0
-    quality = dict(depth_inliers=int(fit.inliers), depth_inlier_ratio=float(fit.inlier_ratio),
-                   depth_residual=residual)
+    quality = {'depth_inliers': int(fit.inliers),
+               'depth_inlier_ratio': float(fit.inlier_ratio), 'depth_residual': residual}
     if not fit.accepted:
         return dataclasses.replace(hand, **quality)
     scale = np.float32(fit.scale)

@@ -291,7 +291,7 @@ class HandTracker:
         return results
 
     def _take_resolved(self, hands, stamp):
-        """Detection index -> track fixed by :meth:`resolve_sides` for this stamp."""
+        """Return the detection index -> track pairs :meth:`resolve_sides` fixed for this stamp."""
         resolved, self._resolved = self._resolved, None
         if resolved is None or resolved[0] != stamp:
             return {}
