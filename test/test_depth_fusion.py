@@ -70,7 +70,7 @@ def test_zbuffer_hides_the_back_of_two_stacked_squares():
     hidden, peeking = np.array([[0.0, 0.0, 0.6]]), np.array([[0.045, 0.0, 0.6]])
     vertices = np.concatenate([front, back, hidden, peeking])
     faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
-    zbuffer = rasterize_depth(vertices, faces, k, (100, 100))
+    zbuffer = rasterize_depth(vertices, faces, k, (100, 100), max_steps=100)
     assert zbuffer[50, 50] == pytest.approx(0.5)
     assert zbuffer[50, 85] == pytest.approx(0.6) and np.isinf(zbuffer[50, 99])
     visible = visible_vertices(vertices, faces, k, (100, 100))
