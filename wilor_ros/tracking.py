@@ -157,6 +157,8 @@ class HandTracker:
         # Side decisions of resolve_sides() for the frame about to be updated:
         # (stamp, [(box, track), ...]).
         self._resolved = None
+        # The latest update's hands with their track ids but unsmoothed (for 'hands_raw').
+        self.last_raw: List[HandResult] = []
         self.max_missed = int(max_missed)
         self.iou_threshold = float(iou_threshold)
         self.max_wrist_distance = float(max_wrist_distance)
@@ -253,8 +255,8 @@ class HandTracker:
         Associate this frame's ``hands`` (seen at ``stamp`` s) with the tracks.
 
         Returns copies of ``hands`` in the same order with ``track_id`` set, smoothed when the
-        tracker has a smoothing config. A stamp earlier than the previous one (a replayed bag,
-        a clock reset) resets the tracker and sets ``time_jumped_back``; a repeated stamp is
+        tracker has a smoothing config (the unsmoothed copies with ids: ``last_raw``). A stamp
+        earlier than the previous one (a replayed bag, a clock reset) resets the tracker and sets ``time_jumped_back``; a repeated stamp is
         processed as a frame with no elapsed time.
         """
         stamp = float(stamp)
@@ -266,7 +268,7 @@ class HandTracker:
         forced = self._take_resolved(hands, stamp)
         matches = self._associate(hands, stamp, forced)
         matched_tracks = set()
-        results = []
+        results, raw = [], []
         for index, hand in enumerate(hands):
             track = matches.get(index)
             if track is None:
@@ -280,6 +282,7 @@ class HandTracker:
                 self._reset_on_jump(track, hand, stamp)
                 track.observe(hand, stamp)
             matched_tracks.add(id(track))
+            raw.append(dataclasses.replace(hand, track_id=track.track_id))
             if track.smoother is not None:
                 hand = track.smoother(hand, stamp)
             results.append(dataclasses.replace(hand, track_id=track.track_id))
@@ -288,6 +291,7 @@ class HandTracker:
             if id(track) not in matched_tracks:
                 track.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        self.last_raw = raw
         return results
 
     def _take_resolved(self, hands, stamp):
