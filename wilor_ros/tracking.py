@@ -256,8 +256,8 @@ class HandTracker:
 
         Returns copies of ``hands`` in the same order with ``track_id`` set, smoothed when the
         tracker has a smoothing config (the unsmoothed copies with ids: ``last_raw``). A stamp
-        earlier than the previous one (a replayed bag, a clock reset) resets the tracker and sets ``time_jumped_back``; a repeated stamp is
-        processed as a frame with no elapsed time.
+        earlier than the previous one (a replayed bag, a clock reset) resets the tracker and
+        sets ``time_jumped_back``; a repeated stamp is processed as a frame with no elapsed time.
         """
         stamp = float(stamp)
         self.time_jumped_back = self.stamp is not None and stamp < self.stamp

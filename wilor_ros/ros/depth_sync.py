@@ -27,6 +27,9 @@ ApproximateTime pair instead; the result is the same pairing rule.
 import collections
 import threading
 
+from wilor_ros.depth_fusion import depth_to_metres
+from wilor_ros.image_conversion import depth_image_to_array
+
 
 def stamp_seconds(stamp):
     """Return a builtin_interfaces/Time as float seconds."""
@@ -62,3 +65,29 @@ class DepthMatcher:
         depth_stamp, msg = min(depths, key=lambda item: abs(item[0] - stamp))
         offset = depth_stamp - stamp
         return (msg if abs(offset) <= tolerance else None), offset
+
+    def depth_for(self, header, image_shape, has_camera_matrix, tolerance, max_pixels=None):
+        """
+        Return (depth in metres or None, offset s or None, problem or None) for a colour image.
+
+        None without a problem when no depth image ever arrived (the node runs monocular, as
+        without a depth camera). A problem is (kind, text): no depth image within
+        ``tolerance`` of the image's stamp, no camera matrix (depth cannot be fused with the
+        focal heuristic), or a depth image that cannot be used (encoding, size, alignment).
+        """
+        if not self.received:
+            return None, None, None
+        msg, offset = self.match(stamp_seconds(header.stamp), tolerance)
+        if msg is None:
+            return None, offset, ('depth_unmatched', f'no depth image within '
+                                  f'{tolerance * 1000:.0f} ms of the colour image (nearest: '
+                                  f'{offset * 1000:+.0f} ms); monocular depth for this frame')
+        if not has_camera_matrix:
+            return None, offset, ('depth_without_camera_info', 'depth image ignored: fusing it '
+                                  'needs the camera matrix from camera_info (with the focal '
+                                  'heuristic the hands are not metric)')
+        try:
+            depth = depth_to_metres(depth_image_to_array(msg, max_pixels), image_shape)
+        except ValueError as error:
+            return None, offset, ('bad_depth', f'depth image unusable: {error}')
+        return depth, offset, None

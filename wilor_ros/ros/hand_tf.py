@@ -39,13 +39,17 @@ class HandTfPublisher:
         try:
             from tf2_ros import TransformBroadcaster
         except ImportError:
-            publisher = node.create_publisher(_tf_message_type(), '/tf', TF_QOS)
-            self.topic_name = publisher.topic_name
-            self._send = lambda transforms: publisher.publish(tf_message(transforms))
+            self._publisher = node.create_publisher(_tf_message_type(), '/tf', TF_QOS)
+            self._send = lambda transforms: self._publisher.publish(tf_message(transforms))
         else:
             broadcaster = TransformBroadcaster(node, qos=TF_QOS)
-            self.topic_name = '/tf'
+            self._publisher = broadcaster.pub_tf
             self._send = broadcaster.sendTransform
+        self.topic_name = self._publisher.topic_name
+
+    def subscribed(self):
+        """Return True when some TF listener subscribes to /tf."""
+        return self._publisher.get_subscription_count() > 0
 
     def publish(self, hands, header, pattern):
         """

@@ -40,6 +40,19 @@ class RgbdStatistics:
         with self._lock:
             self.values[key] = self.values.get(key, 0) + amount
 
+    def count_frame(self, fused, depth_seen):
+        """Count a frame that got a depth image to fuse, or one that found none."""
+        if fused:
+            self.count('depth_frames_fused')
+        elif depth_seen:
+            self.count('depth_frames_unmatched')
+
+    def count_hands(self, hands):
+        """Count hands placed by depth and hands that kept the monocular depth."""
+        fused = sum(hand.translation_source == 'depth' for hand in hands)
+        self.count('depth_hands_fused', fused)
+        self.count('depth_hands_kept_mono', len(hands) - fused)
+
     def set_offset(self, offset):
         """Record the latest colour-depth stamp offset (s), or None."""
         with self._lock:

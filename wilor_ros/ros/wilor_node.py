@@ -34,6 +34,7 @@ callbacks while a frame is being reconstructed. Parameters: :mod:`wilor_ros.ros.
 and ``config/wilor.yaml``.
 """
 
+import functools
 import sys
 import threading
 import time
@@ -54,12 +55,15 @@ from wilor_msgs.msg import HandArray, MeshFaces
 from wilor_ros.debug_overlay import draw_hands
 from wilor_ros.image_conversion import image_msg_to_bgr
 from wilor_ros.ros.camera_info import CameraInfoCache
+from wilor_ros.ros.depth_sync import DepthMatcher
 from wilor_ros.ros.frame_mailbox import Frame, LatestFrame
+from wilor_ros.ros.hand_tf import HandTfPublisher
 from wilor_ros.ros.markers import hand_markers
 from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, mesh_faces_msg
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
+from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
 
 # Seconds between two warnings of the same kind (bad images can arrive at camera rate).
 WARNING_PERIOD = 5.0
@@ -106,6 +110,8 @@ class WilorNode(Node):
         self.stats = FrameStatistics()
         self._latest = LatestFrame()
         self._camera_infos = CameraInfoCache()
+        self._depths = DepthMatcher()
+        self.rgbd_stats = RgbdStatistics()
         self._stop = threading.Event()
         self._worker = None
         self._first_frame_logged = False
@@ -156,6 +162,12 @@ class WilorNode(Node):
             self.image_sub = self.create_subscription(
                 Image, 'image', self._on_image, qos_profile_sensor_data,
                 qos_overriding_options=overrides)
+        # RGB-D, wrist TF and unfiltered hands (docs/rgbd.md).
+        self.hands_raw_pub = self.create_publisher(HandArray, 'hands_raw', reliable)
+        self.tf_pub = HandTfPublisher(self)
+        self.depth_sub = self.create_subscription(
+            Image, 'depth_image', self._depths.add, qos_profile_sensor_data,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
         # Best effort matches reliable and best-effort camera_info publishers alike.
         self.camera_info_sub = self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data,
@@ -183,6 +195,7 @@ class WilorNode(Node):
                                    name=f'{self.get_name()}: hand reconstruction',
                                    hardware_id=str(self.pipeline.device),
                                    image_topic=self.image_sub.topic_name)
+        status.values += self.rgbd_stats.key_values(self.settings, self.tracker)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
@@ -216,6 +229,30 @@ class WilorNode(Node):
                                       throttle_duration_sec=WARNING_PERIOD)
         return intrinsics
 
+    def _depth_image(self, header, image_shape, camera_matrix, settings):
+        """Return the aligned depth image (m) paired with this image, or None (monocular)."""
+        if not settings.use_depth:
+            return None
+        depth, offset, problem = self._depths.depth_for(
+            header, image_shape, camera_matrix is not None, settings.depth_sync_tolerance,
+            settings.max_image_pixels)
+        self.rgbd_stats.set_offset(offset)
+        if problem is not None:
+            kind, text = problem
+            if kind != 'depth_unmatched':  # A slower depth stream is normal, not an error.
+                self.stats.count_error(kind, text)
+            self.get_logger().warning(text, throttle_duration_sec=WARNING_PERIOD)
+        self.rgbd_stats.count_frame(depth is not None, offset is not None)
+        return depth
+
+    def _publish_tf(self, hands, header, settings):
+        try:
+            self.rgbd_stats.count('tf_transforms_published', self.tf_pub.publish(
+                hands, header, settings.tf_frame_pattern))
+        except ValueError as error:
+            self.stats.count_error('tf', str(error))
+            self.get_logger().warning(str(error), throttle_duration_sec=WARNING_PERIOD)
+
     def _update_tracker(self, settings):
         if not settings.tracking_enabled:
             return None
@@ -227,9 +264,13 @@ class WilorNode(Node):
                      if settings.smoothing_enabled else None)
         if self.tracker is None:
             self.tracker = HandTracker(max_missed=settings.tracking_max_missed,
-                                       smoothing=smoothing)
+                                       smoothing=smoothing,
+                                       side_hysteresis=settings.tracking_side_hysteresis,
+                                       max_speed=settings.smoothing_max_speed)
         else:
-            self.tracker.configure(max_missed=settings.tracking_max_missed, smoothing=smoothing)
+            self.tracker.configure(max_missed=settings.tracking_max_missed, smoothing=smoothing,
+                                   side_hysteresis=settings.tracking_side_hysteresis,
+                                   max_speed=settings.smoothing_max_speed)
         return self.tracker
 
     def _process(self, frame):
@@ -239,7 +280,9 @@ class WilorNode(Node):
         want_markers = settings.publish_markers and self.markers_pub.get_subscription_count() > 0
         want_debug = settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0
         want_hands = self.hands_pub.get_subscription_count() > 0
-        if not (want_hands or want_markers or want_debug):
+        want_raw = self.hands_raw_pub.get_subscription_count() > 0
+        want_tf = settings.publish_tf and self.tf_pub.subscribed()
+        if not (want_hands or want_markers or want_debug or want_raw or want_tf):
             self.stats.count_idle()
             return
         try:
@@ -255,10 +298,15 @@ class WilorNode(Node):
         # Validated already by the parameter descriptors; configure() checks again.
         pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
                            rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
+        stamp = stamp_seconds(msg.header) or frame.received
+        tracker = self._update_tracker(settings)
+        depth = self._depth_image(msg.header, image.shape, camera_matrix, settings)
         try:
             hands = pipeline(image, camera_matrix=camera_matrix,
                              compute_vertices=bool(mesh_visible or (
-                                 want_hands and settings.publish_vertices)))
+                                 (want_hands or want_raw) and settings.publish_vertices)),
+                             depth=depth, sides=None if tracker is None else functools.partial(
+                                 tracker.resolve_sides, stamp=stamp))
         except (RuntimeError, ValueError) as error:
             self.stats.count_error('inference', str(error))
             self.get_logger().error(f'inference failed on a {image.shape[1]}x{image.shape[0]} '
@@ -271,13 +319,17 @@ class WilorNode(Node):
                 f'first image: {image.shape[1]}x{image.shape[0]} '
                 f'{getattr(msg, "encoding", "compressed")}, frame {msg.header.frame_id!r}, '
                 f'{len(hands)} hand(s), placed with {source}')
-        tracker = self._update_tracker(settings)
+        raw = hands
         if tracker is not None:
-            stamp = stamp_seconds(msg.header) or frame.received
             hands = tracker.update(hands, stamp)
+            raw = tracker.last_raw
         if self._stop.is_set():
             return
         self.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices))
+        if want_raw:
+            self.hands_raw_pub.publish(hands_to_msg(raw, msg.header, settings.publish_vertices))
+        if want_tf:
+            self._publish_tf(hands, msg.header, settings)
         if want_markers:
             self.markers_pub.publish(hand_markers(hands, msg.header, self.faces,
                                                   settings.marker_style()))
@@ -289,6 +341,8 @@ class WilorNode(Node):
                                  mesh_alpha=settings.markers_alpha)
             self.debug_pub.publish(bgr_image_msg(picture, msg.header))
             self.stats.count_published('debug_image')
+        if depth is not None:
+            self.rgbd_stats.count_hands(hands)
         done = time.monotonic()
         self.stats.count_processed(done - start, done - frame.received, len(hands))
 
