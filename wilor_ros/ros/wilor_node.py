@@ -21,7 +21,11 @@ Topics (relative, so namespaces and remapping apply):
   parameters), or with ``image_transport:=compressed`` ``<image>/compressed``
   (sensor_msgs/CompressedImage, decoded here);
 * ``camera_info`` (sensor_msgs/CameraInfo): its K places the hands metrically;
-* -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image);
+* ``depth_image`` (sensor_msgs/Image 16UC1 mm / 32FC1 m, aligned to ``image``, sensor-data
+  QoS): paired by stamp, it puts the hands at the measured depth (docs/rgbd.md);
+* -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image) and
+  ``hands_raw`` (the same hands unfiltered, built only while subscribed);
+* -> ``/tf`` (tf2_msgs/TFMessage): a wrist frame per hand (:mod:`wilor_ros.ros.hand_tf`);
 * -> ``markers`` (visualization_msgs/MarkerArray, reliable) and ``debug_image``
   (sensor_msgs/Image bgr8, reliable keep-last 2), each built only while someone subscribes;
 * -> ``mano_faces`` (wilor_msgs/MeshFaces, transient local, published once);
