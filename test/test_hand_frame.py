@@ -32,7 +32,7 @@ MIDDLE_TIP, THUMB_TIP = 12, 4
 
 
 def mano_hand(orient, is_right):
-    """A flat MANO hand turned by ``orient``, as the pipeline reports it for either side."""
+    """Build a flat MANO hand turned by ``orient``, as the pipeline reports either side."""
     mano = MANOLayer(**mano_buffers_from_pickle(MANO_PKL))
     with torch.no_grad():
         _, joints = mano(torch.tensor(orient.as_matrix()[None, None], dtype=torch.float32),
@@ -41,7 +41,7 @@ def mano_hand(orient, is_right):
     rotvec = orient.as_rotvec()
     if not is_right:
         # WiLoR's left hands: mirrored x in the frame, axis-angle mirrored (x, -y, -z).
-        joints = joints * [-1, 1, 1] + [0.0, 0.0, 0.0]
+        joints = joints * [-1, 1, 1]
         rotvec = mirror_axis_angle(torch.tensor(rotvec)).numpy()
     zeros = np.zeros
     return HandResult(
@@ -79,8 +79,8 @@ def test_frame_names_from_patterns_stay_unique():
              dataclasses.replace(hand, track_id='9'), dataclasses.replace(hand, track_id='')]
     assert hand_frame_names(hands) == ['hand_4', 'hand_7', 'hand_9', 'hand_u3']
     assert hand_frame_names(hands[:2], '{side}_hand') == ['right_hand', 'left_hand']
-    assert hand_frame_names(hands, '{side}_hand') == ['right_hand', 'left_hand',
-                                                       'right_hand_9', 'right_hand_u3']
+    assert hand_frame_names(hands, '{side}_hand') == [
+        'right_hand', 'left_hand', 'right_hand_9', 'right_hand_u3']
     assert check_frame_pattern('cam/{side}_{index}') is None
     assert 'placeholders' in check_frame_pattern('hand_{name}')
     assert 'frame name' in check_frame_pattern('/hand_{id}')
