@@ -24,6 +24,8 @@ a background plane 0.1-0.5 m behind the hand (seen between the fingers), a parti
 (sigma = 1 mm + 2 mm/m^2 * z^2), quantisation to millimetres, flying pixels (half of the
 pixels at depth edges take a depth between the two sides), and 10 % holes (0). The detector's
 keypoint confidences are simulated: joints behind the occluder get 0.2, the others 0.9.
+With ``pose_error`` the monocular hand also has a wrong articulation (finger rotations off by
+that many radians), as real monocular estimates do: then no scale makes it exact.
 """
 
 import dataclasses
@@ -61,11 +63,7 @@ def load_mano(path):
     return MANOLayer(**mano_buffers_from_pickle(path)).eval()
 
 
-def _posed_hand(mano, rng):
-    """Random plausible MANO hand in its model frame: vertices (778, 3), joints (21, 3)."""
-    orient = Rotation.random(random_state=rng).as_matrix()
-    pose = Rotation.from_rotvec(rng.normal(0.0, 0.25, size=(15, 3))).as_matrix()
-    betas = rng.normal(0.0, 0.8, size=(1, 10))
+def _mano(mano, orient, pose, betas):
     with torch.no_grad():
         vertices, joints = mano(torch.tensor(orient[None, None], dtype=torch.float32),
                                 torch.tensor(pose[None], dtype=torch.float32),
@@ -73,10 +71,30 @@ def _posed_hand(mano, rng):
     return vertices[0].double().numpy(), joints[0].double().numpy()
 
 
-def make_scene(mano, rng, max_depth=1.5, min_depth=0.3):
-    """Draw one scene (see the module docstring)."""
+def _posed_hand(mano, rng, pose_error):
+    """
+    Random plausible MANO hand in its model frame: (vertices, joints) true and estimated.
+
+    The estimate has every finger rotation perturbed by ``pose_error`` rad (std per axis), the
+    kind of articulation error a monocular network makes, with the wrist at the same place.
+    """
+    orient = Rotation.random(random_state=rng).as_matrix()
+    rotvec = rng.normal(0.0, 0.25, size=(15, 3))
+    betas = rng.normal(0.0, 0.8, size=(1, 10))
+    truth = _mano(mano, orient, Rotation.from_rotvec(rotvec).as_matrix(), betas)
+    if not pose_error:
+        return truth, truth
+    noisy = rotvec + rng.normal(0.0, pose_error, size=rotvec.shape)
+    vertices, joints = _mano(mano, orient, Rotation.from_rotvec(noisy).as_matrix(), betas)
+    offset = truth[1][0] - joints[0]
+    return truth, (vertices + offset, joints + offset)
+
+
+def make_scene(mano, rng, max_depth=1.5, min_depth=0.3, pose_error=0.0):
+    """Draw one scene (see the module docstring); ``pose_error``: see ``_posed_hand``."""
     faces = mano.faces_tensor.numpy()
-    local_vertices, local_joints = _posed_hand(mano, rng)
+    (local_vertices, local_joints), (estimate_vertices, estimate_joints) = _posed_hand(
+        mano, rng, pose_error)
     depth = rng.uniform(min_depth, max_depth)
     # Root direction: anywhere the hand stays in the image.
     margin = 0.12 / depth * INTRINSICS.fx + 20
@@ -88,7 +106,8 @@ def make_scene(mano, rng, max_depth=1.5, min_depth=0.3):
     true_vertices = local_vertices + true_cam_t
     true_joints = local_joints + true_cam_t
     scale = rng.uniform(0.6, 1.4)            # true = scale * mono
-    mono_vertices, mono_joints = true_vertices / scale, true_joints / scale
+    mono_vertices = (estimate_vertices + true_cam_t) / scale
+    mono_joints = (estimate_joints + true_cam_t) / scale
     mono_cam_t = true_cam_t / scale
 
     rendered = rasterize_depth(true_vertices, faces, INTRINSICS, (HEIGHT, WIDTH),
