@@ -21,6 +21,7 @@ detector's letterbox and the crops; all hands of a frame (or of several frames, 
 ``torch.inference_mode``; one transfer brings the results back.
 """
 
+import dataclasses
 import pathlib
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
+from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
 from wilor_ros.postprocess import build_hand_results
 
 DEFAULT_MAX_HANDS = 10
@@ -122,9 +124,15 @@ class HandPipeline:
     ``dtype``: None keeps the reconstructor's precision, else 'fp32' / 'fp16' / 'bf16' (or the
     torch dtype) for its network layers.
 
-    ``pipe(image_bgr, camera_matrix=None, compute_vertices=True)`` returns a list of
-    :class:`~wilor_ros.hand.HandResult` in the detector's order (descending score). Without
-    ``camera_matrix`` the translation uses WiLoR's focal heuristic 5000/256 * max(W, H).
+    ``pipe(image_bgr, camera_matrix=None, compute_vertices=True, depth=None, sides=None)``
+    returns a list of :class:`~wilor_ros.hand.HandResult` in the detector's order (descending
+    score). Without ``camera_matrix`` the translation uses WiLoR's focal heuristic
+    5000/256 * max(W, H). ``depth``: a depth image aligned to the colour image (uint16 mm or
+    float32 m, 0/NaN/inf = no data) puts each hand at its measured depth
+    (:mod:`wilor_ros.depth_fusion`; needs ``camera_matrix``). ``sides``: a callable
+    ``sides(boxes, scores, is_right) -> is_right`` run between detection and cropping, so a
+    tracker's side decision (:meth:`wilor_ros.tracking.HandTracker.resolve_sides`) decides the
+    crop mirroring.
 
     """
 
@@ -178,47 +186,78 @@ class HandPipeline:
         At most ``max_hands`` detections, highest scores first. ``image_bgr`` may be a uint8
         tensor already on a device (it is passed on as is).
         """
+        found = self.detect_hands(image_bgr)
+        return found['boxes'], found['scores'], found['is_right']
+
+    def detect_hands(self, image_bgr):
+        """
+        Run the detector; return a numpy dict of the hands, highest scores first.
+
+        ``boxes`` (N, 4) float32, ``scores`` (N,), ``is_right`` (N,) bool and
+        ``keypoint_confidence`` (N, 21) float32: the detector's per-keypoint visibility.
+        """
         found = self.detector.detect(image_bgr, conf=self.conf, iou=self.iou,
                                      max_det=self.max_hands)
-        return (found['boxes'].float().cpu().numpy(), found['scores'].float().cpu().numpy(),
-                found['is_right'].cpu().numpy().astype(bool))
+        return {'boxes': found['boxes'].float().cpu().numpy(),
+                'scores': found['scores'].float().cpu().numpy(),
+                'is_right': found['is_right'].cpu().numpy().astype(bool),
+                'keypoint_confidence': found['keypoints'][..., 2].float().cpu().numpy()}
 
-    def __call__(self, image_bgr, camera_matrix=None, compute_vertices=True):
+    def __call__(self, image_bgr, camera_matrix=None, compute_vertices=True, depth=None,
+                 sides=None):
         """Detect and reconstruct all hands of one BGR uint8 image; list of HandResult."""
-        return self.process_batch([image_bgr], [camera_matrix], compute_vertices)[0]
+        return self.process_batch([image_bgr], [camera_matrix], compute_vertices,
+                                  depths=[depth], sides=[sides])[0]
 
     def reconstruct(self, image_bgr, boxes, is_right, camera_matrix=None, scores=None,
-                    compute_vertices=True):
+                    compute_vertices=True, depth=None, keypoint_confidence=None):
         """
         Reconstruct given hands without running the detector.
 
         ``boxes`` (N, 4) x1, y1, x2, y2 pixels, ``is_right`` (N,), ``scores`` (N,) (default
-        1.0). Returns a list of HandResult in the given order; boxes without area (clipped to
-        nothing at the image border) are skipped.
+        1.0), ``keypoint_confidence`` (N, 21) or None, ``depth``: see the class. Returns a list
+        of HandResult in the given order; boxes without area (clipped to nothing at the image
+        border) are skipped.
         """
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         scores = np.ones(len(boxes), np.float32) if scores is None else scores
+        depth = _checked_depth(depth, image_bgr.shape, camera_matrix)
         frame = frame_to_tensor(image_bgr, self.device)
+        if keypoint_confidence is not None:
+            keypoint_confidence = np.asarray(keypoint_confidence, np.float32).reshape(-1, 21)
         return self._reconstruct([(frame, boxes, np.asarray(scores, dtype=np.float32),
-                                   np.asarray(is_right).astype(bool), camera_matrix)],
+                                   np.asarray(is_right).astype(bool), camera_matrix,
+                                   (depth, keypoint_confidence))],
                                  compute_vertices)[0]
 
-    def process_batch(self, images, camera_matrices=None, compute_vertices=True):
+    def process_batch(self, images, camera_matrices=None, compute_vertices=True, depths=None,
+                      sides=None):
         """
         Detect and reconstruct several frames with one reconstructor call for all hands.
 
-        ``camera_matrices``: None or one entry (3x3 K or None) per image. Returns one list of
-        HandResult per image.
+        ``camera_matrices``: None or one entry (3x3 K or None) per image; ``depths``: None or
+        one aligned depth image (or None) per image; ``sides``: None or one callable (or None)
+        per image, see the class. Returns one list of HandResult per image.
         """
         if camera_matrices is None:
             camera_matrices = [None] * len(images)
         if len(camera_matrices) != len(images):
             raise ValueError(f'{len(images)} images but {len(camera_matrices)} camera matrices')
+        depths = _per_image(depths, len(images), 'depth images')
+        sides = _per_image(sides, len(images), 'side choosers')
+        depths = [_checked_depth(depth, image.shape, camera_matrix)
+                  for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
         frames = []
-        for image, camera_matrix in zip(images, camera_matrices):
+        for image, camera_matrix, depth, choose_sides in zip(images, camera_matrices, depths,
+                                                             sides):
             frame = frame_to_tensor(image, self.device)
-            boxes, scores, is_right = self.detect(frame)
-            frames.append((frame, boxes, scores, is_right, camera_matrix))
+            found = self.detect_hands(frame)
+            is_right = found['is_right']
+            if choose_sides is not None:
+                is_right = np.asarray(choose_sides(found['boxes'], found['scores'], is_right),
+                                      dtype=bool).reshape(is_right.shape)
+            frames.append((frame, found['boxes'], found['scores'], is_right, camera_matrix,
+                           (depth, found['keypoint_confidence'])))
         return self._reconstruct(frames, compute_vertices)
 
     def camera_intrinsics(self, camera_matrix, width, height):
@@ -231,7 +270,7 @@ class HandPipeline:
     def _reconstruct(self, frames, compute_vertices):
         """Crop every frame's hands, run one batched reconstruction, split per frame."""
         crops, kept = [], []
-        for frame, boxes, scores, is_right, _ in frames:
+        for frame, boxes, scores, is_right, *_ in frames:
             width = boxes[:, 2] - boxes[:, 0]
             height = boxes[:, 3] - boxes[:, 1]
             # Boxes clipped to nothing at the image border cannot be cropped.
@@ -246,7 +285,7 @@ class HandPipeline:
             with torch.inference_mode():
                 outputs = self.reconstructor(torch.cat(crops) if len(crops) > 1 else crops[0])
         results, start = [], 0
-        for (frame, boxes, scores, is_right, camera_matrix), keep in zip(frames, kept):
+        for (frame, boxes, scores, is_right, camera_matrix, extras), keep in zip(frames, kept):
             count = len(keep)
             if count == 0:
                 results.append([])
@@ -254,8 +293,43 @@ class HandPipeline:
             part = {key: value[start:start + count] for key, value in outputs.items()}
             start += count
             center, size = crop_geometry(boxes[keep], self.rescale_factor)
-            results.append(build_hand_results(
-                part, center, size, boxes[keep], scores[keep], is_right[keep],
-                self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0]),
-                compute_vertices))
+            intrinsics = self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0])
+            depth, confidence = extras
+            hands = build_hand_results(part, center, size, boxes[keep], scores[keep],
+                                       is_right[keep], intrinsics,
+                                       compute_vertices or depth is not None)
+            results.append(self._with_extras(hands, keep, depth, confidence, intrinsics,
+                                             compute_vertices))
         return results
+
+    def _with_extras(self, hands, keep, depth, confidence, intrinsics, compute_vertices):
+        """Attach the keypoint confidences, fuse the depth image, drop unwanted vertices."""
+        if confidence is not None:
+            hands = [dataclasses.replace(hand, keypoint_confidence=confidence[index].copy())
+                     for hand, index in zip(hands, keep)]
+        if depth is not None:
+            hands, _ = fuse_hands(hands, depth, intrinsics, np.asarray(self.faces))
+            if not compute_vertices:
+                hands = [dataclasses.replace(hand, vertices=None) for hand in hands]
+        return hands
+
+
+def _per_image(values, count, what):
+    """Return ``values`` as a list of ``count`` entries (None: nothing for any image)."""
+    if values is None:
+        return [None] * count
+    values = list(values)
+    if len(values) != count:
+        raise ValueError(f'{count} images but {len(values)} {what}')
+    return values
+
+
+def _checked_depth(depth, image_shape, camera_matrix):
+    """Return the depth image in metres (NaN = no data), or None; ValueError when unusable."""
+    if depth is None:
+        return None
+    if camera_matrix is None:
+        raise ValueError('a depth image needs the real camera matrix (camera_matrix=K): with '
+                         "WiLoR's focal heuristic the hands are not metric, so fusing a depth "
+                         'image with them is meaningless')
+    return depth_to_metres(depth, image_shape)

@@ -15,12 +15,12 @@
 """
 One camera served by wilor_node: its topics in, its topics out, its CameraInfo and its tracker.
 
-A camera named ``left`` reads ``left/image`` (or ``left/image/compressed``) and
-``left/camera_info`` and writes ``left/hands``, ``left/markers`` and
-``left/debug_image``; the camera named ``''`` uses the node's own ``image``, ``hands``, ...
-All names are relative, so the node's namespace and remappings apply. Publishers are lifecycle
-publishers (created at configure, active between activate and deactivate); subscriptions exist
-only while the node is active.
+A camera named ``left`` reads ``left/image`` (or ``left/image/compressed``),
+``left/camera_info`` and ``left/depth_image`` and writes ``left/hands``, ``left/hands_raw``,
+``left/markers`` and ``left/debug_image``; the camera named ``''`` uses the node's own
+``image``, ``hands``, ... All names are relative, so the node's namespace and remappings
+apply. Publishers are lifecycle publishers (created at configure, active between activate and
+deactivate); subscriptions exist only while the node is active.
 """
 
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
@@ -30,6 +30,7 @@ from visualization_msgs.msg import MarkerArray
 from wilor_msgs.msg import HandArray
 
 from wilor_ros.ros.camera_info import CameraInfoCache
+from wilor_ros.ros.depth_sync import DepthMatcher
 
 
 class CameraStream:
@@ -41,13 +42,16 @@ class CameraStream:
         self.prefix = f'{name}/' if name else ''
         self.label = name or 'default'
         self.camera_infos = CameraInfoCache()
+        self.depths = DepthMatcher()
         self.tracker = None
         self.received = 0
         self.dropped = 0
-        self.image_sub = self.camera_info_sub = None
+        self.image_sub = self.camera_info_sub = self.depth_sub = None
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.hands_pub = node.create_lifecycle_publisher(HandArray, self.prefix + 'hands',
                                                          reliable)
+        self.hands_raw_pub = node.create_lifecycle_publisher(
+            HandArray, self.prefix + 'hands_raw', reliable)
         self.markers_pub = node.create_lifecycle_publisher(MarkerArray,
                                                            self.prefix + 'markers', reliable)
         # Reliable, so that reliable (recorders) and best-effort (RViz) subscribers both match;
@@ -80,23 +84,29 @@ class CameraStream:
             CameraInfo, self.prefix + 'camera_info', self.camera_infos.add,
             qos_profile_sensor_data,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
+        self.depth_sub = node.create_subscription(
+            Image, self.prefix + 'depth_image', self.depths.add, qos_profile_sensor_data,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     def unsubscribe(self, node):
         """Destroy the subscriptions (deactivation)."""
-        for subscription in (self.image_sub, self.camera_info_sub):
+        for subscription in (self.image_sub, self.camera_info_sub, self.depth_sub):
             if subscription is not None:
                 node.destroy_subscription(subscription)
-        self.image_sub = self.camera_info_sub = None
+        self.image_sub = self.camera_info_sub = self.depth_sub = None
 
     def destroy(self, node):
         """Destroy the subscriptions and publishers (cleanup, shutdown)."""
         self.unsubscribe(node)
-        for publisher in (self.hands_pub, self.markers_pub, self.debug_pub):
+        for publisher in (self.hands_pub, self.hands_raw_pub, self.markers_pub,
+                          self.debug_pub):
             # destroy_lifecycle_publisher is missing from some rclpy releases (Humble).
             getattr(node, 'destroy_lifecycle_publisher', node.destroy_publisher)(publisher)
 
-    def wanted(self, settings):
-        """Return (hands, markers, debug_image): which outputs somebody subscribes to now."""
+    def wanted(self, settings, tf_publisher):
+        """Return (hands, hands_raw, markers, debug_image, tf): the outputs wanted now."""
         return (self.hands_pub.get_subscription_count() > 0,
+                self.hands_raw_pub.get_subscription_count() > 0,
                 settings.publish_markers and self.markers_pub.get_subscription_count() > 0,
-                settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0)
+                settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0,
+                settings.publish_tf and tf_publisher.subscribed())

@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional, Tuple
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 
+from wilor_ros.hand_frame import check_frame_pattern
 from wilor_ros.ros.markers import MarkerStyle
 from wilor_ros.weights import default_weight_paths
 
@@ -182,6 +183,23 @@ PARAMETERS = (
                   'is smoother and lags more', value_range=(0.01, 100.0)),
     ParameterSpec('smoothing.beta', 6.0, 'One-Euro cutoff increase per m/s of hand speed (s/m):'
                   ' higher follows fast motion with less lag', value_range=(0.0, 1000.0)),
+    # RGB-D, wrist TF, handedness, raw output (docs/rgbd.md).
+    ParameterSpec('use_depth', True, 'fuse the aligned depth image (depth_image, 16UC1 mm or '
+                  '32FC1 m) with the stamp nearest to the colour image: hands at the measured '
+                  'depth (needs camera_info)'),
+    ParameterSpec('depth.sync_tolerance', 0.02, 'largest stamp difference (s) between the '
+                  'colour image and the depth image fused with it', value_range=(0.0, 1.0)),
+    ParameterSpec('publish.tf', True, 'publish a wrist frame per hand on /tf (parent: the '
+                  "image's frame_id)"),
+    ParameterSpec('tf.frame_pattern', 'hand_{id}', 'child frame name of each hand; '
+                  'placeholders {id} (track id), {side} (left/right), {index}; e.g. '
+                  '{side}_hand gives left_hand / right_hand', check=check_frame_pattern,
+                  constraints='uses only {id}, {side}, {index}'),
+    ParameterSpec('tracking.side_hysteresis', 5, 'detector left/right label flips of up to this '
+                  'many frames do not change the side of a track', value_range=(0, 100)),
+    ParameterSpec('smoothing.max_speed', 5.0, 'a hand moving faster than this (m/s) between two '
+                  'frames restarts its filter instead of being smoothed through',
+                  value_range=(0.1, 100.0)),
 )
 
 SPECS = {spec.name: spec for spec in PARAMETERS}
@@ -260,6 +278,12 @@ class NodeSettings:
     smoothing_enabled: bool
     smoothing_min_cutoff: float
     smoothing_beta: float
+    use_depth: bool
+    depth_sync_tolerance: float
+    publish_tf: bool
+    tf_frame_pattern: str
+    tracking_side_hysteresis: int
+    smoothing_max_speed: float
 
     @classmethod
     def from_values(cls, values):

@@ -29,11 +29,16 @@ the camera ``''`` uses the names below as they are, camera ``left`` prefixes the
   parameters), or with ``image_transport:=compressed`` ``<image>/compressed``
   (sensor_msgs/CompressedImage, decoded here);
 * ``camera_info`` (sensor_msgs/CameraInfo): its K places the hands metrically;
-* -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image);
+* ``depth_image`` (sensor_msgs/Image 16UC1 mm / 32FC1 m, aligned to ``image``, sensor-data
+  QoS): paired by stamp, it puts the hands at the measured depth (README, RGB-D);
+* -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image) and
+  ``hands_raw`` (the same hands unfiltered, built only while subscribed);
 * -> ``markers`` (visualization_msgs/MarkerArray, reliable) and ``debug_image``
   (sensor_msgs/Image bgr8, reliable keep-last 2), each built only while someone subscribes.
 
 Per node: -> ``mano_faces`` (wilor_msgs/MeshFaces, transient local, published on activation);
+-> ``/tf`` (tf2_msgs/TFMessage): a wrist frame per hand (:mod:`wilor_ros.ros.hand_tf`; the
+frames of camera ``left`` are named ``left/<tf.frame_pattern>``);
 -> ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, 1 Hz).
 
 Threads: the subscription callbacks only store the newest image of each camera; an image
@@ -45,10 +50,12 @@ while a batch is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_param
 ``config/wilor.yaml``.
 """
 
+import functools
 import gc
 import sys
 import threading
 import time
+import types
 
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -64,11 +71,13 @@ from wilor_ros.debug_overlay import draw_hands
 from wilor_ros.image_conversion import image_msg_to_bgr
 from wilor_ros.ros.camera_stream import CameraStream
 from wilor_ros.ros.frame_mailbox import Frame, LatestFrames
+from wilor_ros.ros.hand_tf import HandTfPublisher
 from wilor_ros.ros.markers import hand_markers
 from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, mesh_faces_msg
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
+from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
 
 WARNING_PERIOD = 5.0
 DIAGNOSTICS_PERIOD = 1.0
@@ -104,12 +113,12 @@ def build_pipeline(settings, logger):
 class Job:
     """One camera's frame in a batch: the image, its camera and the outputs wanted."""
 
-    __slots__ = ('stream', 'frame', 'image', 'intrinsics', 'wanted')
+    __slots__ = ('stream', 'frame', 'image', 'intrinsics', 'wanted', 'stamp', 'depth')
 
-    def __init__(self, stream, frame, image, intrinsics, wanted):
+    def __init__(self, stream, frame, image, intrinsics, wanted, stamp, depth):
         """Bundle the parts of one frame's work."""
         self.stream, self.frame, self.image = stream, frame, image
-        self.intrinsics, self.wanted = intrinsics, wanted
+        self.intrinsics, self.wanted, self.stamp, self.depth = intrinsics, wanted, stamp, depth
 
 
 class WilorNode(LifecycleNode):
@@ -123,6 +132,8 @@ class WilorNode(LifecycleNode):
         self.faces = None
         self.streams = {}
         self.stats = FrameStatistics()
+        self.rgbd_stats = RgbdStatistics()
+        self.tf_pub = None
         self._mailbox = LatestFrames()
         self._stop = threading.Event()
         self._worker = None
@@ -161,6 +172,7 @@ class WilorNode(LifecycleNode):
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD,
                                                     self._publish_diagnostics)
+        self.tf_pub = HandTfPublisher(self)
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
@@ -231,6 +243,9 @@ class WilorNode(LifecycleNode):
         if self._faces_pub is not None:
             getattr(self, 'destroy_lifecycle_publisher', self.destroy_publisher)(self._faces_pub)
             self._faces_pub = None
+        if self.tf_pub is not None:
+            self.tf_pub.destroy(self)
+            self.tf_pub = None
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self.destroy_publisher(self._diagnostics_pub)
@@ -253,6 +268,10 @@ class WilorNode(LifecycleNode):
             self.stats.report(), name=f'{self.get_name()}: hand reconstruction',
             hardware_id=str(self.pipeline.device if self.pipeline is not None else 'released'),
             image_topic=topics or 'nothing (node inactive)')
+        # The RGB-D and filter values; filter restarts summed over the cameras' trackers.
+        restarts = sum(getattr(s.tracker, 'filter_resets', 0) for s in streams)
+        status.values += self.rgbd_stats.key_values(
+            self.settings, types.SimpleNamespace(filter_resets=restarts))
         if len(streams) > 1:
             from diagnostic_msgs.msg import KeyValue
 
@@ -294,6 +313,32 @@ class WilorNode(LifecycleNode):
                                       'focal heuristic', throttle_duration_sec=WARNING_PERIOD)
         return intrinsics
 
+    def _depth_image(self, stream, header, image_shape, intrinsics, settings):
+        """Return the aligned depth image (m) paired with this image, or None (monocular)."""
+        if not settings.use_depth:
+            return None
+        depth, offset, problem = stream.depths.depth_for(
+            header, image_shape, intrinsics is not None, settings.depth_sync_tolerance,
+            settings.max_image_pixels)
+        self.rgbd_stats.set_offset(offset)
+        if problem is not None:
+            kind, text = problem
+            if kind != 'depth_unmatched':  # A slower depth stream is normal, not an error.
+                self.stats.count_error(kind, text)
+            self.get_logger().warning(text, throttle_duration_sec=WARNING_PERIOD)
+        self.rgbd_stats.count_frame(depth is not None, offset is not None)
+        return depth
+
+    def _publish_tf(self, stream, hands, header, settings):
+        # Each camera tracks its own ids, so its hand frames carry the camera's name.
+        pattern = stream.prefix + settings.tf_frame_pattern
+        try:
+            self.rgbd_stats.count('tf_transforms_published',
+                                  self.tf_pub.publish(hands, header, pattern))
+        except ValueError as error:
+            self.stats.count_error('tf', str(error))
+            self.get_logger().warning(str(error), throttle_duration_sec=WARNING_PERIOD)
+
     def _tracker(self, stream, settings):
         if not settings.tracking_enabled:
             return None
@@ -305,15 +350,19 @@ class WilorNode(LifecycleNode):
                      if settings.smoothing_enabled else None)
         if stream.tracker is None:
             stream.tracker = HandTracker(max_missed=settings.tracking_max_missed,
-                                         smoothing=smoothing)
+                                         smoothing=smoothing,
+                                         side_hysteresis=settings.tracking_side_hysteresis,
+                                         max_speed=settings.smoothing_max_speed)
         else:
             stream.tracker.configure(max_missed=settings.tracking_max_missed,
-                                     smoothing=smoothing)
+                                     smoothing=smoothing,
+                                     side_hysteresis=settings.tracking_side_hysteresis,
+                                     max_speed=settings.smoothing_max_speed)
         return stream.tracker
 
     def _prepare(self, stream, frame, settings):
         """Convert one camera's frame into a Job, or None (idle or bad input, counted)."""
-        wanted = stream.wanted(settings)
+        wanted = stream.wanted(settings, self.tf_pub)
         if not any(wanted):
             self.stats.count_idle()
             return None
@@ -324,8 +373,11 @@ class WilorNode(LifecycleNode):
             self.get_logger().warning(f'skipping an image from {stream.image_sub.topic_name}: '
                                       f'{error}', throttle_duration_sec=WARNING_PERIOD)
             return None
-        intrinsics = self._intrinsics(stream, frame.msg.header, image.shape, settings)
-        return Job(stream, frame, image, intrinsics, wanted)
+        header = frame.msg.header
+        intrinsics = self._intrinsics(stream, header, image.shape, settings)
+        depth = self._depth_image(stream, header, image.shape, intrinsics, settings)
+        return Job(stream, frame, image, intrinsics, wanted,
+                   stamp_seconds(header) or frame.received, depth)
 
     def _process(self, frames):
         settings = self.settings
@@ -341,12 +393,19 @@ class WilorNode(LifecycleNode):
                            rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
         mesh_visible = settings.markers_alpha > 0
         compute_vertices = any((mesh_visible and (markers or debug))
-                               or (hands and settings.publish_vertices)
-                               for hands, markers, debug in (job.wanted for job in jobs))
+                               or ((hands or raw) and settings.publish_vertices)
+                               for hands, raw, markers, debug, _ in (job.wanted for job in jobs))
+        # Each camera's tracker decides the sides of its hands before cropping, so a
+        # one-frame label flip of the detector never mirrors a mesh.
+        trackers = [self._tracker(job.stream, settings) for job in jobs]
+        sides = [None if tracker is None else functools.partial(tracker.resolve_sides,
+                                                                stamp=job.stamp)
+                 for job, tracker in zip(jobs, trackers)]
         try:
             results = pipeline.process_batch([job.image for job in jobs],
                                              [job.intrinsics for job in jobs],
-                                             compute_vertices=compute_vertices)
+                                             compute_vertices=compute_vertices,
+                                             depths=[job.depth for job in jobs], sides=sides)
         except (RuntimeError, ValueError) as error:
             self.stats.count_error('inference', str(error))
             sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in jobs)
@@ -354,14 +413,14 @@ class WilorNode(LifecycleNode):
                                     throttle_duration_sec=WARNING_PERIOD)
             return
         processing = time.monotonic() - start
-        for job, hands in zip(jobs, results):
+        for job, tracker, hands in zip(jobs, trackers, results):
             if self._stop.is_set():
                 return
-            self._publish(job, hands, settings, processing)
+            self._publish(job, tracker, hands, settings, processing)
 
-    def _publish(self, job, hands, settings, processing):
+    def _publish(self, job, tracker, hands, settings, processing):
         msg, stream = job.frame.msg, job.stream
-        want_hands, want_markers, want_debug = job.wanted
+        _, want_raw, want_markers, want_debug, want_tf = job.wanted
         if not self._first_frame_logged:
             self._first_frame_logged = True
             source = 'camera_info K' if job.intrinsics is not None else 'the focal heuristic'
@@ -369,10 +428,16 @@ class WilorNode(LifecycleNode):
                 f'first image: {job.image.shape[1]}x{job.image.shape[0]} '
                 f'{getattr(msg, "encoding", "compressed")}, frame {msg.header.frame_id!r}, '
                 f'{len(hands)} hand(s), placed with {source}')
-        tracker = self._tracker(stream, settings)
+        raw = hands
         if tracker is not None:
-            hands = tracker.update(hands, stamp_seconds(msg.header) or job.frame.received)
+            hands = tracker.update(hands, job.stamp)
+            raw = tracker.last_raw
         stream.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices))
+        if want_raw:
+            stream.hands_raw_pub.publish(hands_to_msg(raw, msg.header,
+                                                      settings.publish_vertices))
+        if want_tf:
+            self._publish_tf(stream, hands, msg.header, settings)
         if want_markers:
             stream.markers_pub.publish(hand_markers(hands, msg.header, self.faces,
                                                     settings.marker_style()))
@@ -384,6 +449,8 @@ class WilorNode(LifecycleNode):
                                  mesh_alpha=settings.markers_alpha)
             stream.debug_pub.publish(bgr_image_msg(picture, msg.header))
             self.stats.count_published('debug_image')
+        if job.depth is not None:
+            self.rgbd_stats.count_hands(hands)
         self.stats.count_processed(processing, time.monotonic() - job.frame.received, len(hands))
 
     def destroy_node(self):
