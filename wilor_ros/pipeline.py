@@ -125,6 +125,8 @@ class HandPipeline:
     ``pipe(image_bgr, camera_matrix=None, compute_vertices=True)`` returns a list of
     :class:`~wilor_ros.hand.HandResult` in the detector's order (descending score). Without
     ``camera_matrix`` the translation uses WiLoR's focal heuristic 5000/256 * max(W, H).
+    Hands with a non-finite number are dropped and counted in ``non_finite_hands`` (a running
+    total).
 
     """
 
@@ -132,6 +134,7 @@ class HandPipeline:
                  max_hands=DEFAULT_MAX_HANDS, dtype=None):
         self.detector = detector
         self.reconstructor = reconstructor
+        self.non_finite_hands = 0
         self.conf = self.iou = self.rescale_factor = self.max_hands = None
         self.configure(conf=conf, iou=iou, rescale_factor=rescale_factor, max_hands=max_hands)
         if dtype is not None:
@@ -254,8 +257,10 @@ class HandPipeline:
             part = {key: value[start:start + count] for key, value in outputs.items()}
             start += count
             center, size = crop_geometry(boxes[keep], self.rescale_factor)
-            results.append(build_hand_results(
+            hands = build_hand_results(
                 part, center, size, boxes[keep], scores[keep], is_right[keep],
                 self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0]),
-                compute_vertices))
+                compute_vertices)
+            self.non_finite_hands += count - len(hands)
+            results.append(hands)
         return results

@@ -32,11 +32,13 @@ Tracking is always on; temporal smoothing (``wilor_ros.smoothing``) runs per tra
 """
 
 import dataclasses
+import math
 from typing import List, Optional
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from wilor_ros.finite import split_finite
 from wilor_ros.hand import HandResult
 from wilor_ros.skeleton import WRIST
 from wilor_ros.smoothing import HandSmoother, SmoothingConfig
@@ -154,9 +156,14 @@ class HandTracker:
         Returns copies of ``hands`` in the same order with ``track_id`` set, smoothed when the
         tracker has a smoothing config. A stamp earlier than the previous one (a replayed bag,
         a clock reset) resets the tracker and sets ``time_jumped_back``; a repeated stamp is
-        processed as a frame with no elapsed time.
+        processed as a frame with no elapsed time. Hands with a non-finite number are dropped
+        (they cannot be associated and would poison the tracks and filters for good); a
+        non-finite stamp raises ValueError and changes nothing.
         """
         stamp = float(stamp)
+        if not math.isfinite(stamp):
+            raise ValueError(f'HandTracker stamp must be a finite number of seconds, got {stamp}')
+        hands = split_finite(hands)[0]
         self.time_jumped_back = self.stamp is not None and stamp < self.stamp
         if self.time_jumped_back:
             self.reset()
@@ -185,6 +192,7 @@ class HandTracker:
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
         return results
 
+    @np.errstate(over='ignore', invalid='ignore')
     def _associate(self, hands, stamp):
         """Map detection index -> track by minimum-cost assignment within the gates."""
         if not hands or not self.tracks:
@@ -206,6 +214,8 @@ class HandTracker:
         scale = max(self.max_wrist_distance, 1e-6)
         missed = np.array([t.missed for t in self.tracks], dtype=np.float64)[:, None]
         cost = (1.0 - iou) + np.minimum(distance / scale, 2.0) + 0.01 * missed
+        # Extreme (finite) inputs can still extrapolate to inf / NaN; such a pair never matches.
+        allowed &= np.isfinite(cost)
         cost = np.where(allowed, cost, _FORBIDDEN)
 
         rows, cols = linear_sum_assignment(cost)
