@@ -293,8 +293,8 @@ def test_extreme_aspect_ratios_are_letterboxed_and_detected(detector, height, wi
     assert tuple(expected.shape[2:]) == box.input_hw
     actual = letterbox_torch(torch.from_numpy(image), box)
     assert torch.abs(actual - expected).max() * 255 <= 1.0 + 1e-3
-    for found in (detector.detect(image, conf=0.01), detector.detect(torch.from_numpy(image),
-                                                                    conf=0.01)):
+    for source in (image, torch.from_numpy(image)):
+        found = detector.detect(source, conf=0.01)
         boxes = found['boxes']
         assert torch.isfinite(boxes).all() and torch.isfinite(found['keypoints']).all()
         assert (boxes[:, [0, 2]] <= width).all() and (boxes[:, [1, 3]] <= height).all()

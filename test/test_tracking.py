@@ -218,8 +218,8 @@ def test_a_non_finite_hand_never_enters_the_tracks(smoothing):
     # failed in the assignment ('matrix contains invalid numeric entries').
     tracker = HandTracker(smoothing=smoothing)
     good = make_hand([0.1, 0.0, 0.6], True)
-    first = tracker.update([good, with_value(make_hand([-0.1, 0, 0.6], False), 'cam_t', 2,
-                                                np.inf)], 0.0)
+    overflowed = with_value(make_hand([-0.1, 0.0, 0.6], False), 'cam_t', 2, np.inf)
+    first = tracker.update([good, overflowed], 0.0)
     assert [hand.track_id for hand in first] == ['1']
     for frame in range(1, 10):
         results = tracker.update([make_hand([-0.1, 0.0, 0.6], False), good], frame / 30.0)

@@ -34,6 +34,7 @@ callbacks while a frame is being reconstructed. Parameters: :mod:`wilor_ros.ros.
 and ``config/wilor.yaml``.
 """
 
+import re
 import sys
 import threading
 import time
@@ -60,6 +61,7 @@ from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, mesh_faces_msg
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
+from wilor_ros.ros.throttled_log import KindThrottledLogger
 
 # Seconds between two warnings of the same kind (bad images can arrive at camera rate).
 WARNING_PERIOD = 5.0
@@ -109,6 +111,8 @@ class WilorNode(Node):
         self._stop = threading.Event()
         self._worker = None
         self._first_frame_logged = False
+        # One throttle per kind of problem, so a second kind within the period is logged too.
+        self._problems = KindThrottledLogger(self.get_logger(), WARNING_PERIOD)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         declare_parameters(self)
         self.settings = NodeSettings.from_node(self)
@@ -200,8 +204,7 @@ class WilorNode(Node):
                 if self._stop.is_set() or not self.context.ok():
                     return  # Shutting down: publishers may already be gone.
                 self.stats.count_error('internal', repr(error))
-                self.get_logger().error(f'frame failed: {error!r}',
-                                        throttle_duration_sec=WARNING_PERIOD)
+                self._problems.error('internal', f'frame failed: {error!r}')
 
     def _camera_matrix(self, header, image_shape, settings):
         """Return the intrinsics to use for this image, or None for WiLoR's focal heuristic."""
@@ -212,8 +215,7 @@ class WilorNode(Node):
         if problem is not None:
             kind, text = problem
             self.stats.count_error(kind, text)
-            self.get_logger().warning(f'{text}; using the focal heuristic',
-                                      throttle_duration_sec=WARNING_PERIOD)
+            self._problems.warning(kind, f'{text}; using the focal heuristic')
         return intrinsics
 
     def _update_tracker(self, settings):
@@ -246,8 +248,8 @@ class WilorNode(Node):
             image = image_msg_to_bgr(msg, settings.max_image_pixels)
         except ValueError as error:
             self.stats.count_error('bad_image', str(error))
-            self.get_logger().warning(f'skipping an image from {self.image_sub.topic_name}: '
-                                      f'{error}', throttle_duration_sec=WARNING_PERIOD)
+            self._problems.warning('bad_image', f'skipping an image from '
+                                   f'{self.image_sub.topic_name}: {error}')
             return
         camera_matrix = self._camera_matrix(msg.header, image.shape, settings)
         mesh_visible = settings.markers_alpha > 0 and (want_markers or want_debug)
@@ -255,15 +257,20 @@ class WilorNode(Node):
         # Validated already by the parameter descriptors; configure() checks again.
         pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
                            rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
+        non_finite_before = pipeline.non_finite_hands
         try:
             hands = pipeline(image, camera_matrix=camera_matrix,
                              compute_vertices=bool(mesh_visible or (
                                  want_hands and settings.publish_vertices)))
         except (RuntimeError, ValueError) as error:
             self.stats.count_error('inference', str(error))
-            self.get_logger().error(f'inference failed on a {image.shape[1]}x{image.shape[0]} '
-                                    f'image: {error}', throttle_duration_sec=WARNING_PERIOD)
+            self._problems.error('inference', f'inference failed on a {image.shape[1]}x'
+                                 f'{image.shape[0]} image: {error}')
             return
+        for _ in range(pipeline.non_finite_hands - non_finite_before):
+            text = 'a hand with non-finite numbers (inf/NaN) was dropped'
+            self.stats.count_error('non_finite_hand', text)
+            self._problems.warning('non_finite_hand', f'{text} (a degenerate network output)')
         if not self._first_frame_logged:
             self._first_frame_logged = True
             source = 'camera_info K' if camera_matrix is not None else 'the focal heuristic'
@@ -301,9 +308,23 @@ class WilorNode(Node):
         super().destroy_node()
 
 
+def ros_arguments_problem(error):
+    """One line from rcl's error for malformed ``--ros-args`` (without its C source locations)."""
+    text = re.sub(r',? at [^,]*\.c:\d+', '', str(error))
+    return text.replace('failed to initialize rcl: ', '').strip()
+
+
 def main(args=None):
-    """Run ``wilor_node`` until Ctrl-C; return the exit status (1 when it cannot start)."""
-    rclpy.init(args=args)
+    """Run ``wilor_node`` until Ctrl-C; return the exit status (1: cannot start, 2: bad args)."""
+    from rclpy.impl.implementation_singleton import rclpy_implementation
+
+    try:
+        rclpy.init(args=args)
+    except rclpy_implementation.RCLError as error:
+        # Before init there is no node logger; the line keeps the format of rclpy's.
+        print(f'[FATAL] [wilor_node]: invalid --ros-args: {ros_arguments_problem(error)}',
+              file=sys.stderr)
+        return 2
     logger = rclpy.logging.get_logger('wilor_node')
     node = None
     status = 0
