@@ -27,9 +27,8 @@ import math
 import pathlib
 import xml.etree.ElementTree as ElementTree
 
-import yaml
-
 from wilor_ros.ros.node_parameters import PARAMETERS
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 NAMESPACE = {'dds': 'http://www.eprosima.com'}
