@@ -309,7 +309,7 @@ class WilorNode(Node):
 
 
 def ros_arguments_problem(error):
-    """One line from rcl's error for malformed ``--ros-args`` (without its C source locations)."""
+    """Return rcl's error for malformed ``--ros-args`` as one line, without C source places."""
     text = re.sub(r',? at [^,]*\.c:\d+', '', str(error))
     return text.replace('failed to initialize rcl: ', '').strip()
 
