@@ -280,3 +280,22 @@ def test_numpy_letterbox_pads_grey_and_swaps_to_rgb():
     inner = padded[:, box.top:box.top + box.resized_hw[0], :] * 255
     assert np.abs(inner - resized[:, :, ::-1].transpose(2, 0, 1)).max() < 1e-3
     assert np.allclose(padded[:, :box.top], 114 / 255)
+
+
+@pytest.mark.parametrize('height,width', [(2, 4000), (4000, 2), (1, 1), (1, 5000)])
+def test_extreme_aspect_ratios_are_letterboxed_and_detected(detector, height, width):
+    # A legal image whose short side would scale to 0 px keeps a 1 px row (or column).
+    image = np.random.default_rng(width).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    box = plan_letterbox((height, width), 640)
+    assert min(box.resized_hw) >= 1 and max(box.input_hw) == 640
+    assert box.input_hw[0] % 32 == 0 and box.input_hw[1] % 32 == 0
+    expected = letterbox_numpy(image, box)
+    assert tuple(expected.shape[2:]) == box.input_hw
+    actual = letterbox_torch(torch.from_numpy(image), box)
+    assert torch.abs(actual - expected).max() * 255 <= 1.0 + 1e-3
+    for source in (image, torch.from_numpy(image)):
+        found = detector.detect(source, conf=0.01)
+        boxes = found['boxes']
+        assert torch.isfinite(boxes).all() and torch.isfinite(found['keypoints']).all()
+        assert (boxes[:, [0, 2]] <= width).all() and (boxes[:, [1, 3]] <= height).all()
+        assert (boxes >= 0).all()

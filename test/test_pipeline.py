@@ -151,3 +151,34 @@ def test_max_hands_and_empty_frames(pipe, e2e, images):
     assert HandPipeline(pipe.detector, pipe.reconstructor, conf=0.999)(images['']) == []
     assert pipe.reconstruct(images[''], np.zeros((0, 4)), []) == []
     assert pipe.faces.shape == (1538, 3)
+
+
+class DegenerateReconstructor:
+    """The fixture reconstructor, with a crop-camera scale of 0 (infinite depth) for hand 0."""
+
+    def __init__(self, reconstructor):
+        self.inner = reconstructor
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __call__(self, crops):
+        outputs = dict(self.inner(crops))
+        pred_cam = outputs['pred_cam'].clone()
+        pred_cam[0, 0] = 0.0
+        outputs['pred_cam'] = pred_cam
+        return outputs
+
+
+def test_non_finite_hands_are_dropped_and_counted(pipe, e2e, images):
+    healthy = pipe(images[''], camera_matrix=e2e['K'])
+    degenerate = HandPipeline(pipe.detector, DegenerateReconstructor(pipe.reconstructor),
+                              conf=float(e2e['conf']), iou=float(e2e['iou']),
+                              max_hands=int(e2e['max_hands']))
+    assert degenerate.non_finite_hands == 0
+    hands = degenerate(images[''], camera_matrix=e2e['K'])
+    assert len(hands) == len(healthy) - 1 and degenerate.non_finite_hands == 1
+    np.testing.assert_array_equal(stack(hands, 'vertices'), stack(healthy[1:], 'vertices'))
+    batched = degenerate.process_batch([images[''], images['_2']])
+    assert degenerate.non_finite_hands == 2  # the first hand of the batch only
+    assert all(np.isfinite(stack(frame, 'cam_t')).all() for frame in batched if frame)

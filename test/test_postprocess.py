@@ -183,3 +183,33 @@ def test_bad_camera_matrices_are_rejected():
         intrinsics_from_matrix([1.0, 2.0])
     with pytest.raises(ValueError, match='focal lengths must lie'):
         intrinsics_from_matrix(np.diag([0.0, 500.0, 1.0]))
+
+
+def test_hands_that_overflow_float32_are_dropped(crops, post):
+    # An absurd but finite focal length (now refused by intrinsics_from_values) made cam_t
+    # overflow float32 in the node: such hands must not leave post-processing.
+    absurd = CameraIntrinsics(1e300, 1e300, 320.0, 240.0, True)
+    assert hands_from_crops(crops, post, absurd) == []
+    assert len(hands_from_crops(crops, post, CameraIntrinsics(1e30, 1e30, 320, 240, True))) == 3
+
+
+@pytest.mark.parametrize('key,index,value', [
+    ('pred_cam', (1, 0), 0.0),          # scale 0: the hand at infinite depth
+    ('pred_cam', (1, 1), np.nan),
+    ('betas', (1, 3), np.inf),
+    ('pred_vertices', (1, 100, 2), np.nan),
+    ('pred_keypoints_2d', (1, 5, 0), -np.inf),
+])
+def test_degenerate_network_outputs_drop_only_that_hand(crops, post, key, index, value):
+    intrinsics = wilor_heuristic_intrinsics(640, 480)
+    good = hands_from_crops(crops, post, intrinsics)
+    damaged = {name: crops[name].copy() for name in OUTPUT_KEYS}
+    damaged[key][index] = value
+    hands = hands_from_crops(damaged, post, intrinsics)
+    assert [hand.score for hand in hands] == [good[0].score, good[2].score]
+    for hand, expected in zip(hands, (good[0], good[2])):
+        np.testing.assert_array_equal(hand.vertices, expected.vertices)
+    # Without vertices a NaN vertex is not part of any result, so the hand stays.
+    expected_count = 3 if key == 'pred_vertices' else 2
+    assert len(hands_from_crops(damaged, post, intrinsics, compute_vertices=False)) == \
+        expected_count

@@ -23,6 +23,7 @@ import functools
 import json
 import pathlib
 
+from bad_weights import BAD_WEIGHT_KINDS, malicious_marker, write_bad_weights
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import cv2
 import numpy as np
@@ -308,6 +309,24 @@ def test_missing_weights_are_reported(tmp_path, capsys, frames):
                            '--reconstructor', RECONSTRUCTOR, '-o', tmp_path / 'out')
     assert code == 1
     assert 'detector weights not found' in err and 'wilor-download' in err
+
+
+@pytest.mark.parametrize('network', ['detector', 'reconstructor'])
+@pytest.mark.parametrize('kind', BAD_WEIGHT_KINDS)
+def test_bad_weights_give_one_clear_line(tmp_path, capsys, frames, network, kind):
+    image_path = tmp_path / 'one.png'
+    cv2.imwrite(str(image_path), frames[0])
+    weights = write_bad_weights(tmp_path, kind, network)
+    paths = {'detector': DETECTOR, 'reconstructor': RECONSTRUCTOR, network: weights}
+    code, err, out = run_cli(capsys, image_path, '--detector', paths['detector'],
+                             '--reconstructor', paths['reconstructor'], '--device', 'cpu',
+                             '-o', tmp_path / 'out')
+    assert code == 1 and out == ''
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith('wilor-infer: error: ') and str(weights) in lines[0]
+    assert 'wilor-download' in lines[0]
+    assert not malicious_marker(tmp_path).exists()
 
 
 def test_message_definition_lists_every_dependency_once():

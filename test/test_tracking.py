@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from wilor_ros.finite import hand_is_finite
 from wilor_ros.hand import HandResult
 from wilor_ros.smoothing import SmoothingConfig
 from wilor_ros.tracking import box_iou, HandTracker
@@ -275,3 +276,54 @@ def test_invalid_parameters_are_rejected():
         HandTracker(max_missed=-1)
     with pytest.raises(ValueError, match='iou_threshold'):
         HandTracker(iou_threshold=1.5)
+
+
+def with_value(hand, name, index, value):
+    """Return a copy of ``hand`` with one number of field ``name`` replaced."""
+    array = np.array(getattr(hand, name), dtype=np.float32)
+    array.flat[index] = value
+    return dataclasses.replace(hand, **{name: array})
+
+
+@pytest.mark.parametrize('smoothing', [None, SmoothingConfig()])
+def test_a_non_finite_hand_never_enters_the_tracks(smoothing):
+    # The defect: a hand that overflowed to inf became a track, and from then on every frame
+    # failed in the assignment ('matrix contains invalid numeric entries').
+    tracker = HandTracker(smoothing=smoothing)
+    good = make_hand([0.1, 0.0, 0.6], True)
+    overflowed = with_value(make_hand([-0.1, 0.0, 0.6], False), 'cam_t', 2, np.inf)
+    first = tracker.update([good, overflowed], 0.0)
+    assert [hand.track_id for hand in first] == ['1']
+    for frame in range(1, 10):
+        results = tracker.update([make_hand([-0.1, 0.0, 0.6], False), good], frame / 30.0)
+        assert [hand.track_id for hand in results] == ['2', '1']
+        assert all(hand_is_finite(hand) for hand in results)
+    with pytest.raises(ValueError, match='finite'):
+        tracker.update([good], float('nan'))
+    assert [hand.track_id for hand in tracker.update([good], 10 / 30.0)] == ['1']
+
+
+def test_the_tracker_survives_any_input():
+    # Random sequences with inf / NaN / extreme values in any field and absurd stamp steps:
+    # no exception, every finite hand comes back with an id, nothing non-finite comes out.
+    rng = np.random.default_rng(7)
+    fields = ['box', 'keypoints_3d', 'keypoints_2d', 'cam_t', 'global_orient', 'hand_pose',
+              'betas']
+    values = [np.nan, np.inf, -np.inf, 3e38, -3e38, 0.0]
+    for trial in range(40):
+        tracker = HandTracker(smoothing=SmoothingConfig() if trial % 2 else None)
+        stamp = 0.0
+        for _ in range(25):
+            hands = [make_hand([rng.normal(0, 0.2), rng.normal(0, 0.2), 0.4 + rng.random()],
+                               bool(rng.integers(2)), rng) for _ in range(rng.integers(0, 4))]
+            for index in np.flatnonzero(rng.random(len(hands)) < 0.3):
+                name = fields[rng.integers(len(fields))]
+                hands[index] = with_value(hands[index], name,
+                                          rng.integers(np.size(getattr(hands[index], name))),
+                                          values[rng.integers(len(values))])
+            stamp += 1 / 30 if rng.random() < 0.8 else [0.0, 1e-12, 1e9, -5.0, 1e300][
+                rng.integers(5)]
+            results = tracker.update(hands, stamp)
+            finite = [hand for hand in hands if hand_is_finite(hand)]
+            assert len(results) == len(finite) and all(hand.track_id for hand in results)
+            assert all(hand_is_finite(hand) for hand in results)

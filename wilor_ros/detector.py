@@ -70,11 +70,13 @@ def plan_letterbox(image_hw, imgsz, stride=32):
 
     ``imgsz`` is an int or (height, width). The scaled size uses Python ``round``; padding is
     the remainder modulo ``stride``, split with the ``round(d/2 -+ 0.1)`` rule ultralytics uses.
+    A side is never scaled below 1 pixel: a legal but extreme image (4000 x 2) would otherwise
+    round to a height of 0, which no resize accepts (ultralytics fails there).
     """
     h, w = image_hw
     new_h, new_w = (imgsz, imgsz) if np.isscalar(imgsz) else imgsz
     ratio = min(new_h / h, new_w / w)
-    resized_w, resized_h = int(round(w * ratio)), int(round(h * ratio))
+    resized_w, resized_h = max(1, int(round(w * ratio))), max(1, int(round(h * ratio)))
     dw = float(np.mod(new_w - resized_w, stride)) / 2
     dh = float(np.mod(new_h - resized_h, stride)) / 2
     return Letterbox(image_hw=(h, w), resized_hw=(resized_h, resized_w),

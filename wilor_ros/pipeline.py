@@ -30,6 +30,7 @@ import torch
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
 from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
+from wilor_ros.finite import split_finite
 from wilor_ros.postprocess import build_hand_results
 
 DEFAULT_MAX_HANDS = 10
@@ -133,6 +134,8 @@ class HandPipeline:
     ``sides(boxes, scores, is_right) -> is_right`` run between detection and cropping, so a
     tracker's side decision (:meth:`wilor_ros.tracking.HandTracker.resolve_sides`) decides the
     crop mirroring.
+    Hands with a non-finite number are dropped and counted in ``non_finite_hands`` (a running
+    total).
 
     """
 
@@ -140,6 +143,7 @@ class HandPipeline:
                  max_hands=DEFAULT_MAX_HANDS, dtype=None):
         self.detector = detector
         self.reconstructor = reconstructor
+        self.non_finite_hands = 0
         self.conf = self.iou = self.rescale_factor = self.max_hands = None
         self.configure(conf=conf, iou=iou, rescale_factor=rescale_factor, max_hands=max_hands)
         if dtype is not None:
@@ -295,11 +299,15 @@ class HandPipeline:
             center, size = crop_geometry(boxes[keep], self.rescale_factor)
             intrinsics = self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0])
             depth, confidence = extras
+            # Non-finite hands are dropped once all is attached, so indices still line up.
             hands = build_hand_results(part, center, size, boxes[keep], scores[keep],
                                        is_right[keep], intrinsics,
-                                       compute_vertices or depth is not None)
-            results.append(self._with_extras(hands, keep, depth, confidence, intrinsics,
-                                             compute_vertices))
+                                       compute_vertices or depth is not None,
+                                       drop_non_finite=False)
+            hands, dropped = split_finite(self._with_extras(hands, keep, depth, confidence,
+                                                            intrinsics, compute_vertices))
+            self.non_finite_hands += dropped
+            results.append(hands)
         return results
 
     def _with_extras(self, hands, keep, depth, confidence, intrinsics, compute_vertices):

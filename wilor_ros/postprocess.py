@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from wilor_ros.camera import cam_crop_to_camera, project_points
+from wilor_ros.finite import split_finite
 from wilor_ros.hand import HandResult
 from wilor_ros.rotations import mirror_axis_angle, rotmat_to_axis_angle
 
@@ -126,8 +127,10 @@ def _to_host(outputs, compute_vertices):
     return host
 
 
+# Overflow and NaN warnings would only repeat what the finiteness check below counts.
+@np.errstate(all='ignore')
 def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, intrinsics,
-                       compute_vertices=True):
+                       compute_vertices=True, drop_non_finite=True):
     """
     Turn one batch of reconstructor outputs into a list of :class:`HandResult`.
 
@@ -138,6 +141,9 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
     (B,), ``is_right`` (B,): the detections; ``intrinsics``:
     :class:`~wilor_ros.camera.CameraIntrinsics` (heuristic or real K); ``compute_vertices``:
     fill ``vertices`` (else None). Camera math runs in float64; results are float32.
+    Hands with a non-finite number (a degenerate network output, float32 overflow) are
+    dropped (:mod:`wilor_ros.finite`): fewer results than boxes then, in the same order;
+    ``drop_non_finite=False`` leaves that to the caller (one result per box).
     """
     is_right = np.asarray(is_right, dtype=bool).reshape(-1)
     count = len(is_right)
@@ -158,7 +164,7 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
     boxes = np.asarray(boxes, dtype=np.float32).reshape(count, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(count)
     f32 = np.float32
-    return [
+    hands = [
         HandResult(
             is_right=bool(is_right[n]), score=float(scores[n]), box=boxes[n].copy(),
             keypoints_3d=joints[n].astype(f32), keypoints_2d=joints_2d[n].astype(f32),
@@ -170,6 +176,7 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
             focal_from_camera_info=bool(intrinsics.from_camera_info),
             vertices=None if vertices is None else vertices[n].astype(f32))
         for n in range(count)]
+    return split_finite(hands)[0] if drop_non_finite else hands
 
 
 def _numpy(value):

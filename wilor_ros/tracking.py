@@ -46,11 +46,13 @@ Tracking is always on; temporal smoothing (``wilor_ros.smoothing``) runs per tra
 """
 
 import dataclasses
+import math
 from typing import List, Optional
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from wilor_ros.finite import split_finite
 from wilor_ros.hand import HandResult
 from wilor_ros.skeleton import WRIST
 from wilor_ros.smoothing import HandSmoother, SmoothingConfig
@@ -226,7 +228,9 @@ class HandTracker:
         track_boxes = np.stack([track.predicted(stamp)[0] for track in self.tracks])
         iou = box_iou(track_boxes, boxes)
         allowed = (iou > 0.0) & (iou >= self.iou_threshold)
-        cost = np.where(allowed, self._pair_cost(iou, 0.0, labels), _FORBIDDEN)
+        cost = self._pair_cost(iou, 0.0, labels)
+        allowed &= np.isfinite(cost)  # boxes extrapolated to inf / NaN never match
+        cost = np.where(allowed, cost, _FORBIDDEN)
         rows, cols = linear_sum_assignment(cost)
         resolved = []
         sides = labels.copy()
@@ -258,8 +262,14 @@ class HandTracker:
         tracker has a smoothing config (the unsmoothed copies with ids: ``last_raw``). A stamp
         earlier than the previous one (a replayed bag, a clock reset) resets the tracker and
         sets ``time_jumped_back``; a repeated stamp is processed as a frame with no elapsed time.
+        Hands with a non-finite number are dropped (they cannot be associated and would poison
+        the tracks and filters for good); a non-finite stamp raises ValueError and changes
+        nothing.
         """
         stamp = float(stamp)
+        if not math.isfinite(stamp):
+            raise ValueError(f'HandTracker stamp must be a finite number of seconds, got {stamp}')
+        hands = split_finite(hands)[0]
         self.time_jumped_back = self.stamp is not None and stamp < self.stamp
         if self.time_jumped_back:
             self.reset()
@@ -335,6 +345,7 @@ class HandTracker:
         matches.update({free_hands[i]: track for i, track in found.items()})
         return matches
 
+    @np.errstate(over='ignore', invalid='ignore')
     def _assign(self, hands, stamp):
         """Minimum-cost assignment of ``hands`` to ``self.tracks`` within the gates."""
         predictions = [track.predicted(stamp) for track in self.tracks]
@@ -348,6 +359,8 @@ class HandTracker:
         overlapping = (iou > 0.0) & (iou >= self.iou_threshold)
         allowed = overlapping | (distance <= self.max_wrist_distance)
         cost = self._pair_cost(iou, distance, [bool(h.is_right) for h in hands])
+        # Extreme (finite) inputs can still extrapolate to inf / NaN; such a pair never matches.
+        allowed &= np.isfinite(cost)
         cost = np.where(allowed, cost, _FORBIDDEN)
 
         rows, cols = linear_sum_assignment(cost)

@@ -20,8 +20,10 @@ Images go out with sensor-data QoS (as camera drivers publish), camera_info reli
 Commands (``stamp`` is [sec, nanosec]; topics are relative names, default 'image'):
 
 * wait_match {topic, compressed}: wait until a subscriber (the node) matches the topic.
-* frame {stamp, encoding, fx, fy, k_zero, info_size, frame_id, topic, info_topic}: publish
-  camera_info (when ``fx`` is given or ``k_zero``) and then the image.
+* frame {stamp, encoding, fx, fy, k_zero, info_size, frame_id, topic, info_topic, size}:
+  publish camera_info (when ``fx`` is given or ``k_zero``; fx may be NaN, 0, negative...)
+  and then the image, the fixture image resized to ``size`` [width, height] when given
+  (nearest neighbour; encodings rgb8, bgr8, bgra8).
 * bad {kind, stamp, topic}: publish a malformed image: step, short, encoding, empty, huge,
   or garbage (a CompressedImage that does not decode).
 * compressed {stamp, topic}: publish the image as a JPEG CompressedImage.
@@ -70,14 +72,23 @@ class Camera:
         msg.header.frame_id = command.get('frame_id', 'cam_optical')
         return msg
 
-    def image_msg(self, encoding):
-        pixels = self.image
+    def pixels(self, size=None):
+        if size is None:
+            return self.image
+        return cv2.resize(self.image, tuple(int(v) for v in size),
+                          interpolation=cv2.INTER_NEAREST)
+
+    def image_msg(self, encoding, size=None):
+        pixels = self.pixels(size)
         if encoding == 'rgb8':
             pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+        elif encoding == 'bgra8':
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA)
         elif encoding != 'bgr8':
             raise ValueError(f'node_camera cannot encode {encoding}')
         height, width = pixels.shape[:2]
-        msg = Image(height=height, width=width, encoding=encoding, step=width * 3)
+        msg = Image(height=height, width=width, encoding=encoding,
+                    step=width * pixels.shape[2])
         msg.data = pixels.tobytes()
         return msg
 
@@ -92,7 +103,7 @@ class Camera:
         return {'matched': True}
 
     def frame(self, command):
-        height, width = self.image.shape[:2]
+        width, height = command.get('size') or self.image.shape[1::-1]
         if command.get('fx') is not None or command.get('k_zero'):
             info = self.header_of(CameraInfo(), command)
             info.width, info.height = command.get('info_size') or (width, height)
@@ -103,7 +114,8 @@ class Camera:
                 fy = float(command.get('fy') or fx)
                 info.k = [fx, 0.0, (width - 1) / 2.0, 0.0, fy, (height - 1) / 2.0, 0.0, 0.0, 1.0]
             self.publisher(CameraInfo, command.get('info_topic', 'camera_info')).publish(info)
-        msg = self.header_of(self.image_msg(command.get('encoding', 'rgb8')), command)
+        msg = self.header_of(self.image_msg(command.get('encoding', 'rgb8'),
+                                            command.get('size')), command)
         self.publisher(Image, command.get('topic', 'image')).publish(msg)
         return {'published': 1}
 

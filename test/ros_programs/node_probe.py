@@ -69,6 +69,20 @@ def header_summary(header):
     return {'stamp': [header.stamp.sec, header.stamp.nanosec], 'frame_id': header.frame_id}
 
 
+def all_finite(value):
+    """Tell whether every floating-point number in a message (nested ones too) is finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, np.ndarray):
+        return not np.issubdtype(value.dtype, np.inexact) or bool(np.isfinite(value).all())
+    if isinstance(value, (list, tuple)) or type(value).__name__ == 'array':
+        return all(all_finite(item) for item in value)
+    if hasattr(value, 'get_fields_and_field_types'):
+        return all(all_finite(getattr(value, name))
+                   for name in value.get_fields_and_field_types())
+    return True
+
+
 def summarise_hands(msg):
     return dict(header_summary(msg.header), hands=[{
         'side': int(hand.side), 'id': hand.id, 'score': float(hand.score),
@@ -78,8 +92,7 @@ def summarise_hands(msg):
         'focal_source': int(hand.focal_source),
         'principal_point': [float(v) for v in hand.principal_point],
         'vertices': len(hand.vertices),
-        'finite': bool(np.isfinite(np.asarray(hand.vertices)).all() and all(
-            math.isfinite(v) for p in hand.keypoints_3d for v in (p.x, p.y, p.z))),
+        'finite': all_finite(hand),
     } for hand in msg.hands])
 
 

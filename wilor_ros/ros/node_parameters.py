@@ -153,8 +153,10 @@ PARAMETERS = (
                   value_range=(1, 100)),
     ParameterSpec('rescale_factor', 2.0, 'crop side relative to the detection box (WiLoR: 2.0)',
                   value_range=(1.0, 4.0)),
-    ParameterSpec('max_image_pixels', 7680 * 4320, 'larger images are refused with a warning '
-                  '(protects the node from absurd or corrupt sizes)',
+    # 4K UHD: what the shipped Fast DDS shared-memory segment carries two of (any 8-bit encoding).
+    ParameterSpec('max_image_pixels', 3840 * 2160, 'larger images are refused with a warning '
+                  '(protects the node from absurd or corrupt sizes); raise it together with the '
+                  'Fast DDS shared-memory segment (config/fastdds.xml)',
                   value_range=(1, 1 << 30)),
     ParameterSpec('publish.vertices', True,
                   'fill Hand.vertices (778 x 3 floats per hand) in the hands messages'),

@@ -52,6 +52,7 @@ while a batch is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_param
 
 import functools
 import gc
+import re
 import sys
 import threading
 import time
@@ -78,6 +79,7 @@ from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
 from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
+from wilor_ros.ros.throttled_log import KindThrottledLogger
 
 WARNING_PERIOD = 5.0
 DIAGNOSTICS_PERIOD = 1.0
@@ -138,6 +140,8 @@ class WilorNode(LifecycleNode):
         self._stop = threading.Event()
         self._worker = None
         self._first_frame_logged = False
+        # One throttle per kind of problem, so a second kind within the period is logged too.
+        self._problems = KindThrottledLogger(self.get_logger(), WARNING_PERIOD)
         self._faces_pub = self._diagnostics_pub = self._diagnostics_timer = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
         declare_parameters(self)
@@ -297,8 +301,7 @@ class WilorNode(LifecycleNode):
                 if self._stop.is_set() or not self.context.ok():
                     return  # Shutting down: publishers may already be gone.
                 self.stats.count_error('internal', repr(error))
-                self.get_logger().error(f'frame failed: {error!r}',
-                                        throttle_duration_sec=WARNING_PERIOD)
+                self._problems.error('internal', f'frame failed: {error!r}')
 
     def _intrinsics(self, stream, header, image_shape, settings):
         """Return the intrinsics to use for this image, or None for WiLoR's focal heuristic."""
@@ -309,8 +312,8 @@ class WilorNode(LifecycleNode):
         if problem is not None:
             kind, text = problem
             self.stats.count_error(kind, text)
-            self.get_logger().warning(f'{stream.camera_info_sub.topic_name}: {text}; using the '
-                                      'focal heuristic', throttle_duration_sec=WARNING_PERIOD)
+            self._problems.warning(kind, f'{stream.camera_info_sub.topic_name}: {text}; using '
+                                   'the focal heuristic')
         return intrinsics
 
     def _depth_image(self, stream, header, image_shape, intrinsics, settings):
@@ -325,7 +328,7 @@ class WilorNode(LifecycleNode):
             kind, text = problem
             if kind != 'depth_unmatched':  # A slower depth stream is normal, not an error.
                 self.stats.count_error(kind, text)
-            self.get_logger().warning(text, throttle_duration_sec=WARNING_PERIOD)
+            self._problems.warning(kind, text)
         self.rgbd_stats.count_frame(depth is not None, offset is not None)
         return depth
 
@@ -337,7 +340,7 @@ class WilorNode(LifecycleNode):
                                   self.tf_pub.publish(hands, header, pattern))
         except ValueError as error:
             self.stats.count_error('tf', str(error))
-            self.get_logger().warning(str(error), throttle_duration_sec=WARNING_PERIOD)
+            self._problems.warning('tf', str(error))
 
     def _tracker(self, stream, settings):
         if not settings.tracking_enabled:
@@ -370,8 +373,8 @@ class WilorNode(LifecycleNode):
             image = image_msg_to_bgr(frame.msg, settings.max_image_pixels)
         except ValueError as error:
             self.stats.count_error('bad_image', str(error))
-            self.get_logger().warning(f'skipping an image from {stream.image_sub.topic_name}: '
-                                      f'{error}', throttle_duration_sec=WARNING_PERIOD)
+            self._problems.warning('bad_image', f'skipping an image from '
+                                   f'{stream.image_sub.topic_name}: {error}')
             return None
         header = frame.msg.header
         intrinsics = self._intrinsics(stream, header, image.shape, settings)
@@ -401,6 +404,7 @@ class WilorNode(LifecycleNode):
         sides = [None if tracker is None else functools.partial(tracker.resolve_sides,
                                                                 stamp=job.stamp)
                  for job, tracker in zip(jobs, trackers)]
+        non_finite_before = pipeline.non_finite_hands
         try:
             results = pipeline.process_batch([job.image for job in jobs],
                                              [job.intrinsics for job in jobs],
@@ -409,9 +413,12 @@ class WilorNode(LifecycleNode):
         except (RuntimeError, ValueError) as error:
             self.stats.count_error('inference', str(error))
             sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in jobs)
-            self.get_logger().error(f'inference failed on {sizes}: {error}',
-                                    throttle_duration_sec=WARNING_PERIOD)
+            self._problems.error('inference', f'inference failed on {sizes}: {error}')
             return
+        for _ in range(pipeline.non_finite_hands - non_finite_before):
+            text = 'a hand with non-finite numbers (inf/NaN) was dropped'
+            self.stats.count_error('non_finite_hand', text)
+            self._problems.warning('non_finite_hand', f'{text} (a degenerate network output)')
         processing = time.monotonic() - start
         for job, tracker, hands in zip(jobs, trackers, results):
             if self._stop.is_set():
@@ -459,9 +466,23 @@ class WilorNode(LifecycleNode):
         super().destroy_node()
 
 
+def ros_arguments_problem(error):
+    """Return rcl's error for malformed ``--ros-args`` as one line, without C source places."""
+    text = re.sub(r',? at [^,]*\.c:\d+', '', str(error))
+    return text.replace('failed to initialize rcl: ', '').strip()
+
+
 def main(args=None):
-    """Run ``wilor_node`` until Ctrl-C; return the exit status (1 when it cannot start)."""
-    rclpy.init(args=args)
+    """Run ``wilor_node`` until Ctrl-C; return the exit status (1: cannot start, 2: bad args)."""
+    from rclpy.impl.implementation_singleton import rclpy_implementation
+
+    try:
+        rclpy.init(args=args)
+    except rclpy_implementation.RCLError as error:
+        # Before init there is no node logger; the line keeps the format of rclpy's.
+        print(f'[FATAL] [wilor_node]: invalid --ros-args: {ros_arguments_problem(error)}',
+              file=sys.stderr)
+        return 2
     logger = rclpy.logging.get_logger('wilor_node')
     node = None
     status = 0
