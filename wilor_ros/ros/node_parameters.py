@@ -31,6 +31,8 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 SetParametersResult)
 
 from wilor_ros.ros.markers import MarkerStyle
+from wilor_ros.ros.node_diagnostics import (DEFAULT_LATENCY_BUDGET, DEFAULT_STALL_TIMEOUT,
+                                            DEFAULT_WINDOW, MAX_WINDOW)
 from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
@@ -138,7 +140,8 @@ PARAMETERS = (
                   'opacity of the hand mesh in markers and debug_image (0: no mesh)',
                   value_range=(0.0, 1.0)),
     ParameterSpec('markers.lifetime', _DEFAULT_STYLE.lifetime,
-                  'seconds RViz keeps a marker that is not refreshed (0: forever)',
+                  'seconds RViz keeps a marker that is not refreshed; 0 (default): until the '
+                  'next frame replaces it',
                   value_range=(0.0, 60.0)),
     ParameterSpec('tracking.enabled', True,
                   'give hands stable ids across frames (Hand.id; empty when off)'),
@@ -150,6 +153,16 @@ PARAMETERS = (
                   'is smoother and lags more', value_range=(0.01, 100.0)),
     ParameterSpec('smoothing.beta', 6.0, 'One-Euro cutoff increase per m/s of hand speed (s/m):'
                   ' higher follows fast motion with less lag', value_range=(0.0, 1000.0)),
+    ParameterSpec('diagnostics.stall_timeout', DEFAULT_STALL_TIMEOUT,
+                  'seconds frames may wait with none processed before /diagnostics reports '
+                  'ERROR (keep above the slowest frame: the first one includes warm-up)',
+                  value_range=(0.5, 3600.0)),
+    ParameterSpec('diagnostics.latency_budget', DEFAULT_LATENCY_BUDGET,
+                  'mean seconds from image receipt to published hands above which '
+                  '/diagnostics reports WARN (0: no latency check)', value_range=(0.0, 3600.0)),
+    ParameterSpec('diagnostics.window', DEFAULT_WINDOW,
+                  'seconds over which /diagnostics measures rate and timings',
+                  value_range=(1.0, MAX_WINDOW)),
 )
 
 SPECS = {spec.name: spec for spec in PARAMETERS}
@@ -226,6 +239,9 @@ class NodeSettings:
     smoothing_enabled: bool
     smoothing_min_cutoff: float
     smoothing_beta: float
+    diagnostics_stall_timeout: float
+    diagnostics_latency_budget: float
+    diagnostics_window: float
 
     @classmethod
     def from_values(cls, values):

@@ -179,10 +179,13 @@ class WilorNode(Node):
         self._camera_infos.add(msg)
 
     def _publish_diagnostics(self):
-        status = diagnostic_status(self.stats.report(),
+        settings = self.settings
+        status = diagnostic_status(self.stats.report(window=settings.diagnostics_window),
                                    name=f'{self.get_name()}: hand reconstruction',
                                    hardware_id=str(self.pipeline.device),
-                                   image_topic=self.image_sub.topic_name)
+                                   image_topic=self.image_sub.topic_name,
+                                   stall_timeout=settings.diagnostics_stall_timeout,
+                                   latency_budget=settings.diagnostics_latency_budget)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
