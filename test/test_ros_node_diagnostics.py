@@ -176,3 +176,52 @@ def test_counters_are_totals(clock):
     _, _, values = status_of(stats)
     assert (values['frames_received'], values['frames_processed'], values['frames_dropped'],
             values['hands_last_frame'], values['published.markers']) == ('8', '4', '4', '3', '1')
+
+
+# --------------------------------------------------------------------------------------------
+# Over DDS: a node whose inference hangs reports ERROR on /diagnostics in time.
+
+
+def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
+    import time
+
+    from conftest import DETECTOR, RECONSTRUCTOR
+    from ros_harness import PROGRAMS, ros_env, RosProcess
+    from test_ros_wilor_node import DrivenProcess
+
+    stall_timeout = 2.0
+    env = ros_env()
+    node = RosProcess([PROGRAMS / 'stalling_node.py', '--good', '2', '--ros-args',
+                       '-p', f'detector_path:={DETECTOR}',
+                       '-p', f'reconstructor_path:={RECONSTRUCTOR}', '-p', 'device:=cpu', '-p', f'diagnostics.stall_timeout:={stall_timeout}',
+                       '-p', 'diagnostics.latency_budget:=0.0'], env)
+    camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
+    probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)
+    try:
+        for process in (camera, probe):
+            process.wait_for_line(lambda line: line == 'READY', timeout=30)
+        node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
+        assert camera('wait_match', topic='image')['matched'], node.output
+        probe('subscribe', what='hands')   # without a subscriber the node would idle
+        assert probe('wait_publisher')['matched'], node.output
+        camera.send('flood', rate=10.0, seconds=12.0, first_sec=2000, topic='image')
+        blocked_at = node.wait_for_json('blocked_at', timeout=30)['blocked_at']
+        statuses = []
+        while True:
+            status = probe('diagnostics', timeout=5.0)
+            assert not status.get('timeout'), node.output
+            statuses.append((time.monotonic() - blocked_at, status))
+            if status['level'] == 2 or statuses[-1][0] > 10.0:
+                break
+    finally:
+        for process in (camera, probe, node):
+            process.stop()
+    elapsed, error = statuses[-1]
+    assert error['level'] == 2, statuses
+    assert error['message'].startswith('stalled: frames arrive but none was processed')
+    # The status is published once a second: ERROR within the timeout plus two periods (the
+    # wait started when the last good frame finished, a few ms before the hang).
+    assert stall_timeout - 0.1 <= elapsed <= stall_timeout + 2.5, statuses
+    # Before the hang it processed frames and said so.
+    assert int(error['values']['frames_processed']) == 2
+    assert all(status['level'] == 0 for _, status in statuses[:-1]), statuses
