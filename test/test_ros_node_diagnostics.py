@@ -54,7 +54,7 @@ def status_of(stats, **limits):
 
 
 def process_frames(stats, clock, count, seconds_per_frame, hands=1):
-    """A camera faster than the worker: frames keep arriving while each one is processed."""
+    """Feed a worker slower than the camera: frames keep arriving while one is processed."""
     for _ in range(count):
         stats.count_received(dropped=False)
         clock.advance(seconds_per_frame)
@@ -193,7 +193,8 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
     env = ros_env()
     node = RosProcess([PROGRAMS / 'stalling_node.py', '--good', '2', '--ros-args',
                        '-p', f'detector_path:={DETECTOR}',
-                       '-p', f'reconstructor_path:={RECONSTRUCTOR}', '-p', 'device:=cpu', '-p', f'diagnostics.stall_timeout:={stall_timeout}',
+                       '-p', f'reconstructor_path:={RECONSTRUCTOR}', '-p', 'device:=cpu',
+                       '-p', f'diagnostics.stall_timeout:={stall_timeout}',
                        '-p', 'diagnostics.latency_budget:=0.0'], env)
     camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
     probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)

@@ -152,6 +152,7 @@ class FrameStatistics:
         end = last if now - last <= (last - origin) / len(recent) else now
         return len(recent) / max(end - origin, 1e-9)
 
+
 def _rate_text(rate):
     return f'{rate:.1f} Hz' if rate >= 10 else f'{rate:.2f} Hz'
 
