@@ -130,8 +130,8 @@ def test_video_matches_the_decoded_frames(pipe, frames, tmp_path, capsys):
         expected = expected_hands(pipe, image)
         assert len(record['hands']) == len(expected)
         for got, want in zip(record['hands'], expected):
-            assert got['track_id'] != ''
-            want['track_id'] = got['track_id']
+            assert got['id'] != ''
+            want['id'] = got['id']
             assert got == want
     capture = cv2.VideoCapture(str(overlay))
     assert capture.isOpened()
@@ -209,6 +209,13 @@ def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path,
     with open(out_bag, 'rb') as stream:
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
         decoded = list(reader.iter_decoded_messages())
+    # First the mesh triangles (published once, transient local, by the node), so the bag can
+    # rebuild the meshes; logged with the first frame.
+    (faces_schema, faces_channel, faces_message, faces), decoded = decoded[0], decoded[1:]
+    assert (faces_schema.name, faces_channel.topic) == ('wilor_msgs/msg/MeshFaces', '/mano_faces')
+    assert faces_message.log_time == log_times[0]
+    assert faces.num_vertices == 778
+    np.testing.assert_array_equal(np.array(faces.triangles).reshape(-1, 3), pipe.faces)
     assert [schema.name for schema, _, _, _ in decoded] == ['wilor_msgs/msg/HandArray'] * 3
     assert {channel.topic for _, channel, _, _ in decoded} == {'/hands'}
     for (_, _, message, msg), record, stamp, log_time in zip(
@@ -220,7 +227,8 @@ def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path,
         for hand, want in zip(msg.hands, record['hands']):
             assert hand.score == pytest.approx(want['score'], abs=1e-6)
             assert np.allclose([[p.x, p.y, p.z] for p in hand.keypoints_3d],
-                               want['keypoints_3d'], atol=1e-6)
+                               [[p['x'], p['y'], p['z']] for p in want['keypoints_3d']],
+                               atol=1e-6)
 
 
 def test_compressed_images_from_a_bag_without_summary(pipe, frames, tmp_path, capsys):

@@ -119,7 +119,7 @@ class SourceNode(Node):
                 QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.timer = self.create_timer(1.0 / rate, self._publish_next)
         count = f'{self.source.count} frames' if self.source.count else 'live'
-        paced = (f', each frame after the previous one\'s {self.pace_sub.topic_name}'
+        paced = (f", each frame after the previous one's {self.pace_sub.topic_name}"
                  if self.pace_sub is not None else '')
         self.get_logger().info(
             f'publishing {self.source.kind} {self.source_spec} ({count}) at {rate:.3g} Hz{paced} '

@@ -17,10 +17,11 @@
 
 Inputs: an image, a folder of images, a video file, or a ROS 2 MCAP bag (``--topic`` picks the
 sensor_msgs/Image or CompressedImage topic). Outputs: one JSON file per frame (default) or one
-JSON Lines file (``--jsonl``), each record holding the frame index, source, stamp and
-``HandResult.to_dict()`` per hand; optionally overlay images or an overlay video
-(``--overlay``) and, for bags, a new MCAP bag with ``wilor_msgs/HandArray`` on ``/hands``
-(``--out-bag``), each message stamped and logged like its image. ROS (rclpy) is needed only
+JSON Lines file (``--jsonl``), each record holding the frame index, source, stamp and per hand
+the fields of ``wilor_msgs/Hand`` (:mod:`wilor_ros.hand_schema`); optionally overlay images or
+an overlay video (``--overlay``) and, for bags, a new MCAP bag with ``wilor_msgs/HandArray`` on
+``/hands`` (``--out-bag``), each message stamped and logged like its image, preceded by the
+mesh triangles (``wilor_msgs/MeshFaces``) on ``/mano_faces``. ROS (rclpy) is needed only
 for ``--out-bag``. A frame that cannot be decoded is reported and skipped.
 """
 
@@ -152,7 +153,7 @@ def run(args):
         if args.out_bag:
             from wilor_ros.ros.bag_writer import HandBagWriter
 
-            bag = HandBagWriter(args.out_bag, args.out_topic)
+            bag = HandBagWriter(args.out_bag, args.out_topic, faces=pipe.faces)
         progress = None if args.quiet else FrameProgress(frames.count)
         processed = skipped = 0
         pending = []
