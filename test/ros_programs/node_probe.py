@@ -70,7 +70,8 @@ def summarise_hands(msg):
         'side': int(hand.side), 'id': hand.id, 'score': float(hand.score),
         'bbox': [float(v) for v in hand.bbox],
         'cam_t': [hand.cam_t.x, hand.cam_t.y, hand.cam_t.z],
-        'focal_length': [float(v) for v in hand.focal_length], 'focal_source': int(hand.focal_source),
+        'focal_length': [float(v) for v in hand.focal_length],
+        'focal_source': int(hand.focal_source),
         'principal_point': [float(v) for v in hand.principal_point],
         'vertices': len(hand.vertices),
         'finite': bool(np.isfinite(np.asarray(hand.vertices)).all() and all(
