@@ -320,3 +320,39 @@ def test_message_definition_lists_every_dependency_once():
     assert text.count('=' * 80 + '\nMSG: ') == 5
     assert text.startswith((pathlib.Path(__file__).parent.parent / 'wilor_msgs' / 'msg'
                             / 'HandArray.msg').read_text().rstrip('\n'))
+
+
+def test_sigterm_stops_with_finished_outputs_and_no_traceback(frames, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    video = tmp_path / 'long.avi'
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (width, height))
+    for index in range(300):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    out = tmp_path / 'hands.jsonl'
+    process = subprocess.Popen([sys.executable, '-m', 'wilor_ros.tools.infer', str(video), '-o',
+                                str(out), '--jsonl', '--overlay', str(tmp_path / 'o.avi'),
+                                *WEIGHT_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert 'Traceback' not in err and 'wilor-infer: interrupted' in err
+    # What was written is complete: whole JSON lines, a readable overlay video.
+    lines = out.read_text().splitlines()
+    assert 0 < len(lines) < 300 and all(json.loads(line)['hands'] is not None for line in lines)
+    capture = cv2.VideoCapture(str(tmp_path / 'o.avi'))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= 1

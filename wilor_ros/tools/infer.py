@@ -33,6 +33,7 @@ import sys
 from wilor_ros.camera import CameraError, parse_camera_spec
 from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.pipeline import load_pipeline, PipelineLoadError, PRECISIONS
+from wilor_ros.tools import interrupt_on_sigterm
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
                                            OverlayOutput)
 from wilor_ros.weights import default_weight_paths
@@ -225,6 +226,7 @@ def _frame_seconds(frame, fps):
 
 def main(argv=None):
     """Entry point of ``wilor-infer``; returns the exit status."""
+    interrupt_on_sigterm()
     args = build_parser().parse_args(argv)
     try:
         return run(args)
