@@ -127,8 +127,14 @@ start .venv/bin/wilor_node --ros-args --params-file config/wilor.yaml \
 node_pid=$started
 start "$PY" -m wilor_ros.ros.overlay_recorder --output "$OUTPUT"
 recorder_pid=$started
-start .venv/bin/wilor_source --ros-args -p source:="$SOURCE" -p loop:=false \
-  -p pace_topic:=hands
+# A file or folder is paced on the node (every frame); a webcam runs live.
+pacing=(-p pace_topic:=hands)
+case "$SOURCE" in
+  /dev/video*) pacing=() ;;
+  *[!0-9]*) ;;
+  *) pacing=() ;;  # a webcam index
+esac
+start .venv/bin/wilor_source --ros-args -p source:="$SOURCE" -p loop:=false "${pacing[@]}"
 source_pid=$started
 say "writing the overlay to $OUTPUT (Ctrl-C to stop); hands on /hands, ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
 
