@@ -218,7 +218,7 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
         for process in (camera, probe, node):
             process.stop()
     elapsed, error = statuses[-1]
-    print(f'ERROR on /diagnostics {elapsed:.2f} s after the hang (stall_timeout {stall_timeout} s)')
+    print(f'ERROR on /diagnostics {elapsed:.2f} s after the hang (timeout {stall_timeout} s)')
     assert error['level'] == 2, statuses
     assert error['message'].startswith('stalled: frames arrive but none was processed')
     # The status is published once a second: ERROR within the timeout plus two periods (the
