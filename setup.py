@@ -43,6 +43,7 @@ setup(
         'console_scripts': [
             'wilor_node = wilor_ros.ros.wilor_node:main',
             'wilor_source = wilor_ros.ros.source_node:main',
+            'wilor_rviz = wilor_ros.ros.rviz_launcher:main',
             'wilor-download = wilor_ros.tools.download:main',
             'wilor-infer = wilor_ros.tools.infer:main',
         ],

@@ -20,9 +20,19 @@ Launch wilor_node, optionally with a camera source (wilor_source) and RViz.
     ros2 launch wilor_ros wilor.launch.py use_source:=true source:=hands.mp4 use_rviz:=true
 
 Arguments (``ros2 launch wilor_ros wilor.launch.py --show-args``): params_file, image_topic,
-camera_info_topic, namespace, node_name, device, use_rviz, rviz_config, fixed_frame,
-use_source, source. The launch modules are imported inside the functions, so the file can be
-imported (and tested) where launch_ros is not installed.
+camera_info_topic, namespace, node_name, device, autostart, use_rviz, rviz_config,
+fixed_frame, use_source, source. The launch modules are imported inside the functions, so the
+file can be imported (and tested) where launch_ros is not installed.
+
+wilor_node is a lifecycle node. With ``autostart`` (default true) the launch configures it
+and, once it is inactive, activates it: with launch_ros's own ``LifecycleNode(autostart=True)``
+where that exists (ros2/launch_ros#430, in Rolling since 2025-02), otherwise with the
+event-handler pattern (ChangeState configure, then on the 'inactive' state ChangeState
+activate), which works on Humble, Jazzy and later alike.
+
+RViz (``use_rviz``) starts through ``wilor_rviz``: with ``fixed_frame`` empty (the default) it
+takes the fixed frame from the camera's first message, so the markers, which carry the image's
+frame_id, show for any camera without a TF tree.
 """
 
 import os
@@ -39,10 +49,13 @@ ARGUMENTS = {
     'namespace': ('', 'namespace of the nodes and of their relative topics'),
     'node_name': ('wilor_node', 'name of the hand reconstruction node'),
     'device': ('', 'torch device (auto, cpu, cuda, cuda:N); empty: the params file value'),
+    'autostart': ('true', 'configure and activate the lifecycle node wilor_node at start '
+                          '(false: leave it unconfigured for a lifecycle manager)'),
     'use_rviz': ('false', 'start RViz with the hand markers and the debug image'),
     'rviz_config': (None, 'RViz configuration (default: the installed config/wilor.rviz)'),
-    'fixed_frame': ('camera_optical_frame', "RViz fixed frame: the camera's optical frame "
-                                            '(header.frame_id of the images)'),
+    'fixed_frame': ('', 'RViz fixed frame; empty: the frame_id of the camera (taken from its '
+                        'first camera_info or image), so the markers show without TF. With '
+                        'use_source, also the frame_id wilor_source publishes'),
     'use_source': ('false', 'also start wilor_source to publish a video, images or a webcam'),
     'source': ('0', 'for use_source: video file, image folder, image, /dev/videoN or webcam '
                     'index'),
@@ -72,6 +85,45 @@ def topic_prefix(namespace):
     return f'/{namespace}' if namespace else ''
 
 
+def launch_ros_has_autostart():
+    """Return True when launch_ros's LifecycleNode takes ``autostart`` (launch_ros#430)."""
+    import inspect
+
+    from launch_ros.actions import LifecycleNode
+
+    return 'autostart' in inspect.signature(LifecycleNode.__init__).parameters
+
+
+def lifecycle_node_actions(autostart, **node_arguments):
+    """
+    Return the actions that start wilor_node as a lifecycle node, configured and activated.
+
+    Without ``autostart`` only the node is started (unconfigured, for a lifecycle manager).
+    """
+    from launch_ros.actions import LifecycleNode
+
+    if not autostart:
+        return [LifecycleNode(**node_arguments)]
+    if launch_ros_has_autostart():
+        return [LifecycleNode(autostart=True, **node_arguments)]
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch.events import matches_action
+    from launch_ros.event_handlers import OnStateTransition
+    from launch_ros.events.lifecycle import ChangeState
+    from lifecycle_msgs.msg import Transition
+
+    node = LifecycleNode(**node_arguments)
+    # Registered before the node starts, so the 'inactive' transition cannot be missed.
+    activate_when_inactive = RegisterEventHandler(OnStateTransition(
+        target_lifecycle_node=node, goal_state='inactive',
+        entities=[EmitEvent(event=ChangeState(
+            lifecycle_node_matcher=matches_action(node),
+            transition_id=Transition.TRANSITION_ACTIVATE))]))
+    configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                            transition_id=Transition.TRANSITION_CONFIGURE))
+    return [activate_when_inactive, node, configure]
+
+
 def launch_setup(context, *args, **kwargs):
     """Build the nodes from the evaluated launch arguments."""
     from launch.substitutions import LaunchConfiguration
@@ -85,25 +137,34 @@ def launch_setup(context, *args, **kwargs):
     parameters = [value('params_file')]
     if value('device'):
         parameters.append({'device': value('device')})
-    actions = [Node(package=PACKAGE, executable='wilor_node', name=value('node_name'),
-                    namespace=namespace, parameters=parameters, remappings=remappings,
-                    output='screen', emulate_tty=True)]
+    actions = lifecycle_node_actions(
+        as_bool('autostart', value('autostart')),
+        package=PACKAGE, executable='wilor_node', name=value('node_name'),
+        namespace=namespace, parameters=parameters, remappings=remappings,
+        output='screen', emulate_tty=True)
+    fixed_frame = value('fixed_frame')
     if as_bool('use_source', value('use_source')):
         # wilor_source publishes image + camera_info: onto the topics wilor_node listens to.
+        source_parameters = {'source': value('source')}
+        if fixed_frame:
+            source_parameters['frame_id'] = fixed_frame
         actions.append(Node(
             package=PACKAGE, executable='wilor_source', name='wilor_source',
-            namespace=namespace,
-            parameters=[{'source': value('source'), 'frame_id': value('fixed_frame')}],
-            remappings=remappings,
+            namespace=namespace, parameters=[source_parameters], remappings=remappings,
             output='screen', emulate_tty=True))
     if as_bool('use_rviz', value('use_rviz')):
         # The RViz configuration names the topics of a node without namespace.
         prefix = topic_prefix(namespace)
+        arguments = ['--config', value('rviz_config'),
+                     '--remap', f'/markers:={prefix}/markers',
+                     '--remap', f'/debug_image:={prefix}/debug_image']
+        if fixed_frame:
+            arguments += ['--fixed-frame', fixed_frame]
+        # wilor_rviz reads the camera's frame on the node's topics, then becomes rviz2.
         actions.append(Node(
-            package='rviz2', executable='rviz2', name='rviz2',
-            arguments=['-d', value('rviz_config'), '-f', value('fixed_frame')],
-            remappings=[('/markers', f'{prefix}/markers'),
-                        ('/debug_image', f'{prefix}/debug_image')],
+            package=PACKAGE, executable='wilor_rviz', name='rviz2', namespace=namespace,
+            arguments=arguments,
+            remappings=remappings + [('hands', f'{prefix}/hands')],
             output='screen'))
     return actions
 

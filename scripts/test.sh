@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-source scripts/ros_env.sh
+# A random domain for this run (ros_env.sh's default is the fixed user domain); every DDS test
+# process also gets its own from test/ros_harness.py.
+export ROS_DOMAIN_ID=${WILOR_TEST_DOMAIN_ID:-$((RANDOM % 100 + 1))}
+source scripts/ros_env.sh 2>/dev/null
 export WILOR_TEST_DOMAIN_BASE=${WILOR_TEST_DOMAIN_BASE:-$((RANDOM % 90 + 1))}
 exec .venv/bin/python -m pytest test -p no:cacheprovider "$@"

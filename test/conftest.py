@@ -22,6 +22,7 @@ where the caller's shell did not set them; ``scripts/test.sh`` sets them all exp
 
 import os
 import pathlib
+import random
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -31,6 +32,8 @@ os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
 os.environ.setdefault('ROS_LOG_DIR', str(REPO / 'log' / 'ros'))
 os.environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(REPO / 'config' / 'fastdds.xml'))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+# Never the user's fixed domain (scripts/ros_env.sh): in-process DDS of a test run is private.
+os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
 os.environ.pop('ROS_LOCALHOST_ONLY', None)
 
 # The parity fixtures (tiny random-weight models in the official formats, official outputs),

@@ -47,10 +47,11 @@ def test_colcon_workspace_build(tmp_path):
 
     install = tmp_path / 'install'
     executables = sorted(p.name for p in (install / 'wilor_ros' / 'lib' / 'wilor_ros').iterdir())
-    assert executables == ['wilor-download', 'wilor-infer', 'wilor_node', 'wilor_source']
+    assert executables == ['wilor-download', 'wilor-infer', 'wilor_node', 'wilor_rviz',
+                           'wilor_source']
     share = install / 'wilor_ros' / 'share' / 'wilor_ros'
     for name in ('package.xml', 'launch/wilor.launch.py', 'config/wilor.yaml',
-                 'config/wilor.rviz', 'config/fastdds.xml'):
+                 'config/wilor.rviz', 'config/fastdds.xml', 'config/bag_play_qos.yaml'):
         assert (share / name).is_file(), name
     assert (install / 'wilor_ros' / 'share' / 'ament_index' / 'resource_index' / 'packages'
             / 'wilor_ros').is_file()

@@ -16,9 +16,10 @@
 launch/wilor.launch.py and the files it installs: config/wilor.yaml and config/wilor.rviz.
 
 launch and launch_ros are not installed here (only on a ROS 2 machine), so the launch file
-is evaluated with minimal stand-ins for the four launch classes it uses, injected into
-sys.modules by these tests only. What the stand-ins cannot show (the real ``ros2 launch``,
-RViz loading the configuration) is listed in the README.
+is evaluated with minimal stand-ins for the launch classes it uses, injected into sys.modules
+by these tests only; their signatures follow launch_ros's humble, jazzy and rolling branches
+(docs/adoption.md says what was checked where). What the stand-ins cannot show (the real
+``ros2 launch``, RViz loading the configuration) is listed in the README.
 """
 
 import ast
@@ -61,25 +62,50 @@ class LaunchConfiguration:
         return context.launch_configurations[self.name]
 
 
+class LifecycleNode(StandIn):
+    """launch_ros.actions.LifecycleNode before launch_ros#430: no autostart argument."""
+
+    def __init__(self, *, name, namespace, **kwargs):
+        super().__init__(name=name, namespace=namespace, **kwargs)
+
+
+class AutostartLifecycleNode(StandIn):
+    """launch_ros.actions.LifecycleNode with launch_ros#430's autostart argument."""
+
+    def __init__(self, *, name, namespace, autostart=False, **kwargs):
+        super().__init__(name=name, namespace=namespace, autostart=autostart, **kwargs)
+
+
+def matches_action(target):
+    return lambda action: action is target
+
+
 @pytest.fixture()
 def launch_stand_ins(monkeypatch):
     """Minimal launch / launch_ros modules, present only during one test."""
-    modules = {
-        'launch': types.ModuleType('launch'),
-        'launch.actions': types.ModuleType('launch.actions'),
-        'launch.substitutions': types.ModuleType('launch.substitutions'),
-        'launch_ros': types.ModuleType('launch_ros'),
-        'launch_ros.actions': types.ModuleType('launch_ros.actions'),
-    }
+    names = ('launch', 'launch.actions', 'launch.events', 'launch.substitutions', 'launch_ros',
+             'launch_ros.actions', 'launch_ros.event_handlers', 'launch_ros.events',
+             'launch_ros.events.lifecycle')
+    modules = {name: types.ModuleType(name) for name in names}
     modules['launch'].LaunchDescription = type('LaunchDescription', (StandIn,), {})
-    modules['launch.actions'].DeclareLaunchArgument = type('DeclareLaunchArgument', (StandIn,),
-                                                           {})
-    modules['launch.actions'].OpaqueFunction = type('OpaqueFunction', (StandIn,), {})
+    for action in ('DeclareLaunchArgument', 'OpaqueFunction', 'EmitEvent',
+                   'RegisterEventHandler'):
+        setattr(modules['launch.actions'], action, type(action, (StandIn,), {}))
+    modules['launch.events'].matches_action = matches_action
     modules['launch.substitutions'].LaunchConfiguration = LaunchConfiguration
     modules['launch_ros.actions'].Node = type('Node', (StandIn,), {})
+    modules['launch_ros.actions'].LifecycleNode = LifecycleNode
+    modules['launch_ros.event_handlers'].OnStateTransition = type('OnStateTransition',
+                                                                  (StandIn,), {})
+    modules['launch_ros.events.lifecycle'].ChangeState = type('ChangeState', (StandIn,), {})
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
     return modules
+
+
+def nodes_of(actions):
+    """Return the node actions (Node, LifecycleNode) of a list of launch actions."""
+    return [action for action in actions if 'executable' in action.kwargs]
 
 
 def evaluate(module, **arguments):
@@ -133,10 +159,11 @@ def test_launch_file_imports_without_launch_installed():
 
 def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_ins):
     module = load_launch_module()
-    declared, nodes = evaluate(module)
+    declared, actions = evaluate(module)
     assert set(declared) == set(module.ARGUMENTS)
     assert all(kwargs['description'] for kwargs in declared.values())
-    assert len(nodes) == 1
+    nodes = nodes_of(actions)
+    assert len(nodes) == 1 and isinstance(nodes[0], LifecycleNode)
     node = nodes[0].kwargs
     assert (node['package'], node['executable'], node['name']) == ('wilor_ros', 'wilor_node',
                                                                    'wilor_node')
@@ -151,12 +178,12 @@ def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_in
 
 def test_launch_arguments_reach_the_nodes(launch_stand_ins):
     module = load_launch_module()
-    _, nodes = evaluate(module, namespace='/robot', node_name='hands', device='cuda:1',
-                        image_topic='/cam/color/image_raw',
-                        camera_info_topic='/cam/color/camera_info', use_source='true',
-                        source='/data/clip.mp4', use_rviz='True', fixed_frame='cam_link')
-    by_executable = {node.kwargs['executable']: node.kwargs for node in nodes}
-    assert set(by_executable) == {'wilor_node', 'wilor_source', 'rviz2'}
+    _, actions = evaluate(module, namespace='/robot', node_name='hands', device='cuda:1',
+                          image_topic='/cam/color/image_raw',
+                          camera_info_topic='/cam/color/camera_info', use_source='true',
+                          source='/data/clip.mp4', use_rviz='True', fixed_frame='cam_link')
+    by_executable = {node.kwargs['executable']: node.kwargs for node in nodes_of(actions)}
+    assert set(by_executable) == {'wilor_node', 'wilor_source', 'wilor_rviz'}
     wilor = by_executable['wilor_node']
     assert wilor['name'] == 'hands' and wilor['namespace'] == '/robot'
     assert wilor['parameters'][1:] == [{'device': 'cuda:1'}]
@@ -169,12 +196,74 @@ def test_launch_arguments_reach_the_nodes(launch_stand_ins):
     # The source's outputs land where wilor_node listens.
     assert dict(source['remappings']) == {'image': '/cam/color/image_raw',
                                           'camera_info': '/cam/color/camera_info'}
-    rviz = by_executable['rviz2']
-    config = pathlib.Path(rviz['arguments'][rviz['arguments'].index('-d') + 1])
+    rviz = by_executable['wilor_rviz']
+    assert console_scripts()['wilor_rviz'] == 'wilor_ros.ros.rviz_launcher:main'
+    arguments = rviz['arguments']
+    config = pathlib.Path(arguments[arguments.index('--config') + 1])
     assert config.resolve().read_text() == RVIZ_FILE.read_text()
-    assert rviz['arguments'][rviz['arguments'].index('-f') + 1] == 'cam_link'
-    assert dict(rviz['remappings']) == {'/markers': '/robot/markers',
-                                        '/debug_image': '/robot/debug_image'}
+    assert arguments[arguments.index('--fixed-frame') + 1] == 'cam_link'
+    remaps = [arguments[i + 1] for i, word in enumerate(arguments) if word == '--remap']
+    assert remaps == ['/markers:=/robot/markers', '/debug_image:=/robot/debug_image']
+    # wilor_rviz listens to the camera wilor_node listens to.
+    assert dict(rviz['remappings']) == {'image': '/cam/color/image_raw',
+                                        'camera_info': '/cam/color/camera_info',
+                                        'hands': '/robot/hands'}
+    assert rviz['namespace'] == '/robot'
+
+
+def test_realsense_command_derives_the_fixed_frame_from_the_camera(launch_stand_ins):
+    """The README command: no fixed_frame, so RViz takes the camera's own frame."""
+    _, actions = evaluate(load_launch_module(), image_topic='/camera/color/image_raw',
+                          camera_info_topic='/camera/color/camera_info', use_rviz='true')
+    rviz = {node.kwargs['executable']: node.kwargs for node in nodes_of(actions)}['wilor_rviz']
+    assert '--fixed-frame' not in rviz['arguments'] and '-f' not in rviz['arguments']
+    assert dict(rviz['remappings'])['camera_info'] == '/camera/color/camera_info'
+    _, actions = evaluate(load_launch_module(), use_source='true', use_rviz='true')
+    source = {node.kwargs['executable']: node.kwargs for node in nodes_of(actions)}[
+        'wilor_source']
+    # wilor_source keeps its own frame_id, which wilor_rviz then reads from it.
+    assert source['parameters'] == [{'source': '0'}]
+
+
+def test_lifecycle_node_is_configured_then_activated_by_events(launch_stand_ins):
+    """Humble / Jazzy without launch_ros#430: the event-handler pattern."""
+    _, actions = evaluate(load_launch_module())
+    kinds = [type(action).__name__ for action in actions]
+    assert kinds == ['RegisterEventHandler', 'LifecycleNode', 'EmitEvent']
+    handler, node, configure = actions
+    from lifecycle_msgs.msg import Transition
+
+    # Configure, sent to this node only.
+    event = configure.kwargs['event']
+    assert event.kwargs['transition_id'] == Transition.TRANSITION_CONFIGURE
+    assert event.kwargs['lifecycle_node_matcher'](node)
+    assert not event.kwargs['lifecycle_node_matcher'](StandIn())
+    # Once inactive (configured), activate.
+    on_transition = handler.args[0]
+    assert on_transition.kwargs['target_lifecycle_node'] is node
+    assert on_transition.kwargs['goal_state'] == 'inactive'
+    [emit] = on_transition.kwargs['entities']
+    activate = emit.kwargs['event']
+    assert activate.kwargs['transition_id'] == Transition.TRANSITION_ACTIVATE
+    assert activate.kwargs['lifecycle_node_matcher'](node)
+    # The node itself is not told to start itself: the launch drives it.
+    assert 'autostart' not in node.kwargs
+    assert all('autostart' not in parameter for parameter in node.kwargs['parameters']
+               if isinstance(parameter, dict))
+
+
+def test_lifecycle_node_uses_launch_ros_autostart_where_it_exists(launch_stand_ins,
+                                                                  monkeypatch):
+    monkeypatch.setattr(launch_stand_ins['launch_ros.actions'], 'LifecycleNode',
+                        AutostartLifecycleNode)
+    _, actions = evaluate(load_launch_module())
+    assert [type(action).__name__ for action in actions] == ['AutostartLifecycleNode']
+    assert actions[0].kwargs['autostart'] is True
+
+
+def test_autostart_false_leaves_the_node_to_a_lifecycle_manager(launch_stand_ins):
+    _, actions = evaluate(load_launch_module(), autostart='false')
+    assert [type(action).__name__ for action in actions] == ['LifecycleNode']
 
 
 def test_launch_refuses_a_non_boolean_switch(launch_stand_ins):
@@ -225,8 +314,11 @@ def test_rviz_config_shows_markers_and_debug_image_with_matching_qos():
     image = displays['rviz_default_plugins/Image']
     assert image['Topic']['Value'] == '/debug_image'
     assert image['Topic']['Reliability Policy'] == 'Best Effort'
-    assert manager['Global Options']['Fixed Frame'] == load_launch_module().ARGUMENTS[
-        'fixed_frame'][0]
+    # Replaced at start by wilor_rviz (-f: the camera's frame or the fixed_frame argument);
+    # the file's value is wilor_source's default frame.
+    from wilor_ros.ros.source_node import DEFAULT_FRAME_ID
+
+    assert manager['Global Options']['Fixed Frame'] == DEFAULT_FRAME_ID
 
 
 def test_wilor_node_accepts_the_shipped_params_file():

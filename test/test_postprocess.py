@@ -23,7 +23,6 @@ import torch
 
 from wilor_ros.camera import (cam_crop_to_camera, cam_crop_to_full, CameraIntrinsics,
                               intrinsics_from_matrix, project_points, wilor_heuristic_intrinsics)
-from wilor_ros.hand import HandResult
 from wilor_ros.postprocess import (build_hand_results, flip_crop_camera, mano_axis_angles,
                                    mirror_left_hands)
 
@@ -169,13 +168,14 @@ def test_hand_result_to_dict_is_json_ready(crops, post):
     hand = hands_from_crops(crops, post, intrinsics_from_matrix(np.diag([500.0, 500.0, 1])))[1]
     hand.track_id = '7'
     data = json.loads(json.dumps(hand.to_dict()))
-    assert data['side'] == 'left' and data['is_right'] is False and data['track_id'] == '7'
-    assert data['focal_from_camera_info'] is True and data['focal_length'] == [500.0, 500.0]
-    assert np.array(data['keypoints_3d']).shape == (21, 3)
-    assert np.array(data['hand_pose']).shape == (45,)
-    assert np.array(data['vertices']).shape == (778, 3)
-    assert set(data) == {f.name for f in HandResult.__dataclass_fields__.values()} | {'side'}
-    np.testing.assert_array_equal(np.array(data['cam_t'], np.float32), hand.cam_t)
+    # The fields of wilor_msgs/Hand (test_hand_schema.py checks them against the message).
+    assert data['side'] == 0 and data['id'] == '7'
+    assert data['focal_source'] == 1 and data['focal_length'] == [500.0, 500.0]
+    assert len(data['keypoints_3d']) == 21 and set(data['keypoints_3d'][0]) == {'x', 'y', 'z'}
+    assert len(data['keypoints_2d']) == 42 and len(data['hand_pose']) == 45
+    assert len(data['vertices']) == 778 * 3
+    np.testing.assert_array_equal(np.array([data['cam_t'][k] for k in 'xyz'], np.float32),
+                                  hand.cam_t)
 
 
 def test_bad_camera_matrices_are_rejected():

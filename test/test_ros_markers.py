@@ -112,6 +112,24 @@ def test_marker_array_obeys_the_rviz_rules(hands, pipeline, header):
             assert len(points) == 21 and marker.scale.x == pytest.approx(style.joint_diameter)
 
 
+def test_default_markers_stay_until_the_next_frame_replaces_them(hands, pipeline, header):
+    """Lifetime 0 (forever): a frame slower than any finite lifetime must not blink the mesh."""
+    from visualization_msgs.msg import Marker
+    from wilor_ros.ros.markers import clear_markers, hand_markers, MarkerStyle
+    from wilor_ros.ros.node_parameters import SPECS
+
+    assert MarkerStyle().lifetime == 0.0 == SPECS['markers.lifetime'].default
+    array = hand_markers(hands, header, pipeline.faces)
+    # Replacement, not expiry, removes the previous frame's hands: DELETEALL comes first.
+    assert array.markers[0].action == Marker.DELETEALL
+    for marker in array.markers[1:]:
+        assert (marker.lifetime.sec, marker.lifetime.nanosec) == (0, 0)
+    cleared = clear_markers(header)
+    assert [(m.action, m.ns) for m in cleared.markers] == [(Marker.DELETEALL,
+                                                            MarkerStyle().namespace)]
+    assert cleared.markers[0].header.frame_id == header.frame_id
+
+
 def test_mesh_points_are_the_vertices_and_both_sides_wind_alike(hands, pipeline, header):
     from visualization_msgs.msg import Marker
     from wilor_ros.ros.markers import hand_markers, MarkerStyle

@@ -156,3 +156,48 @@ def test_source_feeds_wilor_node(tmp_path):
     # The source published the heuristic camera_info, which wilor_node used for cam_t.
     assert all(abs(hand.focal_length - max(image.shape[:2])).max() < 1e-3 for hand in hands.hands)
     assert all(hand.focal_source == hand.FOCAL_CAMERA_INFO for hand in hands.hands)
+
+
+def paced_run(tmp_path, count, **consumer_options):
+    """Run wilor_source paced on a slow consumer's acknowledgements; return its records."""
+    order = write_folder(tmp_path / 'frames')
+    env = ros_env()
+    arguments = [PROGRAMS / 'pace_consumer.py', count]
+    for name, value in consumer_options.items():
+        arguments += [f'--{name.replace("_", "-")}'] + ([] if value is True else [value])
+    consumer = RosProcess(arguments, env)
+    source = None
+    try:
+        consumer.wait_for_line(lambda line: line == 'READY', timeout=30)
+        source = RosProcess(['-m', 'wilor_ros.ros.source_node', '--ros-args',
+                             '-p', f'source:={tmp_path / "frames"}', '-p', 'rate:=50.0',
+                             '-p', 'pace_topic:=hands', '-p', 'pace_timeout:=1.5'], env)
+        records = [consumer.wait_for_json('image', timeout=30) for _ in range(count)]
+        assert consumer.finish(timeout=30) == 0, consumer.output
+        if count == len(order):
+            assert source.finish(timeout=30) == 0, source.output   # the folder ended
+    finally:
+        consumer.stop()
+        if source is not None:
+            source.stop()
+    return order, records, source
+
+
+def test_paced_source_waits_for_each_frame_and_stamps_media_time(tmp_path):
+    order, records, source = paced_run(tmp_path, count=3, delay=0.4)
+    # Every frame once, in order, although the consumer is 20 times slower than the rate.
+    assert [record['first_pixel'] for record in records] == order
+    gaps = np.diff([record['at'] for record in records])
+    assert (gaps >= 0.4).all(), gaps
+    # Stamps are the frames' places in the input (1 / 50 s apart), not the publishing times.
+    assert np.diff([record['image'] for record in records]).tolist() == [20_000_000] * 2
+    assert any('end of' in line and 'after 3 frames' in line for line in source.lines)
+
+
+def test_paced_source_sends_an_unacknowledged_frame_again(tmp_path):
+    order, records, source = paced_run(tmp_path, count=4, delay=0.1, ignore_first=True)
+    # The first frame went out twice (same stamp) after pace_timeout, then the rest.
+    assert [record['first_pixel'] for record in records] == [order[0]] + order
+    assert records[0]['image'] == records[1]['image']
+    assert records[1]['at'] - records[0]['at'] >= 1.5
+    assert any('sending it again' in line for line in source.lines)

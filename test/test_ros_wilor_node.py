@@ -176,7 +176,7 @@ def test_markers_obey_the_rviz_rules_over_dds(rig):
     for marker in markers:
         assert marker['stamp'] == received['sent_stamp'] and marker['frame_id'] == 'cam_optical'
     for marker in markers[1:]:
-        assert marker['action'] == Marker.ADD and marker['finite'] and marker['lifetime'] > 0
+        assert marker['action'] == Marker.ADD and marker['finite'] and marker['lifetime'] == 0
         assert marker['colors'] == 0 and marker['alpha'] > 0
         if marker['type'] == Marker.TRIANGLE_LIST:
             assert marker['points'] == 1538 * 3 and marker['scale'] == [1.0, 1.0, 1.0]

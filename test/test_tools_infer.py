@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import pytest
 
+from wilor_ros.hand_schema import TRANSLATION_SOURCES
 from wilor_ros.ros import bag_writer
 from wilor_ros.tools import infer as infer_cli
 from wilor_ros.tracking import HandTracker
@@ -139,7 +140,8 @@ def test_video_matches_the_decoded_frames(pipe, frames, tmp_path, capsys):
         expected = json.loads(json.dumps([hand.to_dict() for hand in hands]))
         assert len(record['hands']) == len(expected)
         for got, want in zip(record['hands'], expected):
-            assert got['track_id'] != ''
+            assert got['id'] != ''
+            want['id'] = got['id']
             assert got == want
     capture = cv2.VideoCapture(str(overlay))
     assert capture.isOpened()
@@ -217,6 +219,13 @@ def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path,
     with open(out_bag, 'rb') as stream:
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
         decoded = list(reader.iter_decoded_messages())
+    # First the mesh triangles (published once, transient local, by the node), so the bag can
+    # rebuild the meshes; logged with the first frame.
+    (faces_schema, faces_channel, faces_message, faces), decoded = decoded[0], decoded[1:]
+    assert (faces_schema.name, faces_channel.topic) == ('wilor_msgs/msg/MeshFaces', '/mano_faces')
+    assert faces_message.log_time == log_times[0]
+    assert faces.num_vertices == 778
+    np.testing.assert_array_equal(np.array(faces.triangles).reshape(-1, 3), pipe.faces)
     assert [schema.name for schema, _, _, _ in decoded] == ['wilor_msgs/msg/HandArray'] * 3
     assert {channel.topic for _, channel, _, _ in decoded} == {'/hands'}
     for (_, _, message, msg), record, stamp, log_time in zip(
@@ -228,7 +237,8 @@ def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path,
         for hand, want in zip(msg.hands, record['hands']):
             assert hand.score == pytest.approx(want['score'], abs=1e-6)
             assert np.allclose([[p.x, p.y, p.z] for p in hand.keypoints_3d],
-                               want['keypoints_3d'], atol=1e-6)
+                               [[p['x'], p['y'], p['z']] for p in want['keypoints_3d']],
+                               atol=1e-6)
 
 
 def test_compressed_images_from_a_bag_without_summary(pipe, frames, tmp_path, capsys):
@@ -383,11 +393,49 @@ def test_depth_topic_of_a_bag_places_hands_at_the_measured_depth(pipe, frames, t
                            *WEIGHT_ARGS)
     assert code == 0, err
     with_depth, without = [json.loads(line) for line in out.read_text().splitlines()]
-    assert with_depth['hands'][0]['translation_source'] == 'depth'
+    # The JSON has Hand.msg's encoding: translation_source is the uint8 constant.
+    assert with_depth['hands'][0]['translation_source'] == TRANSLATION_SOURCES['depth']
     assert with_depth['hands'][0]['depth_scale'] == pytest.approx(1.2, rel=5e-3)
     assert len(with_depth['hands'][0]['keypoint_confidence']) == 21
     assert without['hands'] == expected_hands(pipe, frames[1], camera)
-    assert {hand['translation_source'] for hand in without['hands']} == {'camera_info'}
+    assert {hand['translation_source'] for hand in without['hands']} == {
+        TRANSLATION_SOURCES['camera_info']}
     code, err, _ = run_cli(capsys, bag, '--topic', '/cam/image_raw', '--depth-topic',
                            '/cam/nothing', *WEIGHT_ARGS)
     assert code == 1 and 'no sensor_msgs/msg/Image topic /cam/nothing' in err
+
+
+def test_sigterm_stops_with_finished_outputs_and_no_traceback(frames, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    video = tmp_path / 'long.avi'
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10.0, (width, height))
+    for index in range(300):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    out = tmp_path / 'hands.jsonl'
+    process = subprocess.Popen([sys.executable, '-m', 'wilor_ros.tools.infer', str(video), '-o',
+                                str(out), '--jsonl', '--overlay', str(tmp_path / 'o.avi'),
+                                *WEIGHT_ARGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert 'Traceback' not in err and 'wilor-infer: interrupted' in err
+    # What was written is complete: whole JSON lines, a readable overlay video.
+    lines = out.read_text().splitlines()
+    assert 0 < len(lines) < 300 and all(json.loads(line)['hands'] is not None for line in lines)
+    capture = cv2.VideoCapture(str(tmp_path / 'o.avi'))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= 1

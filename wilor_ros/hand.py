@@ -92,19 +92,12 @@ class HandResult:
 
     def to_dict(self):
         """
-        JSON-ready dict: keys are the field names (arrays as nested lists of floats), plus 'side'.
+        Return the JSON-ready dict of this hand: the fields of ``wilor_msgs/Hand``.
 
-        ``vertices`` is None when it was not computed.
+        Same names and flat shapes as the message (``side``, ``id``, ``bbox``, ``keypoints_3d``
+        as {x, y, z} objects, ``keypoints_2d`` 42 floats, ...) plus ``keypoints_2d_network``;
+        :mod:`wilor_ros.hand_schema` is the one place that defines it.
         """
-        out = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            elif isinstance(value, (bool, np.bool_)):
-                value = bool(value)
-            elif isinstance(value, (float, np.floating)):
-                value = float(value)
-            out[field.name] = value
-        out['side'] = self.side
-        return out
+        from wilor_ros.hand_schema import hand_record
+
+        return hand_record(self)

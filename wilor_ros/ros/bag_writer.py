@@ -15,6 +15,12 @@
 """
 Write ``wilor_msgs/HandArray`` messages into MCAP bags that ``ros2 bag`` can read.
 
+With the mesh triangles, the bag also holds one ``wilor_msgs/MeshFaces`` on ``/mano_faces``,
+its first message, logged at the time of the first HandArray: the node publishes it once on a
+transient-local topic, so a bag without it could not rebuild the meshes. For late subscribers
+during ``ros2 bag play``, ``config/bag_play_qos.yaml`` replays it transient local
+(``--qos-profile-overrides-path``).
+
 The schema is the ``ros2msg`` text that ``ros2 bag record`` writes: the type's .msg file followed
 by each dependency's, found in the ament index (installed packages) or, for a checkout, in this
 repository's ``wilor_msgs``.
@@ -28,7 +34,7 @@ from mcap.writer import Writer
 from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
-from wilor_ros.ros.messages import hands_to_msg
+from wilor_ros.ros.messages import hands_to_msg, mesh_faces_msg
 
 _PRIMITIVE_TYPES = frozenset((
     'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32',
@@ -107,24 +113,45 @@ def message_definition(type_name):
 
 
 class HandBagWriter:
-    """Write ``wilor_msgs/HandArray`` messages into a new MCAP bag (CDR, ros2msg schema)."""
+    """Write ``wilor_msgs/HandArray`` messages (and the mesh faces) into a new MCAP bag."""
 
-    def __init__(self, path, topic='/hands'):
-        """Create the bag at ``path`` with the HandArray schema and one channel on ``topic``."""
+    def __init__(self, path, topic='/hands', faces=None, faces_topic='/mano_faces'):
+        """
+        Create the bag at ``path`` with a channel for the hands on ``topic``.
+
+        ``faces``: the (F, 3) MANO triangles, written once on ``faces_topic`` before the first
+        HandArray; None leaves them out.
+        """
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._stream = open(self.path, 'wb')
         self._writer = Writer(self._stream)
         self._writer.start(profile='ros2', library='wilor_ros wilor-infer')
-        schema = self._writer.register_schema(
-            name='wilor_msgs/msg/HandArray', encoding='ros2msg',
-            data=message_definition('wilor_msgs/msg/HandArray').encode())
-        self._channel = self._writer.register_channel(topic=topic, message_encoding='cdr',
-                                                      schema_id=schema)
+        self._channel = self._register('wilor_msgs/msg/HandArray', topic)
+        self._faces = None
+        if faces is not None:
+            self._faces = (self._register('wilor_msgs/msg/MeshFaces', faces_topic),
+                           mesh_faces_msg(faces))
         self.count = 0
+
+    def _register(self, type_name, topic):
+        schema = self._writer.register_schema(
+            name=type_name, encoding='ros2msg', data=message_definition(type_name).encode())
+        return self._writer.register_channel(topic=topic, message_encoding='cdr',
+                                             schema_id=schema)
+
+    def _write_faces(self, log_time):
+        channel, msg = self._faces
+        self._faces = None
+        msg.header.stamp.sec = int(log_time // 1_000_000_000)
+        msg.header.stamp.nanosec = int(log_time % 1_000_000_000)
+        self._writer.add_message(channel, log_time=log_time, data=serialize_message(msg),
+                                 publish_time=log_time, sequence=0)
 
     def write(self, hands, frame):
         """Write the hands of a bag frame, stamped and logged like the image."""
+        if self._faces is not None:
+            self._write_faces(frame.log_time_ns)
         header = Header()
         header.stamp.sec = int(frame.stamp_ns // 1_000_000_000)
         header.stamp.nanosec = int(frame.stamp_ns % 1_000_000_000)
@@ -135,6 +162,8 @@ class HandBagWriter:
         self.count += 1
 
     def close(self):
-        """Write the summary and close the file."""
+        """Write the faces if no frame came, the summary, and close the file."""
+        if self._faces is not None:
+            self._write_faces(0)
         self._writer.finish()
         self._stream.close()

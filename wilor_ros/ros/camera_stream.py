@@ -44,6 +44,7 @@ class CameraStream:
         self.camera_infos = CameraInfoCache()
         self.depths = DepthMatcher()
         self.tracker = None
+        self.last_header = None  # of the last published frame (to clear its markers)
         self.received = 0
         self.dropped = 0
         self.image_sub = self.camera_info_sub = self.depth_sub = None

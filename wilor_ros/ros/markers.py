@@ -18,8 +18,11 @@ RViz markers for reconstructed hands (visualization_msgs/MarkerArray).
 Per hand: the MANO mesh as one TRIANGLE_LIST in a single colour per side (RViz shades a
 single-coloured triangle list with its normals; per-vertex colours would switch shading off),
 the skeleton as a LINE_LIST and the 21 joints as a SPHERE_LIST. The array starts with a
-DELETEALL for the namespace so that hands which disappeared are removed in the same update,
-and every marker carries a short lifetime as a safety net when the node stops publishing.
+DELETEALL for the namespace so that hands which disappeared are removed in the same update.
+Markers live until the next array replaces them (lifetime 0 = forever): the real model can take
+longer than a second per frame on a CPU, and any finite lifetime shorter than the frame
+interval makes the mesh blink. A node that stops (deactivate, shutdown) clears them with
+:func:`clear_markers`.
 
 RViz rules kept here (a violating marker is rejected with an error in the Displays panel):
 triangle lists hold a multiple of 3 points, line lists an even number; every coordinate is
@@ -46,13 +49,17 @@ MARKERS_PER_HAND = 3
 
 @dataclasses.dataclass(frozen=True)
 class MarkerStyle:
-    """Colours (RGBA, 0..1), sizes (metres) and lifetime (seconds) of the hand markers."""
+    """
+    Colours (RGBA, 0..1), sizes (metres) and lifetime (seconds) of the hand markers.
+
+    ``lifetime`` 0 keeps a marker until the next frame's DELETEALL replaces it.
+    """
 
     left_color: Tuple[float, float, float, float] = (0.15, 0.55, 1.0, 1.0)
     right_color: Tuple[float, float, float, float] = (1.0, 0.45, 0.15, 1.0)
     # Opacity of the mesh, so that the skeleton stays visible through it; 0 = no mesh.
     mesh_alpha: float = 0.6
-    lifetime: float = 0.5
+    lifetime: float = 0.0
     line_width: float = 0.004
     joint_diameter: float = 0.01
     namespace: str = 'wilor_hands'
@@ -93,6 +100,11 @@ def delete_all_marker(header, namespace=MarkerStyle.namespace):
     marker.ns = namespace
     marker.action = Marker.DELETEALL
     return marker
+
+
+def clear_markers(header, namespace=MarkerStyle.namespace):
+    """Return a MarkerArray that only removes the hands drawn so far (node stopping)."""
+    return MarkerArray(markers=[delete_all_marker(header, namespace)])
 
 
 def mesh_marker(vertices, faces, is_right, header, style, marker_id):

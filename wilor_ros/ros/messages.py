@@ -29,12 +29,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from wilor_msgs.msg import Hand, HandArray, MeshFaces
 
 from wilor_ros.hand_frame import hand_frame_names, wrist_pose
-
-
-# HandResult.translation_source -> Hand.msg constant.
-TRANSLATION_SOURCES = {'heuristic': Hand.TRANSLATION_HEURISTIC,
-                       'camera_info': Hand.TRANSLATION_CAMERA_INFO,
-                       'depth': Hand.TRANSLATION_DEPTH}
+from wilor_ros.hand_schema import hand_fields
 
 
 def _float32(values, size):
@@ -44,39 +39,51 @@ def _float32(values, size):
     return flat
 
 
+_HAND_FIELDS = Hand.get_fields_and_field_types()
+_INTEGER_TYPES = frozenset(('byte', 'char', 'int8', 'uint8', 'int16', 'uint16', 'int32',
+                            'uint32', 'int64', 'uint64'))
+
+
+def _field_value(ros_type, value):
+    """Convert a :func:`wilor_ros.hand_schema.hand_fields` value to the message field's type."""
+    base, _, size = ros_type.partition('[')
+    if base == 'geometry_msgs/Point':
+        return [Point(x=float(x), y=float(y), z=float(z)) for x, y, z in value]
+    if base == 'geometry_msgs/Vector3':
+        x, y, z = (float(v) for v in value)
+        return Vector3(x=x, y=y, z=z)
+    if base in ('sequence<float>', 'sequence<double>'):
+        code = 'f' if base == 'sequence<float>' else 'd'
+        return array.array(code, np.ascontiguousarray(value, dtype=code).tobytes())
+    if size and base in ('float', 'double'):
+        flat = np.asarray(value, dtype=np.float32 if base == 'float' else np.float64)
+        return _float32(flat, int(size.rstrip(']'))) if base == 'float' else flat.reshape(-1)
+    if base in ('float', 'double'):
+        return float(value)
+    if base in _INTEGER_TYPES:
+        return int(value)
+    if base == 'boolean':
+        return bool(value)
+    if base == 'string':
+        return str(value)
+    return value
+
+
 def hand_to_msg(hand, include_vertices=True):
     """
     Convert one :class:`wilor_ros.hand.HandResult` to a ``wilor_msgs/Hand``.
 
-    ``vertices`` stays empty when the hand has none or ``include_vertices`` is False.
+    Field by field from :func:`wilor_ros.hand_schema.hand_fields`, the mapping the JSON of
+    ``wilor-infer`` uses too. ``vertices`` stays empty when the hand has none or
+    ``include_vertices`` is False.
     """
+    fields = hand_fields(hand, include_vertices)
     msg = Hand()
-    msg.side = Hand.RIGHT if hand.is_right else Hand.LEFT
-    msg.id = str(hand.track_id)
-    msg.score = float(hand.score)
-    msg.bbox = _float32(hand.box, 4)
-    msg.keypoints_3d = [Point(x=float(x), y=float(y), z=float(z))
-                        for x, y, z in np.asarray(hand.keypoints_3d, dtype=np.float64)]
-    msg.keypoints_2d = _float32(hand.keypoints_2d, 42)
-    msg.global_orient = _float32(hand.global_orient, 3)
-    msg.hand_pose = _float32(hand.hand_pose, 45)
-    msg.betas = _float32(hand.betas, 10)
-    x, y, z = np.asarray(hand.cam_t, dtype=np.float64).reshape(3)
-    msg.cam_t = Vector3(x=float(x), y=float(y), z=float(z))
-    msg.focal_length = _float32(hand.focal_length, 2)
-    msg.principal_point = _float32(hand.principal_point, 2)
-    msg.focal_source = (Hand.FOCAL_CAMERA_INFO if hand.focal_from_camera_info
-                        else Hand.FOCAL_HEURISTIC)
-    confidence = getattr(hand, 'keypoint_confidence', None)
-    msg.keypoint_confidence = _float32(np.zeros(21) if confidence is None else confidence, 21)
-    msg.translation_source = TRANSLATION_SOURCES[hand.translation_source]
-    msg.depth_scale = float(hand.depth_scale)
-    msg.depth_inliers = int(hand.depth_inliers)
-    msg.depth_inlier_ratio = float(hand.depth_inlier_ratio)
-    msg.depth_residual = float(hand.depth_residual)
-    if include_vertices and hand.vertices is not None:
-        vertices = np.ascontiguousarray(hand.vertices, dtype=np.float32).reshape(-1)
-        msg.vertices = array.array('f', vertices.tobytes())
+    for name, ros_type in _HAND_FIELDS.items():
+        if name not in fields:
+            raise ValueError(f'no value for Hand.{name}: HandResult lacks it (field mapping: '
+                             'wilor_ros/hand_schema.py)')
+        setattr(msg, name, _field_value(ros_type, fields[name]))
     return msg
 
 

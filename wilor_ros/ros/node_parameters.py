@@ -32,6 +32,8 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 
 from wilor_ros.hand_frame import check_frame_pattern
 from wilor_ros.ros.markers import MarkerStyle
+from wilor_ros.ros.node_diagnostics import (DEFAULT_LATENCY_BUDGET, DEFAULT_STALL_TIMEOUT,
+                                            DEFAULT_WINDOW, MAX_WINDOW)
 from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
@@ -173,7 +175,8 @@ PARAMETERS = (
                   'opacity of the hand mesh in markers and debug_image (0: no mesh)',
                   value_range=(0.0, 1.0)),
     ParameterSpec('markers.lifetime', _DEFAULT_STYLE.lifetime,
-                  'seconds RViz keeps a marker that is not refreshed (0: forever)',
+                  'seconds RViz keeps a marker that is not refreshed; 0 (default): until the '
+                  'next frame replaces it',
                   value_range=(0.0, 60.0)),
     ParameterSpec('tracking.enabled', True,
                   'give hands stable ids across frames (Hand.id; empty when off)'),
@@ -202,6 +205,16 @@ PARAMETERS = (
     ParameterSpec('smoothing.max_speed', 5.0, 'a hand moving faster than this (m/s) between two '
                   'frames restarts its filter instead of being smoothed through',
                   value_range=(0.1, 100.0)),
+    ParameterSpec('diagnostics.stall_timeout', DEFAULT_STALL_TIMEOUT,
+                  'seconds frames may wait with none processed before /diagnostics reports '
+                  'ERROR (keep above the slowest frame: the first one includes warm-up)',
+                  value_range=(0.5, 3600.0)),
+    ParameterSpec('diagnostics.latency_budget', DEFAULT_LATENCY_BUDGET,
+                  'mean seconds from image receipt to published hands above which '
+                  '/diagnostics reports WARN (0: no latency check)', value_range=(0.0, 3600.0)),
+    ParameterSpec('diagnostics.window', DEFAULT_WINDOW,
+                  'seconds over which /diagnostics measures rate and timings',
+                  value_range=(1.0, MAX_WINDOW)),
 )
 
 SPECS = {spec.name: spec for spec in PARAMETERS}
@@ -286,6 +299,9 @@ class NodeSettings:
     tf_frame_pattern: str
     tracking_side_hysteresis: int
     smoothing_max_speed: float
+    diagnostics_stall_timeout: float
+    diagnostics_latency_budget: float
+    diagnostics_window: float
 
     @classmethod
     def from_values(cls, values):

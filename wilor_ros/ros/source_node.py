@@ -34,18 +34,30 @@ Parameters of the node (all dynamically typed, so ``-p source:=0`` and ``-p fx:=
 * ``publish_camera_info`` (default true; false leaves the focal length to wilor_node's own
   heuristic).
 * ``width``, ``height`` (webcam capture size, 0 = driver default).
+* ``pace_topic`` (default '' = off): a wilor_msgs/HandArray topic (e.g. ``hands``). For a file
+  or folder, every frame then waits for the HandArray with its stamp before the next one goes
+  out (at most ``rate``), so a slow consumer gets every frame instead of the newest one; the
+  first frame waits until ``image`` has a subscriber and the pace topic a publisher. Stamps
+  are then the media time ``t0 + index / rate``, so tracking, smoothing and a recorder see the
+  video's own timing however slow the processing. Ignored for webcams (live).
+* ``pace_timeout`` (s, default 30): a frame whose HandArray has not come by then is sent
+  again (same stamp, e.g. when best-effort delivery lost it), with a warning.
 
-A source that cannot be opened is logged and the node exits with status 1.
+A source that cannot be opened is logged and the node exits with status 1. Ctrl-C / SIGTERM
+end it with status 0.
 """
 
 import sys
+import time
 
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
+from wilor_msgs.msg import HandArray
 
 from wilor_ros.camera import CameraError, field_of_view_guess, intrinsics_from_values
 from wilor_ros.media_io import MediaError, open_input
@@ -73,6 +85,10 @@ class SourceNode(Node):
             self._parameter('publish_camera_info', True, 'publish camera_info with each image'))
         width = int(self._parameter('width', 0, 'webcam capture width, 0 = driver default'))
         height = int(self._parameter('height', 0, 'webcam capture height, 0 = driver default'))
+        pace_topic = str(self._parameter('pace_topic', '', 'HandArray topic acknowledging each '
+                                         'frame (files and folders); empty: no pacing'))
+        self.pace_timeout = float(self._parameter('pace_timeout', 30.0, 'seconds before an '
+                                                  'unacknowledged frame is sent again'))
 
         self.source = open_input(self.source_spec, width=width, height=height)
         if self.source.kind == 'bag':
@@ -90,11 +106,24 @@ class SourceNode(Node):
         self.info_pub = self.create_publisher(
             CameraInfo, 'camera_info',
             QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
+        self.pace_sub = None
+        self._pending = None          # (image msg, info msg or None, time sent) awaiting its ack
+        self._acknowledged = set()    # stamps (sec, nanosec) seen on the pace topic
+        self._media_start = None
+        self._waiting_logged = False
+        if pace_topic and self.source.kind == 'camera':
+            self.get_logger().warning('pace_topic is ignored for a webcam: it runs live')
+        elif pace_topic:
+            self.pace_sub = self.create_subscription(
+                HandArray, pace_topic, self._on_acknowledgement,
+                QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.timer = self.create_timer(1.0 / rate, self._publish_next)
         count = f'{self.source.count} frames' if self.source.count else 'live'
+        paced = (f", each frame after the previous one's {self.pace_sub.topic_name}"
+                 if self.pace_sub is not None else '')
         self.get_logger().info(
-            f'publishing {self.source.kind} {self.source_spec} ({count}) at {rate:.3g} Hz on '
-            f'{self.image_pub.topic_name} + {self.info_pub.topic_name}, frame_id '
+            f'publishing {self.source.kind} {self.source_spec} ({count}) at {rate:.3g} Hz{paced} '
+            f'on {self.image_pub.topic_name} + {self.info_pub.topic_name}, frame_id '
             f'{self.frame_id}, loop={self.loop}')
 
     def _parameter(self, name, default, description):
@@ -142,7 +171,58 @@ class SourceNode(Node):
             self._camera_info_cache[key] = camera_info_msg(width, height, intrinsics)
         return self._camera_info_cache[key]
 
+    def _on_acknowledgement(self, msg):
+        self._acknowledged.add((msg.header.stamp.sec, msg.header.stamp.nanosec))
+
+    def _paced_ready(self):
+        """Return True when the next frame may go out (pacing only)."""
+        if self._pending is None:
+            if self.published == 0 and not (self.image_pub.get_subscription_count()
+                                            and self._pace_publishers()):
+                if not self._waiting_logged:
+                    self._waiting_logged = True
+                    self.get_logger().info(
+                        f'waiting for a subscriber of {self.image_pub.topic_name} and a '
+                        f'publisher of {self.pace_sub.topic_name} before the first frame')
+                return False
+            return True
+        image, info, sent = self._pending
+        if (image.header.stamp.sec, image.header.stamp.nanosec) in self._acknowledged:
+            self._acknowledged.clear()
+            self._pending = None
+            return True
+        if time.monotonic() - sent > self.pace_timeout:
+            self.get_logger().warning(
+                f'no {self.pace_sub.topic_name} for frame {self.published} within '
+                f'{self.pace_timeout:g} s; sending it again')
+            self._send(image, info)
+        return False
+
+    def _pace_publishers(self):
+        # Matched publishers: a HandArray sent before the match would never be delivered.
+        # (Subscription.get_publisher_count may be missing from older rclpy releases.)
+        count = getattr(self.pace_sub, 'get_publisher_count', None)
+        return count() if count is not None else self.count_publishers(self.pace_sub.topic_name)
+
+    def _send(self, image, info):
+        if info is not None:
+            self.info_pub.publish(info)
+        self.image_pub.publish(image)
+        if self.pace_sub is not None:
+            self._pending = (image, info, time.monotonic())
+
+    def _stamp(self):
+        if self.pace_sub is None:
+            return self.get_clock().now()
+        # Media time: the frame's place in the file, whatever the processing speed.
+        if self._media_start is None:
+            self._media_start = self.get_clock().now()
+        return self._media_start + Duration(nanoseconds=int(round(self.published * 1e9
+                                                                  / self.rate)))
+
     def _publish_next(self):
+        if self.pace_sub is not None and not self._paced_ready():
+            return
         try:
             frame = self._next_frame()
         except MediaError as error:
@@ -154,13 +234,13 @@ class SourceNode(Node):
             self.finished = True
             return
         msg = bgr_image_msg(frame.image)
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = self._stamp().to_msg()
         msg.header.frame_id = self.frame_id
+        info = None
         if self.publish_camera_info:
             info = self._camera_info(msg.width, msg.height)
             info.header = msg.header
-            self.info_pub.publish(info)
-        self.image_pub.publish(msg)
+        self._send(msg, info)
         self.published += 1
 
     def destroy_node(self):

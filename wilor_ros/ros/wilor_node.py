@@ -73,7 +73,7 @@ from wilor_ros.image_conversion import image_msg_to_bgr
 from wilor_ros.ros.camera_stream import CameraStream
 from wilor_ros.ros.frame_mailbox import Frame, LatestFrames
 from wilor_ros.ros.hand_tf import HandTfPublisher
-from wilor_ros.ros.markers import hand_markers
+from wilor_ros.ros.markers import clear_markers, hand_markers
 from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, mesh_faces_msg
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
@@ -209,6 +209,10 @@ class WilorNode(LifecycleNode):
             stream.unsubscribe(self)
         self._stop_worker()
         self._mailbox.clear()
+        for stream in self.streams.values():
+            # Markers stay until replaced: take the hands of the last frame out of RViz.
+            if stream.last_header is not None:
+                stream.markers_pub.publish(clear_markers(stream.last_header))
         if self.pipeline is not None and self.pipeline.device.type == 'cuda':
             self._release_pipeline()
         return super().on_deactivate(state)
@@ -268,10 +272,14 @@ class WilorNode(LifecycleNode):
     def _publish_diagnostics(self):
         streams = list(self.streams.values())
         topics = ', '.join(s.image_sub.topic_name for s in streams if s.image_sub is not None)
+        settings = self.settings
         status = diagnostic_status(
-            self.stats.report(), name=f'{self.get_name()}: hand reconstruction',
+            self.stats.report(window=settings.diagnostics_window),
+            name=f'{self.get_name()}: hand reconstruction',
             hardware_id=str(self.pipeline.device if self.pipeline is not None else 'released'),
-            image_topic=topics or 'nothing (node inactive)')
+            image_topic=topics or 'nothing (node inactive)',
+            stall_timeout=settings.diagnostics_stall_timeout,
+            latency_budget=settings.diagnostics_latency_budget)
         # The RGB-D and filter values; filter restarts summed over the cameras' trackers.
         restarts = sum(getattr(s.tracker, 'filter_resets', 0) for s in streams)
         status.values += self.rgbd_stats.key_values(
@@ -427,6 +435,7 @@ class WilorNode(LifecycleNode):
 
     def _publish(self, job, tracker, hands, settings, processing):
         msg, stream = job.frame.msg, job.stream
+        stream.last_header = msg.header
         _, want_raw, want_markers, want_debug, want_tf = job.wanted
         if not self._first_frame_logged:
             self._first_frame_logged = True

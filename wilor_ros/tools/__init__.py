@@ -13,3 +13,20 @@
 # limitations under the License.
 
 """The command-line tools: ``wilor-infer`` (offline inference) and ``wilor-download``."""
+
+import signal
+import threading
+
+
+def interrupt_on_sigterm():
+    """
+    Make SIGTERM stop a tool like Ctrl-C does: through its KeyboardInterrupt handling.
+
+    So ``kill`` or ``timeout`` end a tool with the same clean path (outputs closed, a partial
+    download kept for resuming, one line instead of a traceback) as Ctrl-C.
+    """
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():   # signal.signal needs it
+        signal.signal(signal.SIGTERM, interrupt)

@@ -38,6 +38,7 @@ import urllib.request
 import zipfile
 
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint
+from wilor_ros.tools import interrupt_on_sigterm
 from wilor_ros.weights import (default_weight_paths, default_weights_dir, LICENCE_NOTICE,
                                WEIGHT_KINDS, weight_urls)
 
@@ -392,6 +393,7 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of ``wilor-download``; returns the exit status."""
+    interrupt_on_sigterm()
     args = build_parser().parse_args(argv)
     directory = args.dir or default_weights_dir()
     stream = sys.stderr

@@ -17,14 +17,15 @@
 
 Inputs: an image, a folder of images, a video file, or a ROS 2 MCAP bag (``--topic`` picks the
 sensor_msgs/Image or CompressedImage topic). Outputs: one JSON file per frame (default) or one
-JSON Lines file (``--jsonl``), each record holding the frame index, source, stamp and
-``HandResult.to_dict()`` per hand; optionally overlay images or an overlay video
-(``--overlay``) and, for bags, a new MCAP bag with ``wilor_msgs/HandArray`` on ``/hands``
-(``--out-bag``), each message stamped and logged like its image. ROS (rclpy) is needed only
+JSON Lines file (``--jsonl``), each record holding the frame index, source, stamp and per hand
+the fields of ``wilor_msgs/Hand`` (:mod:`wilor_ros.hand_schema`); optionally overlay images or
+an overlay video (``--overlay``) and, for bags, a new MCAP bag with ``wilor_msgs/HandArray`` on
+``/hands`` (``--out-bag``), each message stamped and logged like its image, preceded by the
+mesh triangles (``wilor_msgs/MeshFaces``) on ``/mano_faces``. ROS (rclpy) is needed only
 for ``--out-bag``. ``--depth-topic`` fuses a bag's aligned depth images (16UC1 mm / 32FC1 m,
-paired by stamp) so the hands sit at the measured depth (docs/rgbd.md); ``--track`` lets the
-tracker decide each hand's side before it is cropped (frames then run one by one). A frame
-that cannot be decoded is reported and skipped.
+paired by stamp) so the hands sit at the measured depth; ``--track`` lets the tracker decide
+each hand's side before it is cropped (frames then run one by one). A frame that cannot be
+decoded is reported and skipped.
 """
 
 import argparse
@@ -36,6 +37,7 @@ import sys
 from wilor_ros.camera import CameraError, parse_camera_spec
 from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.pipeline import load_pipeline, PipelineLoadError, PRECISIONS
+from wilor_ros.tools import interrupt_on_sigterm
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
                                            OverlayOutput)
 from wilor_ros.weights import default_weight_paths
@@ -182,7 +184,7 @@ def run(args):
         if args.out_bag:
             from wilor_ros.ros.bag_writer import HandBagWriter
 
-            bag = HandBagWriter(args.out_bag, args.out_topic)
+            bag = HandBagWriter(args.out_bag, args.out_topic, faces=pipe.faces)
         progress = None if args.quiet else FrameProgress(frames.count)
         processed = skipped = 0
         pending = []
@@ -270,6 +272,7 @@ def _frame_seconds(frame, fps):
 
 def main(argv=None):
     """Entry point of ``wilor-infer``; returns the exit status."""
+    interrupt_on_sigterm()
     args = build_parser().parse_args(argv)
     try:
         return run(args)
