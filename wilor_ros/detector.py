@@ -242,8 +242,10 @@ def non_max_suppression_fixed(raw, num_classes, conf=0.25, iou=0.7, max_det=300)
     candidate_scores = score.view(-1).masked_fill(score.view(-1) <= conf, float('-inf'))
     # Boxes of different classes never overlap once shifted by class * 7680 px.
     shifted = boxes + rows[:, 5:6] * CLASS_OFFSET
+    # Stopping early reads a value on the host: free on the CPU, never on a GPU or in a graph.
+    early_exit = raw.device.type == 'cpu' and not torch.compiler.is_compiling()
     index, valid = greedy_nms_fixed(shifted, candidate_scores, iou, max_det,
-                                    early_exit=raw.device.type == 'cpu')
+                                    early_exit=early_exit)
     return torch.where(valid[:, None], rows.index_select(0, index), 0.0), valid
 
 
@@ -303,6 +305,7 @@ class HandDetector:
         self.right_class = int(right[0]) if right else 1
         self.network = network.to(device=self.device, dtype=dtype).eval()
         self.config = network.config
+        self._compiled = None
 
     def preprocess(self, image_bgr):
         """Letterbox a BGR uint8 image (numpy, or tensor on any device) -> (input, Letterbox)."""
@@ -343,10 +346,32 @@ class HandDetector:
         depend only on ``max_det`` and the image size, so this can be captured in a CUDA graph.
         """
         tensor, box = self.preprocess(image_bgr)
-        output, _ = self.raw(tensor)
-        rows, valid = non_max_suppression_fixed(output[0], self.config.num_classes, conf, iou,
-                                                max_det)
+        rows, valid = self._forward(tensor, float(conf), float(iou), int(max_det))
+        if self._compiled is not None:
+            # CUDA-graph outputs are overwritten by the next replay; these are small.
+            rows, valid = rows.clone(), valid.clone()
         return self._detections(rows, valid, box)
+
+    def forward_fixed(self, input_tensor, conf, iou, max_det):
+        """
+        Network, decoding and NMS on a letterboxed (1, 3, H, W) input: (rows, valid).
+
+        The capturable core of :meth:`detect_fixed` (no host read, static shapes): what
+        :meth:`compile` compiles and what the graph-break test traces.
+        """
+        x = input_tensor.to(device=self.device, dtype=self.dtype)
+        output = self.network.head.decode(*self.network.forward_maps(x))
+        return non_max_suppression_fixed(output[0], self.config.num_classes, conf, iou,
+                                         max_det)
+
+    def compile(self, mode='reduce-overhead'):
+        """Run :meth:`forward_fixed` through ``torch.compile`` (CUDA graphs on a GPU)."""
+        self._compiled = torch.compile(self.forward_fixed, mode=mode, dynamic=False)
+        return self
+
+    def _forward(self, input_tensor, conf, iou, max_det):
+        function = self._compiled if self._compiled is not None else self.forward_fixed
+        return function(input_tensor, conf, iou, max_det)
 
     def _detections(self, rows, valid, box):
         num_kpt, kpt_dims = self.config.keypoint_shape
