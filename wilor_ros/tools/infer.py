@@ -92,8 +92,9 @@ def build_parser():
     parser.add_argument('--reconstructor', default=None, help='wilor_final.ckpt (default: '
                         'the wilor-download cache)')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
-                        help='reconstructor network precision (fp16 / bf16 pay off on GPUs)')
+    parser.add_argument('--precision', default='auto', choices=PRECISIONS,
+                        help='reconstructor network precision: auto = bf16 on CUDA, fp32 on '
+                        'the CPU; fp32 is strict IEEE float32')
     parser.add_argument('--conf', type=float, default=0.3, help='detector confidence threshold')
     parser.add_argument('--iou', type=float, default=0.7, help='detector NMS IoU threshold')
     parser.add_argument('--rescale-factor', type=float, default=2.0,
