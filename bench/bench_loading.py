@@ -44,7 +44,7 @@ import torch
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FIXTURE = REPO / 'test' / 'fixtures' / 'a' / 'wilor' / 'checkpoint.ckpt'
 
-CHILD = r'''
+CHILD = r"""
 import json, sys, time
 import torch
 path, side = sys.argv[1], sys.argv[2]
@@ -74,7 +74,7 @@ else:
     model.eval().requires_grad_(False)
 seconds = time.perf_counter() - start
 print(json.dumps(dict(seconds=seconds, **memory())))
-'''
+"""
 
 
 def write_checkpoint(path, width, depth):
@@ -115,11 +115,12 @@ def main():
                       for key in ('seconds', 'VmRSS', 'VmHWM')}
                for side, results in runs.items()}
     for side, values in summary.items():
-        print(f'{side:15} load {values["seconds"]:6.2f} s   resident after {values["VmRSS"]:7.0f}'
-              f' MB   peak {values["VmHWM"]:7.0f} MB')
+        print(f'{side:15} load {values["seconds"]:6.2f} s   resident after '
+              f'{values["VmRSS"]:7.0f} MB   peak {values["VmHWM"]:7.0f} MB')
     ours, official = summary['ours'], summary['official-style']
-    print(f'official / ours: load time x{official["seconds"] / ours["seconds"]:.2f}, resident '
-          f'x{official["VmRSS"] / ours["VmRSS"]:.2f}, peak x{official["VmHWM"] / ours["VmHWM"]:.2f}')
+    print(f'official / ours: load time x{official["seconds"] / ours["seconds"]:.2f}, '
+          f'resident x{official["VmRSS"] / ours["VmRSS"]:.2f}, '
+          f'peak x{official["VmHWM"] / ours["VmHWM"]:.2f}')
 
 
 if __name__ == '__main__':

@@ -55,7 +55,7 @@ PRECISIONS = ('fp32', 'tf32', 'fp16', 'bf16', 'bf16-percall')
 
 
 def with_precision(model, precision):
-    """A copy of the fp32 ``model`` in ``precision`` (weights cast once, or per call)."""
+    """Copy the fp32 ``model`` into ``precision`` (weights cast once, or per call)."""
     candidate = copy.deepcopy(model)
     if precision == 'bf16-percall':
         candidate._dtype = torch.bfloat16  # autocast over float32 weights

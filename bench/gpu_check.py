@@ -49,19 +49,17 @@ import sys
 import time
 import warnings
 
+# bench/ is the script's directory, so the sibling benchmark's helper is importable.
+from bench_reconstructor import random_wilor
 import numpy as np
 import torch
 
+from wilor_ros.detector import HandDetector
+from wilor_ros.models.yolo_pose import YoloPose, YoloPoseConfig
+from wilor_ros.pipeline import HandPipeline
+from wilor_ros.precision import configure_backends, detector_dtype, resolve_precision
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / 'bench'))
-from bench_reconstructor import random_wilor  # noqa: E402
-
-from wilor_ros.detector import HandDetector  # noqa: E402
-from wilor_ros.models.yolo_pose import YoloPose, YoloPoseConfig  # noqa: E402
-from wilor_ros.pipeline import HandPipeline  # noqa: E402
-from wilor_ros.precision import (configure_backends, detector_dtype,  # noqa: E402
-                                 resolve_precision)
-
 FIXTURES = REPO / 'test' / 'fixtures' / 'a'
 # ultralytics yolov8m-pose.yaml: width 0.75, depth 0.67, max channels 768.
 YOLOV8M_POSE = YoloPoseConfig(widths=(48, 96, 192, 384, 576), backbone_depths=(2, 4, 4, 2),
@@ -108,7 +106,7 @@ def latency(times):
 
 
 def random_detector(config, device, dtype, imgsz=640):
-    """A fused YOLOv8-pose of ``config`` with random weights (classes 0 left, 1 right)."""
+    """Build a fused YOLOv8-pose of ``config`` with random weights (0 left, 1 right)."""
     torch.manual_seed(3)
     network = YoloPose(config).eval().requires_grad_(False).fuse_batchnorm()
     return HandDetector(network, imgsz=imgsz, device=device, dtype=dtype)

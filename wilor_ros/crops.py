@@ -243,7 +243,7 @@ def _affine_inverse(center, size, flip, width, crop_size):
 
 @functools.lru_cache(maxsize=8)
 def _normalisation_constants(device):
-    """ImageNet mean and std x 255 (float64) on ``device``: uploaded once, then reused."""
+    """Return the ImageNet mean and std x 255 (float64) on ``device``, uploaded once."""
     mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
     std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255
     return mean, std

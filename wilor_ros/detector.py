@@ -207,7 +207,8 @@ def greedy_nms_fixed(boxes, scores, iou_threshold, max_keep, early_exit=False):
         inter_h = (torch.minimum(box[3], y2) - torch.maximum(box[1], y1)).clamp_(min=0)
         inter = inter_w * inter_h
         iou = inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter)
-        remaining = remaining.masked_fill((iou > iou_threshold) | (positions == best), float('-inf'))
+        removed = (iou > iou_threshold) | (positions == best)
+        remaining = remaining.masked_fill(removed, float('-inf'))
         picked.append(best)
         found.append(ok)
         if early_exit and not bool(ok):
@@ -364,7 +365,7 @@ class HandDetector:
         return non_max_suppression_fixed(output[0], self.config.num_classes, conf, iou,
                                          max_det)
 
-    def compile(self, mode='reduce-overhead'):
+    def compile(self, mode='reduce-overhead'):  # noqa: A003 (as nn.Module.compile)
         """Run :meth:`forward_fixed` through ``torch.compile`` (CUDA graphs on a GPU)."""
         self._compiled = torch.compile(self.forward_fixed, mode=mode, dynamic=False)
         return self

@@ -110,7 +110,7 @@ def _why_no_cuda():
 
 def load_pipeline(detector_path, reconstructor_path, device='auto', precision='auto', *,
                   conf=0.3, iou=0.7, rescale_factor=2.0, max_hands=DEFAULT_MAX_HANDS,
-                  compile=False, warm_up=False):
+                  compile=False, warm_up=False):  # noqa: A002 (the parameter's name)
     """
     Load both networks and build the :class:`HandPipeline`.
 
@@ -180,7 +180,8 @@ class HandPipeline:
     """
 
     def __init__(self, detector, reconstructor, conf=0.3, iou=0.7, rescale_factor=2.0,
-                 max_hands=DEFAULT_MAX_HANDS, dtype=None, compile=False):
+                 max_hands=DEFAULT_MAX_HANDS, dtype=None,
+                 compile=False):  # noqa: A002 (the node parameter's name)
         self.detector = detector
         self.reconstructor = reconstructor
         self.conf = self.iou = self.rescale_factor = self.max_hands = None
@@ -311,7 +312,7 @@ class HandPipeline:
                                           self.reconstructor.crop_size)
 
     def _batch_size(self, count):
-        """The static bucket a batch of ``count`` crops is padded to (compile=True only)."""
+        """Return the static bucket a batch of ``count`` crops is padded to (compile=True)."""
         if not self.compiled:
             return count
         for bucket in BATCH_BUCKETS:

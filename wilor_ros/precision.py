@@ -56,7 +56,7 @@ def resolve_precision(precision, device):
 
 
 def compute_dtype(precision):
-    """Map 'fp32' / 'tf32' / 'fp16' / 'bf16' (or a torch dtype) to the torch dtype of the layers."""
+    """Map 'fp32' / 'tf32' / 'fp16' / 'bf16' (or a torch dtype) to the layers' dtype."""
     try:
         return _DTYPES[precision]
     except (KeyError, TypeError):

@@ -20,8 +20,9 @@ a ``MANO_RIGHT.pkl`` converted exactly as smplx 0.1.28 converts it. Skinning is
 smplx's linear blend skinning with rotation matrices (``lbs(pose2rot=False)``, the same
 arithmetic in the same order): no hand mean is added, no PCA, no translation. Unlike smplx, the
 kinematic chain is walked with Python ints and the parent gather uses a device index, so a
-forward pass reads nothing on the host (no GPU synchronisation, capturable in a CUDA graph). The 16 skeleton joints are extended with five fingertip vertices and
-reordered to the OpenPose hand order.
+forward pass reads nothing on the host (no GPU synchronisation, capturable in a CUDA graph).
+The 16 skeleton joints are extended with five fingertip vertices and reordered to the OpenPose
+hand order.
 """
 
 import numpy as np

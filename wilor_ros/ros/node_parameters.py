@@ -212,7 +212,7 @@ class NodeSettings:
     reconstructor_path: str
     device: str
     precision: str
-    compile: bool
+    compile: bool  # noqa: A003 (the parameter's name)
     image_transport: str
     use_camera_info: bool
     detection_confidence: float
