@@ -83,11 +83,11 @@ def synchronise(device):
         torch.cuda.synchronize(device)
 
 
-def time_stages(model, crops, repeats):
+def time_stages(model, crops, repeats, warm_up=WARM_UP):
     """Median seconds of (ViT, refine+MANO) over ``repeats`` calls after warm-up calls."""
     vit_times, head_times = [], []
     with torch.inference_mode():
-        for index in range(repeats + WARM_UP):
+        for index in range(repeats + warm_up):
             synchronise(model.device)
             start = time.perf_counter()
             vit = model.run_backbone(crops)
@@ -96,7 +96,7 @@ def time_stages(model, crops, repeats):
             model.run_heads(vit)
             synchronise(model.device)
             end = time.perf_counter()
-            if index >= WARM_UP:
+            if index >= warm_up:
                 vit_times.append(middle - start)
                 head_times.append(end - middle)
     return statistics.median(vit_times), statistics.median(head_times)
@@ -133,51 +133,55 @@ def main():
           f'{"total ms":>9} {"ms/crop":>8} {"ref/ViT":>8}')
     for device in devices:
         model.to(device)
-        per_precision = {}
         with torch.inference_mode():
             reference = model(images[torch.arange(max(batches)) % len(images)].to(device))
-        for precision in args.precision:
-            candidate = with_precision(model, precision)
-            per_crop = {}
-            # The first calls at each shape pay one-off kernel selection and allocation.
-            for batch in batches:
-                try:
-                    time_stages(candidate, images[torch.arange(batch) % len(images)].to(device),
-                                1)
-                except RuntimeError:
-                    pass
-            for batch in batches:
-                crops = images[torch.arange(batch) % len(images)].to(device)
-                try:
-                    vit, heads = time_stages(candidate, crops, args.repeats)
-                except RuntimeError as error:
-                    print(f'{device:6} {precision:12} {batch:>2} unsupported: {error}')
-                    break
-                total = vit + heads
-                per_crop[batch] = total / batch
-                print(f'{device:6} {precision:12} {batch:>2} {1e3 * vit:9.2f} '
-                      f'{1e3 * heads:12.2f} {1e3 * total:9.2f} {1e3 * total / batch:8.2f} '
-                      f'{heads / vit:8.3f}')
-            if 1 in per_crop:
-                speedups = ', '.join(f'B={b}: x{per_crop[1] / per_crop[b]:.2f}'
-                                     for b in batches[1:] if b in per_crop)
-                print(f'{device:6} {precision:12} per-crop speed-up over B=1: {speedups}')
-            if per_crop:
-                with torch.inference_mode():
-                    out = candidate(images[torch.arange(max(batches)) % len(images)].to(device))
-                gap = (out['pred_vertices'] - reference['pred_vertices']).abs()
-                per_precision[precision] = (per_crop, 1e3 * float(gap.mean()),
-                                            1e3 * float(gap.max()))
-            del candidate
-        if 'fp32' in per_precision:
-            base = per_precision['fp32'][0]
-            for precision, (per_crop, mean_mm, max_mm) in per_precision.items():
-                if precision == 'fp32':
+        candidates = {precision: with_precision(model, precision)
+                      for precision in args.precision}
+        per_crop = {precision: {} for precision in candidates}
+        for batch in batches:
+            crops = images[torch.arange(batch) % len(images)].to(device)
+            # Precisions take turns call by call, so that load changes on a shared machine
+            # hit all of them alike; the first calls pay kernel selection and allocation.
+            samples = {precision: ([], []) for precision in candidates}
+            for index in range(WARM_UP + args.repeats):
+                for precision, candidate in candidates.items():
+                    try:
+                        vit, heads = time_stages(candidate, crops, 1, warm_up=0)
+                    except RuntimeError as error:
+                        print(f'{device:6} {precision:12} {batch:>2} unsupported: {error}')
+                        continue
+                    if index >= WARM_UP:
+                        samples[precision][0].append(vit)
+                        samples[precision][1].append(heads)
+            for precision, (vits, heads) in samples.items():
+                if not vits:
                     continue
-                ratios = ', '.join(f'B={b}: x{base[b] / per_crop[b]:.2f}'
-                                   for b in per_crop if b in base)
-                print(f'{device:6} {precision:12} vs fp32: speed-up {ratios}; vertices '
-                      f'mean |d| {mean_mm:.3f} mm, max |d| {max_mm:.3f} mm')
+                vit, head = statistics.median(vits), statistics.median(heads)
+                total = vit + head
+                per_crop[precision][batch] = total / batch
+                print(f'{device:6} {precision:12} {batch:>2} {1e3 * vit:9.2f} '
+                      f'{1e3 * head:12.2f} {1e3 * total:9.2f} {1e3 * total / batch:8.2f} '
+                      f'{head / vit:8.3f}')
+        deviations = {}
+        for precision, candidate in candidates.items():
+            with torch.inference_mode():
+                out = candidate(images[torch.arange(max(batches)) % len(images)].to(device))
+            gap = (out['pred_vertices'] - reference['pred_vertices']).abs()
+            deviations[precision] = (1e3 * float(gap.mean()), 1e3 * float(gap.max()))
+        for precision, crops_ms in per_crop.items():
+            if 1 in crops_ms and len(crops_ms) > 1:
+                speedups = ', '.join(f'B={b}: x{crops_ms[1] / crops_ms[b]:.2f}'
+                                     for b in batches[1:] if b in crops_ms)
+                print(f'{device:6} {precision:12} per-crop speed-up over B=1: {speedups}')
+        base = per_crop.get('fp32', {})
+        for precision, crops_ms in per_crop.items():
+            if precision == 'fp32' or not base:
+                continue
+            ratios = ', '.join(f'B={b}: x{base[b] / crops_ms[b]:.2f}'
+                               for b in crops_ms if b in base)
+            mean_mm, max_mm = deviations[precision]
+            print(f'{device:6} {precision:12} vs fp32: speed-up {ratios}; vertices '
+                  f'mean |d| {mean_mm:.3f} mm, max |d| {max_mm:.3f} mm')
 
 
 if __name__ == '__main__':

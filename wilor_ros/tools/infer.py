@@ -45,7 +45,8 @@ def build_pipeline(args):
                              args.reconstructor or defaults['reconstructor'],
                              device=args.device, precision=args.precision, conf=args.conf,
                              iou=args.iou, rescale_factor=args.rescale_factor,
-                             max_hands=args.max_hands)
+                             max_hands=args.max_hands,
+                             compile=getattr(args, 'compile', False))
     except PipelineLoadError as error:
         raise InferError(str(error)) from None
 
@@ -95,6 +96,8 @@ def build_parser():
     parser.add_argument('--precision', default='auto', choices=PRECISIONS,
                         help='reconstructor network precision: auto = bf16 on CUDA, fp32 on '
                         'the CPU; fp32 is strict IEEE float32')
+    parser.add_argument('--compile', action='store_true', help='torch.compile both networks '
+                        '(CUDA graphs, static batches); pays off on long videos on a GPU')
     parser.add_argument('--conf', type=float, default=0.3, help='detector confidence threshold')
     parser.add_argument('--iou', type=float, default=0.7, help='detector NMS IoU threshold')
     parser.add_argument('--rescale-factor', type=float, default=2.0,
