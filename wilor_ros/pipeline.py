@@ -85,7 +85,8 @@ def resolve_device(device='auto'):
         raise PipelineLoadError(f'unknown device {device!r}: expected auto, cpu, cuda or cuda:N')
     if not torch.cuda.is_available():
         raise PipelineLoadError(f'device {device} requested but CUDA is not available to torch '
-                                f'{torch.__version__}; use device cpu or auto')
+                                f'{torch.__version__} ({_why_no_cuda()}); use device cpu or '
+                                'auto')
     if int(index or 0) >= torch.cuda.device_count():
         raise PipelineLoadError(f'device {device} requested but only '
                                 f'{torch.cuda.device_count()} CUDA device(s) exist')
