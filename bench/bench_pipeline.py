@@ -36,10 +36,8 @@ import numpy as np
 import torch
 
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
-from wilor_ros.detector import load_detector
-from wilor_ros.pipeline import HandPipeline
+from wilor_ros.pipeline import load_pipeline
 from wilor_ros.postprocess import build_hand_results
-from wilor_ros.reconstructor import load_reconstructor
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a'
 STAGES = ('detector', 'crops', 'vit', 'refine+mano', 'post')
@@ -78,9 +76,8 @@ def hand_boxes(width, height, count):
 
 def bench_device(args, device, image):
     """Time every stage on one device; return {hands: {stage: ms}}."""
-    detector = load_detector(args.detector, device)
-    reconstructor = load_reconstructor(args.reconstructor, device, dtype=args.precision)
-    pipe = HandPipeline(detector, reconstructor, conf=args.conf)
+    pipe = load_pipeline(args.detector, args.reconstructor, device=device,
+                         precision=args.precision, conf=args.conf)
     intrinsics = pipe.camera_intrinsics(None, image.shape[1], image.shape[0])
     results = {}
     for count in args.hands:
@@ -94,9 +91,9 @@ def bench_device(args, device, image):
             lambda: crop_hands(frame, boxes, is_right, device=device)['img'], device,
             args.runs, args.warmup)
         with torch.inference_mode():
-            vit, times['vit'] = _median_ms(lambda: reconstructor.run_backbone(crops), device,
+            vit, times['vit'] = _median_ms(lambda: pipe.reconstructor.run_backbone(crops), device,
                                            args.runs, args.warmup)
-            heads, times['refine+mano'] = _median_ms(lambda: reconstructor.run_heads(vit),
+            heads, times['refine+mano'] = _median_ms(lambda: pipe.reconstructor.run_heads(vit),
                                                      device, args.runs, args.warmup)
         _, times['post'] = _median_ms(
             lambda: build_hand_results(heads, center, size, boxes, np.ones(count), is_right,

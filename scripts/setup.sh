@@ -61,6 +61,32 @@ if ! stamp_ok wilor_msgs "$msg_hash" || [ ! -d "$VENV/share/wilor_msgs" ]; then
   echo "$msg_hash" > "$STAMPS/wilor_msgs"
 fi
 
+# tf2_msgs is not on PyPI; the node publishes tf2_msgs/TFMessage on /tf. Build the identical
+# definition (scripts/interfaces/tf2_msgs, never seen by colcon) only when no real one is there.
+tf_dir=scripts/interfaces/tf2_msgs
+tf_hash=$(hash_of $tf_dir/CMakeLists.txt $tf_dir/package.xml $tf_dir/msg/*.msg)
+tf_needed=1
+if stamp_ok tf2_msgs "$tf_hash" && [ -d "$VENV/share/tf2_msgs" ]; then
+  tf_needed=0  # ours, up to date
+elif [ ! -f "$STAMPS/tf2_msgs" ] && "$VENV/bin/python" -c "import tf2_msgs.msg" 2>/dev/null; then
+  tf_needed=0  # a real tf2_msgs (a sourced ROS 2 install) is importable
+fi
+if [ "$tf_needed" = 1 ]; then
+  log "building the venv stand-in of tf2_msgs (TFMessage)"
+  BUILD="$ROOT/build/tf2_msgs_venv"
+  rm -rf "$BUILD"; mkdir -p "$BUILD"
+  (
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    cmake -S $tf_dir -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
+      -DPython3_EXECUTABLE="$VENV/bin/python" > "$BUILD/cmake.log" 2>&1 \
+      || { cat "$BUILD/cmake.log"; exit 1; }
+    cmake --build "$BUILD" -j"$(nproc)" > "$BUILD/build.log" 2>&1 \
+      || { tail -50 "$BUILD/build.log"; exit 1; }
+    cmake --install "$BUILD" > "$BUILD/install.log" 2>&1 || { cat "$BUILD/install.log"; exit 1; }
+  )
+  echo "$tf_hash" > "$STAMPS/tf2_msgs"
+fi
+
 pkg_hash=$(hash_of scripts/setup.sh setup.py setup.cfg package.xml resource/wilor_ros \
   <(ls launch config 2>/dev/null) <(cat launch/* config/* 2>/dev/null))
 if ! stamp_ok wilor_ros "$pkg_hash"; then
@@ -74,6 +100,6 @@ if ! stamp_ok wilor_ros "$pkg_hash"; then
   echo "$pkg_hash" > "$STAMPS/wilor_ros"
 fi
 
-"$VENV/bin/python" -c "import wilor_ros, wilor_msgs.msg" \
-  || { echo "set-up finished but 'import wilor_ros, wilor_msgs.msg' fails" >&2; exit 1; }
+"$VENV/bin/python" -c "import wilor_ros, wilor_msgs.msg, tf2_msgs.msg" \
+  || { echo "set-up finished but 'import wilor_ros, wilor_msgs.msg, tf2_msgs.msg' fails" >&2; exit 1; }
 log "ready: $VENV"

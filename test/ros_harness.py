@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from conftest import DETECTOR, RECONSTRUCTOR
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PROGRAMS = pathlib.Path(__file__).resolve().parent / 'ros_programs'
 
@@ -126,3 +128,54 @@ class RosProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(timeout=5)
+
+
+class DrivenProcess(RosProcess):
+    """A RosProcess that takes one JSON command per stdin line and answers {"reply": ...}."""
+
+    def __init__(self, args, env, cwd=REPO):
+        self.args = [sys.executable, *[str(a) for a in args]]
+        self.proc = subprocess.Popen(self.args, env=env, cwd=str(cwd), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        self.lines = []
+        self._queue = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def send(self, cmd, **arguments):
+        self.proc.stdin.write(json.dumps(dict(arguments, cmd=cmd)) + '\n')
+        self.proc.stdin.flush()
+
+    def reply(self, timeout=30.0):
+        return self.wait_for_json('reply', timeout)['reply']
+
+    def __call__(self, cmd, **arguments):
+        self.send(cmd, **arguments)
+        return self.reply(timeout=arguments.get('timeout', 10.0) + 20.0)
+
+    def stop(self):
+        """Ask the program to quit (a clean DDS shutdown), then interrupt it if needed."""
+        if self.proc.poll() is None:
+            try:
+                self.send('quit')
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        super().stop()
+
+
+def node_process(env, *arguments, autostart=True):
+    """
+    Start wilor_node with the fixture weights on CPU and extra ``--ros-args``.
+
+    The detection threshold 0.25 finds the fixture detector's 8 hands on the fixture image.
+    With ``autostart`` the node configures and activates itself; without, it waits for the
+    lifecycle transitions.
+    """
+    return RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
+                       '-p', f'autostart:={str(autostart).lower()}',
+                       '-p', f'detector_path:={DETECTOR}',
+                       '-p', f'reconstructor_path:={RECONSTRUCTOR}',
+                       '-p', 'device:=cpu', '-p', 'detection.confidence:=0.25',
+                       *arguments], env)

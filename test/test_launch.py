@@ -233,8 +233,10 @@ def test_wilor_node_accepts_the_shipped_params_file():
     from conftest import FIXTURES
     from ros_harness import ros_env, RosProcess
 
+    # The shipped file leaves autostart off (the launch file drives the lifecycle); the
+    # command line after it turns it on, as scripts/run.sh does.
     process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
-                          '--params-file', PARAMS_FILE,
+                          '--params-file', PARAMS_FILE, '-p', 'autostart:=true',
                           '-p', f'detector_path:={FIXTURES / "detector" / "detector.pt"}',
                           '-p', f'reconstructor_path:={FIXTURES / "wilor" / "checkpoint.ckpt"}',
                           '-p', 'device:=cpu'], ros_env())

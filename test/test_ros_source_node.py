@@ -135,7 +135,7 @@ def test_source_feeds_wilor_node(tmp_path):
     try:
         listener.wait_for_line(lambda line: line == 'READY', timeout=30)
         processes.append(RosProcess([
-            '-m', 'wilor_ros.ros.wilor_node', '--ros-args',
+            '-m', 'wilor_ros.ros.wilor_node', '--ros-args', '-p', 'autostart:=true',
             '-p', f'detector_path:={FIXTURES / "detector" / "detector.pt"}',
             '-p', f'reconstructor_path:={FIXTURES / "wilor" / "checkpoint.ckpt"}',
             '-p', 'device:=cpu'], env, cwd=REPO))

@@ -22,64 +22,14 @@ through the node's SetParameters service. The expected hands come from HandPipel
 with the node's parameters on the same image.
 """
 
-import json
-import queue
-import subprocess
-import sys
-import threading
-
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import PROGRAMS, REPO, ros_env, RosProcess
+from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env, RosProcess
 
 # The fixture detector finds 8 hands at this confidence on the fixture image.
 CONFIDENCE = 0.25
 RIGHT, CAMERA_INFO, HEURISTIC = 1, 1, 0
-
-
-class DrivenProcess(RosProcess):
-    """A RosProcess that takes one JSON command per stdin line and answers {"reply": ...}."""
-
-    def __init__(self, args, env, cwd=REPO):
-        self.args = [sys.executable, *[str(a) for a in args]]
-        self.proc = subprocess.Popen(self.args, env=env, cwd=str(cwd), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
-        self.lines = []
-        self._queue = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def send(self, cmd, **arguments):
-        self.proc.stdin.write(json.dumps(dict(arguments, cmd=cmd)) + '\n')
-        self.proc.stdin.flush()
-
-    def reply(self, timeout=30.0):
-        return self.wait_for_json('reply', timeout)['reply']
-
-    def __call__(self, cmd, **arguments):
-        self.send(cmd, **arguments)
-        return self.reply(timeout=arguments.get('timeout', 10.0) + 20.0)
-
-    def stop(self):
-        """Ask the program to quit (a clean DDS shutdown), then interrupt it if needed."""
-        if self.proc.poll() is None:
-            try:
-                self.send('quit')
-                self.proc.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        super().stop()
-
-
-def node_process(env, *arguments):
-    """Start wilor_node with the fixture weights on CPU and extra ``--ros-args``."""
-    return RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
-                       '-p', f'detector_path:={DETECTOR}',
-                       '-p', f'reconstructor_path:={RECONSTRUCTOR}',
-                       '-p', 'device:=cpu', '-p', f'detection.confidence:={CONFIDENCE}',
-                       *arguments], env)
 
 
 def camera_matrix(fx, fy=None):
@@ -390,7 +340,7 @@ def test_unusable_weights_stop_the_node_with_one_clear_error(tmp_path, problem):
     weights = tmp_path / 'detector.pt'
     if problem == 'damaged':
         weights.write_bytes(b'not a checkpoint' * 100)
-    process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
+    process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args', '-p', 'autostart:=true',
                           '-p', f'detector_path:={weights}',
                           '-p', f'reconstructor_path:={RECONSTRUCTOR}'], ros_env())
     assert process.finish(timeout=60) == 1, process.output

@@ -19,6 +19,7 @@ Every JSON record must hold exactly what HandPipeline returns for the same frame
 independently of the CLI); a bag written back must hold one HandArray per good image.
 """
 
+import functools
 import json
 import pathlib
 
@@ -29,6 +30,7 @@ import pytest
 
 from wilor_ros.ros import bag_writer
 from wilor_ros.tools import infer as infer_cli
+from wilor_ros.tracking import HandTracker
 
 # Fixture image: 8 detections at confidence 0.25 (detector fixture README).
 CONF, IOU, RESCALE, MAX_HANDS = 0.25, 0.7, 2.0, 10
@@ -124,14 +126,19 @@ def test_video_matches_the_decoded_frames(pipe, frames, tmp_path, capsys):
     assert code == 0, err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r['frame'] for r in records] == [0, 1, 2]
+    # With --track the tracker decides each hand's side before its crop is mirrored (stable
+    # handedness), so the reference runs the pipeline with the same side chooser.
+    tracker = HandTracker()
     for index, (record, image) in enumerate(zip(records, decoded)):
         # 5 fps video: frame i is at i / 5 s.
         assert record['stamp'] == {'sec': index // 5, 'nanosec': (index % 5) * 200_000_000}
-        expected = expected_hands(pipe, image)
+        stamp = index / 5.0
+        hands = tracker.update(pipe(image, compute_vertices=False, sides=functools.partial(
+            tracker.resolve_sides, stamp=stamp)), stamp)
+        expected = json.loads(json.dumps([hand.to_dict() for hand in hands]))
         assert len(record['hands']) == len(expected)
         for got, want in zip(record['hands'], expected):
             assert got['track_id'] != ''
-            want['track_id'] = got['track_id']
             assert got == want
     capture = cv2.VideoCapture(str(overlay))
     assert capture.isOpened()
@@ -312,3 +319,56 @@ def test_message_definition_lists_every_dependency_once():
     assert text.count('=' * 80 + '\nMSG: ') == 5
     assert text.startswith((pathlib.Path(__file__).parent.parent / 'wilor_msgs' / 'msg'
                             / 'HandArray.msg').read_text().rstrip('\n'))
+
+
+def test_depth_topic_of_a_bag_places_hands_at_the_measured_depth(pipe, frames, tmp_path,
+                                                                 capsys):
+    from mcap_ros2.writer import Writer
+
+    from wilor_ros.camera import intrinsics_from_matrix
+    from wilor_ros.depth_fusion import rasterize_depth
+
+    camera_k = [600.0, 0.0, 319.5, 0.0, 600.0, 239.5, 0.0, 0.0, 1.0]
+    camera = np.array(camera_k).reshape(3, 3)
+    bag = tmp_path / 'rgbd.mcap'
+    with open(bag, 'wb') as stream:
+        writer = Writer(stream)
+        schemas = {name: writer.register_msgdef(name, bag_writer.message_definition(name))
+                   for name in ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CameraInfo')}
+        info = {'header': {'stamp': {'sec': 10, 'nanosec': 0}, 'frame_id': 'cam'},
+                'height': 480, 'width': 640, 'distortion_model': 'plumb_bob', 'd': [0.0] * 5,
+                'k': camera_k, 'r': [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0], 'p': [0.0] * 12}
+        writer.write_message('/cam/camera_info', schemas['sensor_msgs/msg/CameraInfo'], info,
+                             log_time=1, publish_time=1)
+        for index, image in enumerate(frames[:2]):
+            stamp = 10_000_000_000 + index * 100_000_000
+            log_time = 2 + 10 * index
+            writer.write_message('/cam/image_raw', schemas['sensor_msgs/msg/Image'],
+                                 _image_msg(image, stamp, 'cam'), log_time=log_time,
+                                 publish_time=log_time)
+            if index == 1:
+                continue  # the second frame has no depth image
+            first = pipe(image, camera_matrix=camera)[0]
+            truth = rasterize_depth(first.vertices * 1.2, pipe.faces,
+                                    intrinsics_from_matrix(camera), image.shape)
+            millimetres = np.where(np.isfinite(truth), np.rint(truth * 1000), 0).astype('<u2')
+            # Stamped 5 ms after its image and logged after it: the reader must look ahead.
+            depth = dict(_image_msg(image, stamp + 5_000_000, 'cam'), encoding='16UC1',
+                         step=640 * 2, data=millimetres.tobytes())
+            writer.write_message('/cam/depth', schemas['sensor_msgs/msg/Image'], depth,
+                                 log_time=log_time + 1, publish_time=log_time + 1)
+        writer.finish()
+    out = tmp_path / 'rgbd.jsonl'
+    # The depth topic is not a colour candidate: the only other image topic is chosen.
+    code, err, _ = run_cli(capsys, bag, '--depth-topic', '/cam/depth', '-o', out, '--jsonl',
+                           *WEIGHT_ARGS)
+    assert code == 0, err
+    with_depth, without = [json.loads(line) for line in out.read_text().splitlines()]
+    assert with_depth['hands'][0]['translation_source'] == 'depth'
+    assert with_depth['hands'][0]['depth_scale'] == pytest.approx(1.2, rel=5e-3)
+    assert len(with_depth['hands'][0]['keypoint_confidence']) == 21
+    assert without['hands'] == expected_hands(pipe, frames[1], camera)
+    assert {hand['translation_source'] for hand in without['hands']} == {'camera_info'}
+    code, err, _ = run_cli(capsys, bag, '--topic', '/cam/image_raw', '--depth-topic',
+                           '/cam/nothing', *WEIGHT_ARGS)
+    assert code == 1 and 'no sensor_msgs/msg/Image topic /cam/nothing' in err

@@ -14,6 +14,8 @@
 
 """Hand tracking: stable ids through crossings, misses, irregular and backwards stamps."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -117,14 +119,87 @@ def test_fast_hand_missed_for_two_frames_keeps_its_id():
     assert len(ids) == 8 and set(ids) == {ids[0]}
 
 
-def test_side_gates_the_association():
+def detect_resolve_update(tracker, hands, labels, stamp):
+    """One frame as the node runs it: detector labels -> resolve_sides -> crop -> update."""
+    boxes = np.stack([hand.box for hand in hands])
+    sides = tracker.resolve_sides(boxes, np.full(len(hands), 0.9), labels, stamp)
+    # The crop is mirrored by the resolved side, so the reconstruction has that side.
+    cropped = [dataclasses.replace(hand, is_right=bool(side)) for hand, side in zip(hands, sides)]
+    return tracker.update(cropped, stamp)
+
+
+@pytest.mark.parametrize('flip_frames', [1, 2, 5])
+def test_label_flips_keep_the_track_and_its_side(flip_frames):
+    rng = np.random.default_rng(flip_frames)
+    tracker = HandTracker(smoothing=SmoothingConfig())
+    results = []
+    for frame in range(30):
+        hand = make_hand([-0.1 + 0.005 * frame, 0.0, 0.6], True, rng)
+        label = not 10 <= frame < 10 + flip_frames
+        results.append(detect_resolve_update(tracker, [hand], [label], frame / 30.0)[0])
+    assert {r.track_id for r in results} == {'1'}
+    assert all(r.is_right for r in results)
+    assert tracker.filter_resets == 0
+
+
+@pytest.mark.parametrize('flip_frames', [1, 2, 5])
+def test_update_alone_continues_the_track_through_label_flips(flip_frames):
+    # Without resolve_sides the side is no hard gate either: same id, and the track's vote
+    # keeps its side even though the flipped hands themselves say left.
     tracker = HandTracker()
-    (right,) = tracker.update([make_hand([0.0, 0.0, 0.6], True)], 0.0)
-    # A left hand exactly where the right one was is a different hand.
-    (left,) = tracker.update([make_hand([0.0, 0.0, 0.6], False)], 1 / 30)
-    assert left.track_id != right.track_id
-    (right_again,) = tracker.update([make_hand([0.0, 0.0, 0.6], True)], 2 / 30)
-    assert right_again.track_id == right.track_id
+    ids = []
+    for frame in range(20):
+        label = not 5 <= frame < 5 + flip_frames
+        (hand,) = tracker.update([make_hand([0.0, 0.0, 0.6], label)], frame / 30.0)
+        ids.append(hand.track_id)
+    assert set(ids) == {'1'} and tracker.tracks[0].is_right
+
+
+def test_lasting_label_change_switches_the_side_after_the_hysteresis():
+    tracker = HandTracker(side_hysteresis=5)
+    sides = []
+    for frame in range(30):
+        hand = make_hand([0.0, 0.0, 0.6], True)
+        (result,) = detect_resolve_update(tracker, [hand], [frame < 10], frame / 30.0)
+        sides.append(result.is_right)
+        assert result.track_id == '1'
+    # Votes saturate at +5 after 10 right labels; the sixth left label crosses zero.
+    assert sides == [True] * 15 + [False] * 15
+
+
+def test_crossing_hands_with_flipped_labels_keep_ids_and_sides():
+    rng = np.random.default_rng(3)
+    tracker = HandTracker(smoothing=SmoothingConfig())
+    seen = []
+    for frame in range(40):
+        offset = 0.4 - frame / 30.0 * 0.6
+        hands = [make_hand([offset, 0.0, 0.6], True, rng),
+                 make_hand([-offset, 0.01, 0.6], False, rng)]
+        labels = [True, False]
+        if 18 <= frame < 21:
+            labels = [False, False]     # the right hand is called left while they overlap
+        if frame in (25, 26):
+            labels = [True, True]       # and later the left one is called right
+        results = detect_resolve_update(tracker, hands, labels, frame / 30.0)
+        seen.append([(r.track_id, r.is_right) for r in results])
+    assert all(pairs == seen[0] for pairs in seen)
+    assert [side for _, side in seen[0]] == [True, False]
+
+
+def test_impossible_jump_restarts_the_filter_instead_of_smoothing_through():
+    tracker = HandTracker(smoothing=SmoothingConfig(), max_speed=5.0)
+    for frame in range(10):
+        tracker.update([make_hand([0.0, 0.0, 0.6], True)], frame / 30.0)
+    # 0.1 m in one frame is 3 m/s: possible, smoothed.
+    moved = make_hand([0.1, 0.0, 0.6], True)
+    (smoothed,) = tracker.update([moved], 10 / 30.0)
+    assert tracker.filter_resets == 0
+    assert abs(smoothed.keypoints_3d[0, 0] - 0.1) > 0.005
+    # 0.3 m more in one frame is 9 m/s: the filter restarts from the new hand.
+    jumped = make_hand([0.1, 0.0, 0.9], True)
+    (result,) = tracker.update([jumped], 11 / 30.0)
+    assert tracker.filter_resets == 1 and result.track_id == smoothed.track_id
+    np.testing.assert_allclose(result.keypoints_3d, jumped.keypoints_3d, atol=1e-6)
 
 
 def test_distant_hand_of_same_side_is_not_matched():

@@ -46,6 +46,15 @@ class HandResult:
             5000/256 * max(W, H).
         vertices: (778, 3) float32 camera frame metres, or None when not requested.
         track_id: filled by the tracker.
+        keypoint_confidence: (21,) float32 the detector's per-keypoint visibility estimate
+            (0..1, OpenPose order), or None when the detector did not run (given boxes).
+        depth_scale: s in vertices = s * MANO(theta, beta) + cam_t: 1.0 unless the RGB-D
+            fit scaled the hand about the camera centre (:mod:`wilor_ros.depth_fusion`).
+        translation_source: 'heuristic' (WiLoR focal heuristic), 'camera_info' (real K,
+            monocular depth) or 'depth' (real K, scaled onto the aligned depth image).
+        depth_inliers: depth samples that agreed with the fit (0 without depth).
+        depth_inlier_ratio: inliers / valid depth samples at visible vertices (0 without).
+        depth_residual: RMS depth difference of the inliers, metres (0 without).
     """
 
     is_right: bool
@@ -63,6 +72,18 @@ class HandResult:
     focal_from_camera_info: bool
     vertices: Optional[np.ndarray] = None
     track_id: str = ''
+    keypoint_confidence: Optional[np.ndarray] = None
+    depth_scale: float = 1.0
+    translation_source: str = ''
+    depth_inliers: int = 0
+    depth_inlier_ratio: float = 0.0
+    depth_residual: float = 0.0
+
+    def __post_init__(self):
+        """Derive the translation source from the camera used when none was given."""
+        if not self.translation_source:
+            self.translation_source = ('camera_info' if self.focal_from_camera_info
+                                       else 'heuristic')
 
     @property
     def side(self):

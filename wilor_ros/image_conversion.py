@@ -215,3 +215,30 @@ def image_msg_to_bgr(msg, max_pixels=DEFAULT_MAX_PIXELS):
     if is_compressed(msg):
         return compressed_image_to_bgr(msg, max_pixels)
     return raw_image_to_bgr(msg, max_pixels)
+
+
+# Depth encodings: (numpy dtype, unit). 16UC1 / mono16 are millimetres (RealSense, Azure
+# Kinect, the REP-118 convention), 32FC1 metres.
+DEPTH_ENCODINGS = {'16UC1': (np.uint16, 'mm'), 'mono16': (np.uint16, 'mm'),
+                   '32FC1': (np.float32, 'm')}
+
+
+def depth_image_to_array(msg, max_pixels=DEFAULT_MAX_PIXELS):
+    """
+    Convert a depth sensor_msgs/Image (16UC1 / mono16 mm, 32FC1 m) to a (H, W) numpy array.
+
+    uint16 millimetres or float32 metres as sent (units and "no data" values:
+    :func:`wilor_ros.depth_fusion.depth_to_metres`), in native byte order. Raises ValueError
+    for another encoding or inconsistent sizes.
+    """
+    encoding = str(msg.encoding)
+    if encoding not in DEPTH_ENCODINGS:
+        raise ValueError(f'unsupported depth encoding {encoding!r}; supported: '
+                         f'{", ".join(DEPTH_ENCODINGS)}')
+    height, width = int(msg.height), int(msg.width)
+    _check_size(height, width, max_pixels, f'{encoding} depth image')
+    dtype = np.dtype(DEPTH_ENCODINGS[encoding][0])
+    rows = _pixel_rows(msg, dtype.itemsize, element_size=dtype.itemsize)
+    order = '>' if msg.is_bigendian else '<'
+    pixels = np.ascontiguousarray(rows).view(dtype.newbyteorder(order)).reshape(height, width)
+    return pixels.astype(dtype, copy=False)

@@ -22,6 +22,7 @@ what was expected. Iterating an input again starts it over (used for looping). B
 with the ``mcap`` / ``mcap-ros2-support`` packages, without ROS.
 """
 
+import collections
 import dataclasses
 import pathlib
 import re
@@ -55,6 +56,8 @@ class Frame:
     frame_id: str = ''
     camera_matrix: Optional[np.ndarray] = None
     error: str = ''
+    # Aligned depth image paired by stamp (bags with a depth topic): uint16 mm or float32 m.
+    depth: Optional[np.ndarray] = None
 
 
 def natural_sort_key(path):
@@ -198,12 +201,15 @@ class BagImages:
 
     ``topic=None`` picks the only image topic. ``camera_info_topic='auto'`` uses the
     ``camera_info`` next to the image topic when the bag has one: each frame then carries the
-    latest camera matrix logged before it.
+    latest camera matrix logged before it. ``depth_topic``: an aligned depth image topic
+    (16UC1 mm / 32FC1 m); each frame gets the depth image nearest in stamp within
+    ``depth_tolerance`` seconds as ``frame.depth`` (None when there is none).
     """
 
     kind = 'bag'
 
-    def __init__(self, path, topic=None, camera_info_topic='auto'):
+    def __init__(self, path, topic=None, camera_info_topic='auto', depth_topic=None,
+                 depth_tolerance=0.02):
         """Read the bag summary and choose the topics (MediaError when impossible)."""
         from mcap.exceptions import McapError
         from mcap.reader import make_reader
@@ -216,7 +222,8 @@ class BagImages:
                 topics, counts = _bag_topics(make_reader(stream))
         except (McapError, ValueError, OSError, EOFError) as error:
             raise MediaError(f'cannot read MCAP bag {self.path}: {error}') from None
-        images = sorted(t for t, schema in topics.items() if schema in IMAGE_SCHEMAS)
+        images = sorted(t for t, schema in topics.items()
+                        if schema in IMAGE_SCHEMAS and t != depth_topic)
         if topic is None:
             if len(images) != 1:
                 raise MediaError(f'{self.path} has {len(images)} image topics '
@@ -237,6 +244,11 @@ class BagImages:
             raise MediaError(f'{self.path} has no sensor_msgs/msg/CameraInfo topic '
                              f'{camera_info_topic}')
         self.camera_info_topic = camera_info_topic or None
+        if depth_topic and topics.get(depth_topic) != 'sensor_msgs/msg/Image':
+            raise MediaError(f'{self.path} has no sensor_msgs/msg/Image topic {depth_topic} '
+                             f'for --depth-topic; topics: {", ".join(sorted(topics))}')
+        self.depth_topic = depth_topic or None
+        self.depth_tolerance_ns = int(depth_tolerance * 1e9)
         self.count = counts.get(topic)
         self.fps = None
 
@@ -252,6 +264,8 @@ class BagImages:
         decoders = {}
         camera_matrix = None
         topics = [self.topic] + ([self.camera_info_topic] if self.camera_info_topic else [])
+        topics += [self.depth_topic] if self.depth_topic else []
+        pairing = _DepthPairing(self.depth_tolerance_ns) if self.depth_topic else None
         index = 0
         with open(self.path, 'rb') as stream:
             messages = make_reader(stream).iter_messages(topics=topics, log_time_order=True)
@@ -259,6 +273,8 @@ class BagImages:
                 try:
                     schema, channel, message = next(messages)
                 except StopIteration:
+                    if pairing is not None:
+                        yield from pairing.release(final=True)
                     return
                 except (McapError, ValueError, EOFError) as error:
                     raise MediaError(f'MCAP bag {self.path} is damaged after {index} '
@@ -279,6 +295,11 @@ class BagImages:
                     if matrix is not None:
                         camera_matrix = matrix
                     continue
+                if channel.topic == self.depth_topic:
+                    if decoded is not None:
+                        pairing.add_depth(decoded)
+                    yield from pairing.release()
+                    continue
                 frame = Frame(index, None, source, log_time_ns=message.log_time,
                               camera_matrix=camera_matrix)
                 index += 1
@@ -292,7 +313,55 @@ class BagImages:
                     frame.image = _as_bgr(image_msg_to_bgr(decoded))
                 except Exception as error:  # Any failure spoils one frame only.
                     frame.error = f'cannot convert the image: {error}'
-                yield frame
+                if pairing is None:
+                    yield frame
+                else:
+                    pairing.add_frame(frame)
+                    yield from pairing.release()
+
+
+class _DepthPairing:
+    """
+    Pair bag frames with the depth image nearest in stamp (log order may put it after).
+
+    A frame waits until a depth image stamped later than the frame plus the tolerance was read
+    (no nearer one can follow), at most ``max_pending`` frames, or the end of the bag.
+    """
+
+    def __init__(self, tolerance_ns, max_pending=8):
+        self.tolerance_ns = tolerance_ns
+        self.max_pending = max_pending
+        self.depths = collections.deque(maxlen=2 * max_pending)
+        self.frames = collections.deque()
+        self.latest_ns = None
+
+    def add_depth(self, msg):
+        from wilor_ros.image_conversion import depth_image_to_array
+
+        stamp = _stamp_ns(msg.header)
+        try:
+            self.depths.append((stamp, depth_image_to_array(msg)))
+        except ValueError:
+            return  # An unusable depth image is like a missing one: frames stay monocular.
+        self.latest_ns = stamp if self.latest_ns is None else max(self.latest_ns, stamp)
+
+    def add_frame(self, frame):
+        self.frames.append(frame)
+
+    def release(self, final=False):
+        while self.frames:
+            frame = self.frames[0]
+            ready = (final or frame.stamp_ns is None or len(self.frames) > self.max_pending
+                     or (self.latest_ns is not None
+                         and self.latest_ns > frame.stamp_ns + self.tolerance_ns))
+            if not ready:
+                return
+            self.frames.popleft()
+            if frame.stamp_ns is not None and self.depths:
+                stamp, depth = min(self.depths, key=lambda item: abs(item[0] - frame.stamp_ns))
+                if abs(stamp - frame.stamp_ns) <= self.tolerance_ns:
+                    frame.depth = depth
+            yield frame
 
 
 def _bag_topics(reader):
@@ -339,7 +408,8 @@ def _as_bgr(image):
     return image if image.flags.writeable else image.copy()
 
 
-def open_input(spec, *, topic=None, camera_info_topic='auto', width=0, height=0):
+def open_input(spec, *, topic=None, camera_info_topic='auto', width=0, height=0,
+               depth_topic=None, depth_tolerance=0.02):
     """
     Open ``spec``: an image, a folder of images, a video, an ``.mcap`` bag, or a webcam.
 
@@ -359,11 +429,12 @@ def open_input(spec, *, topic=None, camera_info_topic='auto', width=0, height=0)
             bags = sorted(path.glob('*.mcap'))
             if len(bags) == 1:
                 # A rosbag2 directory (metadata.yaml + one .mcap file).
-                return BagImages(bags[0], topic, camera_info_topic)
+                return BagImages(bags[0], topic, camera_info_topic, depth_topic,
+                                 depth_tolerance)
         return ImageFiles(path)
     suffix = path.suffix.lower()
     if suffix in BAG_SUFFIXES:
-        return BagImages(path, topic, camera_info_topic)
+        return BagImages(path, topic, camera_info_topic, depth_topic, depth_tolerance)
     if suffix in IMAGE_SUFFIXES:
         return ImageFiles(path)
     if suffix in VIDEO_SUFFIXES:

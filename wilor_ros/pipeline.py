@@ -32,6 +32,7 @@ hands) and the detector and reconstructor run through ``torch.compile(mode='redu
 (CUDA graphs on a GPU); neither has a graph break. Precisions: :mod:`wilor_ros.precision`.
 """
 
+import dataclasses
 import os
 import pathlib
 import shutil
@@ -42,6 +43,7 @@ import torch
 
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
 from wilor_ros.crops import _crops_opencv, crop_geometry, cut_crops, frame_to_tensor, plan_crops
+from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
 from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
 from wilor_ros.precision import (configure_backends, detector_dtype, PRECISIONS,
                                  resolve_precision)
@@ -173,9 +175,15 @@ class HandPipeline:
     ``torch.compile(mode='reduce-overhead')`` (CUDA graphs on a GPU; the first call per
     bucket compiles, see :meth:`warm_up`).
 
-    ``pipe(image_bgr, camera_matrix=None, compute_vertices=True)`` returns a list of
-    :class:`~wilor_ros.hand.HandResult` in the detector's order (descending score). Without
-    ``camera_matrix`` the translation uses WiLoR's focal heuristic 5000/256 * max(W, H).
+    ``pipe(image_bgr, camera_matrix=None, compute_vertices=True, depth=None, sides=None)``
+    returns a list of :class:`~wilor_ros.hand.HandResult` in the detector's order (descending
+    score). Without ``camera_matrix`` the translation uses WiLoR's focal heuristic
+    5000/256 * max(W, H). ``depth``: a depth image aligned to the colour image (uint16 mm or
+    float32 m, 0/NaN/inf = no data) puts each hand at its measured depth
+    (:mod:`wilor_ros.depth_fusion`; needs ``camera_matrix``). ``sides``: a callable
+    ``sides(boxes, scores, is_right) -> is_right`` run between detection and cropping, so a
+    tracker's side decision (:meth:`wilor_ros.tracking.HandTracker.resolve_sides`) decides the
+    crop mirroring.
     Images may be numpy arrays or uint8 tensors on any device; boxes given to
     :meth:`reconstruct` may be numpy, lists or tensors on any device.
     """
@@ -262,48 +270,76 @@ class HandPipeline:
         At most ``max_hands`` detections, highest scores first. ``image_bgr`` may be a uint8
         tensor already on a device (it is passed on as is).
         """
+        found = self.detect_hands(image_bgr)
+        return found['boxes'], found['scores'], found['is_right']
+
+    def detect_hands(self, image_bgr):
+        """
+        Run the detector; return a numpy dict of the hands, highest scores first.
+
+        ``boxes`` (N, 4) float32, ``scores`` (N,), ``is_right`` (N,) bool and
+        ``keypoint_confidence`` (N, 21) float32: the detector's per-keypoint visibility.
+        """
         return self._detect_frames([image_bgr])[0]
 
-    def __call__(self, image_bgr, camera_matrix=None, compute_vertices=True):
+    def __call__(self, image_bgr, camera_matrix=None, compute_vertices=True, depth=None,
+                 sides=None):
         """Detect and reconstruct all hands of one BGR uint8 image; list of HandResult."""
-        return self.process_batch([image_bgr], [camera_matrix], compute_vertices)[0]
+        return self.process_batch([image_bgr], [camera_matrix], compute_vertices,
+                                  depths=[depth], sides=[sides])[0]
 
     def reconstruct(self, image_bgr, boxes, is_right, camera_matrix=None, scores=None,
-                    compute_vertices=True):
+                    compute_vertices=True, depth=None, keypoint_confidence=None):
         """
         Reconstruct given hands without running the detector.
 
         ``boxes`` (N, 4) x1, y1, x2, y2 pixels, ``is_right`` (N,), ``scores`` (N,) (default
-        1.0); numpy, lists or tensors on any device (e.g. :meth:`HandDetector.detect`'s).
-        Returns a list of HandResult in the given order; boxes without area (clipped to
-        nothing at the image border) are skipped.
+        1.0), ``keypoint_confidence`` (N, 21) or None: numpy, lists or tensors on any device
+        (e.g. :meth:`HandDetector.detect`'s); ``depth``: see the class. Returns a list of
+        HandResult in the given order; boxes without area (clipped to nothing at the image
+        border) are skipped.
         """
         boxes = host_array(boxes, np.float32).reshape(-1, 4)
         scores = (np.ones(len(boxes), np.float32) if scores is None
                   else host_array(scores, np.float32).reshape(-1))
+        depth = _checked_depth(depth, tuple(image_bgr.shape), camera_matrix)
         frame = frame_to_tensor(image_bgr, self.device)
+        if keypoint_confidence is not None:
+            keypoint_confidence = host_array(keypoint_confidence, np.float32).reshape(-1, 21)
         return self._reconstruct([(frame, boxes, scores,
                                    host_array(is_right).reshape(-1).astype(bool),
-                                   camera_matrix)], compute_vertices)[0]
+                                   camera_matrix, (depth, keypoint_confidence))],
+                                 compute_vertices)[0]
 
-    def process_batch(self, images, camera_matrices=None, compute_vertices=True):
+    def process_batch(self, images, camera_matrices=None, compute_vertices=True, depths=None,
+                      sides=None):
         """
         Detect and reconstruct several frames with one reconstructor call for all hands.
 
-        ``camera_matrices``: None or one entry (3x3 K or None) per image. Returns one list of
-        HandResult per image. The detections of all frames come down in one copy and all
-        results in another.
+        ``camera_matrices``: None or one entry (3x3 K or None) per image; ``depths``: None or
+        one aligned depth image (or None) per image; ``sides``: None or one callable (or None)
+        per image, see the class. Returns one list of HandResult per image. The detections of
+        all frames come down in one copy and all results in another.
         """
         if camera_matrices is None:
             camera_matrices = [None] * len(images)
         if len(camera_matrices) != len(images):
             raise ValueError(f'{len(images)} images but {len(camera_matrices)} camera matrices')
+        depths = _per_image(depths, len(images), 'depth images')
+        sides = _per_image(sides, len(images), 'side choosers')
+        depths = [_checked_depth(depth, tuple(image.shape), camera_matrix)
+                  for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
         frames = [frame_to_tensor(image, self.device) for image in images]
-        detections = self._detect_frames(frames)
-        return self._reconstruct([(frame, boxes, scores, is_right, camera_matrix)
-                                  for frame, (boxes, scores, is_right), camera_matrix
-                                  in zip(frames, detections, camera_matrices)],
-                                 compute_vertices)
+        batch = []
+        for frame, found, camera_matrix, depth, choose_sides in zip(
+                frames, self._detect_frames(frames), camera_matrices, depths, sides):
+            is_right = found['is_right']
+            if choose_sides is not None:
+                is_right = np.asarray(choose_sides(found['boxes'], found['scores'], is_right),
+                                      dtype=bool).reshape(is_right.shape)
+            batch.append((frame, found['boxes'], found['scores'], is_right, camera_matrix,
+                          (depth, found['keypoint_confidence'])))
+        return self._reconstruct(batch, compute_vertices)
 
     def camera_intrinsics(self, camera_matrix, width, height):
         """Intrinsics from a camera matrix, or WiLoR's heuristic for a W x H image when None."""
@@ -323,20 +359,24 @@ class HandPipeline:
         return -(-count // step) * step
 
     def _detect_frames(self, images):
-        """Detect in every frame; one copy brings all tables down: [(boxes, scores, is_right)]."""
+        """Detect in every frame; one copy brings all tables down: a dict per frame."""
         tables = []
         for image in images:
             found = self.detector.detect_fixed(image, conf=self.conf, iou=self.iou,
                                                max_det=self.max_hands)
             tables.append(torch.cat((found['valid'][:, None].float(), found['boxes'].float(),
                                      found['scores'][:, None].float(),
-                                     found['is_right'][:, None].float()), dim=1))
+                                     found['is_right'][:, None].float(),
+                                     found['keypoints'][..., 2].float()), dim=1))
         host = to_host(torch.stack(tables)) if tables else np.zeros((0, 0, 7), np.float32)
         detections = []
         for table in host:
             table = table[table[:, 0] > 0.5]
-            detections.append((np.ascontiguousarray(table[:, 1:5], dtype=np.float32),
-                               table[:, 5].astype(np.float32), table[:, 6] > 0.5))
+            detections.append({'boxes': np.ascontiguousarray(table[:, 1:5], dtype=np.float32),
+                               'scores': table[:, 5].astype(np.float32),
+                               'is_right': table[:, 6] > 0.5,
+                               'keypoint_confidence': np.ascontiguousarray(
+                                   table[:, 7:], dtype=np.float32)})
         return detections
 
     def _crops(self, frame, boxes, is_right):
@@ -364,7 +404,7 @@ class HandPipeline:
     def _reconstruct(self, frames, compute_vertices):
         """Crop every frame's hands, run one batched reconstruction, split per frame."""
         crops, kept = [], []
-        for frame, boxes, scores, is_right, _ in frames:
+        for frame, boxes, scores, is_right, *_ in frames:
             width = boxes[:, 2] - boxes[:, 0]
             height = boxes[:, 3] - boxes[:, 1]
             # Boxes clipped to nothing at the image border cannot be cropped.
@@ -377,7 +417,7 @@ class HandPipeline:
             outputs = self._run_network(torch.cat(crops) if len(crops) > 1 else crops[0])
             host = outputs_to_host(outputs, compute_vertices)
         results, start = [], 0
-        for (frame, boxes, scores, is_right, camera_matrix), keep in zip(frames, kept):
+        for (frame, boxes, scores, is_right, camera_matrix, extras), keep in zip(frames, kept):
             count = len(keep)
             if count == 0:
                 results.append([])
@@ -386,8 +426,43 @@ class HandPipeline:
             start += count
             center, size = crop_geometry(boxes[keep], self.rescale_factor,
                                          self.reconstructor.crop_size)
-            results.append(hand_results_from_host(
-                part, center, size, boxes[keep], scores[keep], is_right[keep],
-                self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0]),
-                compute_vertices))
+            intrinsics = self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0])
+            depth, confidence = extras
+            hands = hand_results_from_host(part, center, size, boxes[keep], scores[keep],
+                                           is_right[keep], intrinsics,
+                                           compute_vertices or depth is not None)
+            results.append(self._with_extras(hands, keep, depth, confidence, intrinsics,
+                                             compute_vertices))
         return results
+
+    def _with_extras(self, hands, keep, depth, confidence, intrinsics, compute_vertices):
+        """Attach the keypoint confidences, fuse the depth image, drop unwanted vertices."""
+        if confidence is not None:
+            hands = [dataclasses.replace(hand, keypoint_confidence=confidence[index].copy())
+                     for hand, index in zip(hands, keep)]
+        if depth is not None:
+            hands, _ = fuse_hands(hands, depth, intrinsics, np.asarray(self.faces))
+            if not compute_vertices:
+                hands = [dataclasses.replace(hand, vertices=None) for hand in hands]
+        return hands
+
+
+def _per_image(values, count, what):
+    """Return ``values`` as a list of ``count`` entries (None: nothing for any image)."""
+    if values is None:
+        return [None] * count
+    values = list(values)
+    if len(values) != count:
+        raise ValueError(f'{count} images but {len(values)} {what}')
+    return values
+
+
+def _checked_depth(depth, image_shape, camera_matrix):
+    """Return the depth image in metres (NaN = no data), or None; ValueError when unusable."""
+    if depth is None:
+        return None
+    if camera_matrix is None:
+        raise ValueError('a depth image needs the real camera matrix (camera_matrix=K): with '
+                         "WiLoR's focal heuristic the hands are not metric, so fusing a depth "
+                         'image with them is meaningless')
+    return depth_to_metres(depth, image_shape)

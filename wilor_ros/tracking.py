@@ -16,16 +16,30 @@
 Hand tracking across frames: stable ids for WiLoR's independent per-frame detections.
 
 Each frame's hands are matched to the live tracks by an optimal assignment
-(``scipy.optimize.linear_sum_assignment``) over a cost mixing box overlap and 3-D wrist
-distance. A pair can only match when the sides agree (a left hand never continues a right
-track, so hands of different sides that cross cannot swap ids) and when it passes a gate: box
-IoU of at least ``iou_threshold`` or wrist distance of at most ``max_wrist_distance``. Both
+(``scipy.optimize.linear_sum_assignment``) over a cost mixing box overlap, 3-D wrist
+distance and a side term. A pair can only match when it passes a gate: box IoU of at least
+``iou_threshold`` or wrist distance of at most ``max_wrist_distance``. The side is not a gate:
+the detector's left/right label flips now and then for a frame or two, and such a flip must
+not end a track. A side mismatch costs ``SIDE_MISMATCH_COST`` instead, more than any
+geometric difference between two candidate pairings usually is, so two real hands crossing
+(different sides, overlapping boxes) still keep their ids. Both
 are measured against the track's position predicted at the new stamp with its last velocity,
 so a fast hand that was missed for a frame or two is still found. Unmatched hands open new
 tracks with fresh ids ('1', '2', ...; never reused, also not after ``reset``, so a consumer
 keyed by id never confuses an old hand with a new one). A track missed for more than
 ``max_missed`` consecutive frames is retired; a hand that returns within ``max_missed``
 frames keeps its id.
+
+Handedness: each track votes over its detections' labels with hysteresis (a counter clipped to
++-``side_hysteresis``; the side changes only when the counter crosses zero), so a track keeps
+its side through label flips shorter than ``side_hysteresis + 1`` frames and follows a lasting
+change. Call :meth:`HandTracker.resolve_sides` between detection and cropping (the pipeline's
+``sides=`` argument does) so that the crop is mirrored by the track's side: a flipped label
+would otherwise mirror the mesh (a ~200 mm jump of the fingers).
+
+A hand whose wrist moved faster than ``max_speed`` (m/s) since its last observation cannot be
+the same physical motion (a mis-association, a depth outlier): its smoother restarts from the
+new observation instead of smoothing through the jump.
 
 Tracking is always on; temporal smoothing (``wilor_ros.smoothing``) runs per track when a
 ``SmoothingConfig`` is given.
@@ -43,6 +57,9 @@ from wilor_ros.smoothing import HandSmoother, SmoothingConfig
 
 # Cost of a forbidden pair; any finite value above every allowed cost works.
 _FORBIDDEN = 1e6
+# Cost added to a pair whose detector label differs from the track's side. The geometric
+# cost of a pair lies in [0, 3]; 1.5 lets geometry decide only when it is clearly better.
+SIDE_MISMATCH_COST = 1.5
 
 
 def box_iou(boxes_a, boxes_b):
@@ -61,9 +78,11 @@ def box_iou(boxes_a, boxes_b):
 class _Track:
     """One hand followed over time: raw last observation, velocity, and its smoother."""
 
-    def __init__(self, track_id, hand, stamp, smoother):
+    def __init__(self, track_id, hand, stamp, smoother, side_hysteresis=5):
         self.track_id = track_id
         self.is_right = bool(hand.is_right)
+        self.side_hysteresis = int(side_hysteresis)
+        self.side_votes = 1 if self.is_right else -1
         self.missed = 0
         self.smoother = smoother
         self.box_velocity = np.zeros(4)
@@ -87,6 +106,15 @@ class _Track:
         self.stamp = stamp
         self.missed = 0
 
+    def vote_side(self, is_right):
+        """Count one detector label; the side changes only when the votes cross zero."""
+        limit = max(self.side_hysteresis, 1)
+        self.side_votes = int(np.clip(self.side_votes + (1 if is_right else -1), -limit, limit))
+        if self.side_votes > 0:
+            self.is_right = True
+        elif self.side_votes < 0:
+            self.is_right = False
+
     def predicted(self, stamp):
         """Box and wrist extrapolated to ``stamp`` at constant velocity."""
         dt = max(stamp - self.stamp, 0.0)
@@ -102,11 +130,14 @@ class HandTracker:
     that do not overlap never pass this gate, even with a threshold of 0.
     ``max_wrist_distance``: metres; maximum 3-D wrist distance that allows a match.
     ``smoothing``: ``SmoothingConfig`` to smooth each track, or None for raw outputs.
+    ``side_hysteresis``: label votes a track's side holds (flips of up to this many frames are
+    ignored). ``max_speed``: m/s; a faster wrist jump restarts the track's smoother.
     """
 
     def __init__(self, max_missed: int = 5, iou_threshold: float = 0.1,
                  max_wrist_distance: float = 0.15,
-                 smoothing: Optional[SmoothingConfig] = None):
+                 smoothing: Optional[SmoothingConfig] = None, side_hysteresis: int = 5,
+                 max_speed: float = 5.0):
         """Check and store the parameters."""
         if int(max_missed) < 0:
             raise ValueError(f'HandTracker max_missed must be >= 0, got {max_missed}')
@@ -115,6 +146,19 @@ class HandTracker:
         if not max_wrist_distance >= 0:
             raise ValueError(
                 f'HandTracker max_wrist_distance must be >= 0 m, got {max_wrist_distance}')
+        if int(side_hysteresis) < 0:
+            raise ValueError(f'HandTracker side_hysteresis must be >= 0, got {side_hysteresis}')
+        if not max_speed > 0:
+            raise ValueError(f'HandTracker max_speed must be > 0 m/s, got {max_speed}')
+        self.side_hysteresis = int(side_hysteresis)
+        self.max_speed = float(max_speed)
+        # Smoother restarts caused by physically impossible jumps, since construction.
+        self.filter_resets = 0
+        # Side decisions of resolve_sides() for the frame about to be updated:
+        # (stamp, [(box, track), ...]).
+        self._resolved = None
+        # The latest update's hands with their track ids but unsmoothed (for 'hands_raw').
+        self.last_raw: List[HandResult] = []
         self.max_missed = int(max_missed)
         self.iou_threshold = float(iou_threshold)
         self.max_wrist_distance = float(max_wrist_distance)
@@ -125,7 +169,8 @@ class HandTracker:
         self.time_jumped_back = False
         self._next_id = 1
 
-    def configure(self, max_missed=None, smoothing=False):
+    def configure(self, max_missed=None, smoothing=False, side_hysteresis=None,
+                  max_speed=None):
         """
         Change settings between frames; ValueError when invalid (nothing changes then).
 
@@ -136,6 +181,16 @@ class HandTracker:
         """
         if max_missed is not None and int(max_missed) < 0:
             raise ValueError(f'HandTracker max_missed must be >= 0, got {max_missed}')
+        if side_hysteresis is not None and int(side_hysteresis) < 0:
+            raise ValueError(f'HandTracker side_hysteresis must be >= 0, got {side_hysteresis}')
+        if max_speed is not None and not max_speed > 0:
+            raise ValueError(f'HandTracker max_speed must be > 0 m/s, got {max_speed}')
+        if side_hysteresis is not None:
+            self.side_hysteresis = int(side_hysteresis)
+            for track in self.tracks:
+                track.side_hysteresis = self.side_hysteresis
+        if max_speed is not None:
+            self.max_speed = float(max_speed)
         if smoothing is not False and smoothing != self.smoothing:
             self.reset()
             self.smoothing = smoothing
@@ -146,15 +201,63 @@ class HandTracker:
         """Drop every track (ids are not reused) and forget the last stamp."""
         self.tracks = []
         self.stamp = None
+        self._resolved = None
+
+    def resolve_sides(self, boxes, scores, is_right, stamp):
+        """
+        Decide each detection's side from its track, before the hands are cropped.
+
+        ``boxes`` (N, 4), ``scores`` (N,) (unused, for the pipeline's ``sides`` signature),
+        ``is_right`` (N,): the detector's labels, ``stamp``: the frame's time (s). Detections
+        are associated with the tracks by box overlap (the 3-D wrist is not known yet); a
+        matched detection's label is counted as a vote and the track's side is returned; an
+        unmatched one keeps its label. The next :meth:`update` with the same stamp continues
+        exactly these tracks. Returns a bool array (N,).
+        """
+        del scores
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        labels = np.asarray(is_right, dtype=bool).reshape(-1).copy()
+        stamp = float(stamp)
+        self._resolved = None
+        if self.stamp is not None and stamp < self.stamp:
+            return labels  # update() will reset the tracker: no track to ask.
+        if not len(boxes) or not self.tracks:
+            return labels
+        track_boxes = np.stack([track.predicted(stamp)[0] for track in self.tracks])
+        iou = box_iou(track_boxes, boxes)
+        allowed = (iou > 0.0) & (iou >= self.iou_threshold)
+        cost = np.where(allowed, self._pair_cost(iou, 0.0, labels), _FORBIDDEN)
+        rows, cols = linear_sum_assignment(cost)
+        resolved = []
+        sides = labels.copy()
+        for row, col in zip(rows, cols):
+            if allowed[row, col]:
+                track = self.tracks[row]
+                track.vote_side(labels[col])
+                sides[col] = track.is_right
+                resolved.append((boxes[col].copy(), track))
+        self._resolved = (stamp, resolved)
+        return sides
+
+    def _pair_cost(self, iou, distance, labels):
+        """Cost (tracks x detections) of geometry, side mismatch and recency."""
+        # Both geometric terms are ~1 at the edge of their gate, so neither dominates; a track
+        # seen recently is preferred over one that has been missing for a while.
+        scale = max(self.max_wrist_distance, 1e-6)
+        missed = np.array([t.missed for t in self.tracks], dtype=np.float64)[:, None]
+        mismatch = (np.array([t.is_right for t in self.tracks])[:, None]
+                    != np.asarray(labels, dtype=bool)[None, :])
+        return ((1.0 - iou) + np.minimum(np.asarray(distance) / scale, 2.0) + 0.01 * missed
+                + SIDE_MISMATCH_COST * mismatch)
 
     def update(self, hands: List[HandResult], stamp: float) -> List[HandResult]:
         """
         Associate this frame's ``hands`` (seen at ``stamp`` s) with the tracks.
 
         Returns copies of ``hands`` in the same order with ``track_id`` set, smoothed when the
-        tracker has a smoothing config. A stamp earlier than the previous one (a replayed bag,
-        a clock reset) resets the tracker and sets ``time_jumped_back``; a repeated stamp is
-        processed as a frame with no elapsed time.
+        tracker has a smoothing config (the unsmoothed copies with ids: ``last_raw``). A stamp
+        earlier than the previous one (a replayed bag, a clock reset) resets the tracker and
+        sets ``time_jumped_back``; a repeated stamp is processed as a frame with no elapsed time.
         """
         stamp = float(stamp)
         self.time_jumped_back = self.stamp is not None and stamp < self.stamp
@@ -162,19 +265,24 @@ class HandTracker:
             self.reset()
         self.stamp = stamp
 
-        matches = self._associate(hands, stamp)
+        forced = self._take_resolved(hands, stamp)
+        matches = self._associate(hands, stamp, forced)
         matched_tracks = set()
-        results = []
+        results, raw = [], []
         for index, hand in enumerate(hands):
             track = matches.get(index)
             if track is None:
                 smoother = HandSmoother(self.smoothing) if self.smoothing is not None else None
-                track = _Track(str(self._next_id), hand, stamp, smoother)
+                track = _Track(str(self._next_id), hand, stamp, smoother, self.side_hysteresis)
                 self._next_id += 1
                 self.tracks.append(track)
             else:
+                if index not in forced:
+                    track.vote_side(hand.is_right)
+                self._reset_on_jump(track, hand, stamp)
                 track.observe(hand, stamp)
             matched_tracks.add(id(track))
+            raw.append(dataclasses.replace(hand, track_id=track.track_id))
             if track.smoother is not None:
                 hand = track.smoother(hand, stamp)
             results.append(dataclasses.replace(hand, track_id=track.track_id))
@@ -183,12 +291,52 @@ class HandTracker:
             if id(track) not in matched_tracks:
                 track.missed += 1
         self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        self.last_raw = raw
         return results
 
-    def _associate(self, hands, stamp):
-        """Map detection index -> track by minimum-cost assignment within the gates."""
-        if not hands or not self.tracks:
+    def _take_resolved(self, hands, stamp):
+        """Return the detection index -> track pairs :meth:`resolve_sides` fixed for this stamp."""
+        resolved, self._resolved = self._resolved, None
+        if resolved is None or resolved[0] != stamp:
             return {}
+        forced, used = {}, set()
+        for index, hand in enumerate(hands):
+            box = np.asarray(hand.box, dtype=np.float64)
+            for number, (resolved_box, track) in enumerate(resolved[1]):
+                if number not in used and track in self.tracks and np.array_equal(
+                        box, resolved_box):
+                    forced[index] = track
+                    used.add(number)
+                    break
+        return forced
+
+    def _reset_on_jump(self, track, hand, stamp):
+        """Restart the smoother when the wrist moved faster than max_speed."""
+        dt = stamp - track.stamp
+        if track.smoother is None or dt <= 0:
+            return
+        wrist = np.asarray(hand.keypoints_3d[WRIST], dtype=np.float64)
+        if np.linalg.norm(wrist - track.wrist) / dt > self.max_speed:
+            track.smoother.reset()
+            self.filter_resets += 1
+
+    def _associate(self, hands, stamp, forced=None):
+        """Map detection index -> track by minimum-cost assignment within the gates."""
+        matches = dict(forced or {})
+        free_tracks = [t for t in self.tracks if all(t is not m for m in matches.values())]
+        free_hands = [i for i in range(len(hands)) if i not in matches]
+        if not free_hands or not free_tracks:
+            return matches
+        tracks, self.tracks = self.tracks, free_tracks
+        try:
+            found = self._assign([hands[i] for i in free_hands], stamp)
+        finally:
+            self.tracks = tracks
+        matches.update({free_hands[i]: track for i, track in found.items()})
+        return matches
+
+    def _assign(self, hands, stamp):
+        """Minimum-cost assignment of ``hands`` to ``self.tracks`` within the gates."""
         predictions = [track.predicted(stamp) for track in self.tracks]
         track_boxes = np.stack([box for box, _ in predictions])
         track_wrists = np.stack([wrist for _, wrist in predictions])
@@ -197,15 +345,9 @@ class HandTracker:
 
         iou = box_iou(track_boxes, boxes)
         distance = np.linalg.norm(track_wrists[:, None, :] - wrists[None, :, :], axis=-1)
-        same_side = (np.array([t.is_right for t in self.tracks])[:, None]
-                     == np.array([bool(h.is_right) for h in hands])[None, :])
         overlapping = (iou > 0.0) & (iou >= self.iou_threshold)
-        allowed = same_side & (overlapping | (distance <= self.max_wrist_distance))
-        # Both terms are ~1 at the edge of their gate, so neither dominates; a track seen
-        # recently is preferred over one that has been missing for a while.
-        scale = max(self.max_wrist_distance, 1e-6)
-        missed = np.array([t.missed for t in self.tracks], dtype=np.float64)[:, None]
-        cost = (1.0 - iou) + np.minimum(distance / scale, 2.0) + 0.01 * missed
+        allowed = overlapping | (distance <= self.max_wrist_distance)
+        cost = self._pair_cost(iou, distance, [bool(h.is_right) for h in hands])
         cost = np.where(allowed, cost, _FORBIDDEN)
 
         rows, cols = linear_sum_assignment(cost)

@@ -30,6 +30,10 @@ Commands (``ns``: namespace of the node's topics, default ''; ``stamp``: [sec, n
 * set_params {node, params: {name: value}}: SetParameters results [{successful, reason}].
 * get_params {node, names}: current values.
 * mano_faces {ns, timeout}: subscribe late (transient local) and summarise the faces.
+* transition {node, transition: configure | activate | deactivate | cleanup |
+  unconfigured_shutdown | inactive_shutdown | active_shutdown}:
+  lifecycle ChangeState; {success}.
+* state {node}: lifecycle GetState; {state: label}.
 """
 
 import json
@@ -70,7 +74,8 @@ def summarise_hands(msg):
         'side': int(hand.side), 'id': hand.id, 'score': float(hand.score),
         'bbox': [float(v) for v in hand.bbox],
         'cam_t': [hand.cam_t.x, hand.cam_t.y, hand.cam_t.z],
-        'focal_length': [float(v) for v in hand.focal_length], 'focal_source': int(hand.focal_source),
+        'focal_length': [float(v) for v in hand.focal_length],
+        'focal_source': int(hand.focal_source),
         'principal_point': [float(v) for v in hand.principal_point],
         'vertices': len(hand.vertices),
         'finite': bool(np.isfinite(np.asarray(hand.vertices)).all() and all(
@@ -256,6 +261,30 @@ class Probe:
         values = [parameter_value_to_python(value) for value in response.values]
         return {name: list(value) if hasattr(value, '__len__') and not isinstance(value, str)
                 else value for name, value in zip(command['names'], values)}
+
+    def transition(self, command):
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        ids = {'configure': Transition.TRANSITION_CONFIGURE,
+               'activate': Transition.TRANSITION_ACTIVATE,
+               'deactivate': Transition.TRANSITION_DEACTIVATE,
+               'cleanup': Transition.TRANSITION_CLEANUP,
+               'unconfigured_shutdown': Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+               'inactive_shutdown': Transition.TRANSITION_INACTIVE_SHUTDOWN,
+               'active_shutdown': Transition.TRANSITION_ACTIVE_SHUTDOWN}
+        request = ChangeState.Request()
+        request.transition.id = ids[command['transition']]
+        response = self.call(ChangeState, f'{command.get("node", "/wilor_node")}/change_state',
+                             request, timeout=command.get('timeout', 60.0))
+        return {'success': bool(response.success)}
+
+    def state(self, command):
+        from lifecycle_msgs.srv import GetState
+
+        response = self.call(GetState, f'{command.get("node", "/wilor_node")}/get_state',
+                             GetState.Request())
+        return {'state': response.current_state.label}
 
 
 def main():

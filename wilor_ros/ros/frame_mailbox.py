@@ -16,47 +16,11 @@
 The hand-over between the image callback and the inference worker: newest frame only.
 
 A camera at 30 Hz and a model at 5 Hz must not build a queue: the callback replaces an
-unprocessed frame (counted as dropped by the caller) and the worker always takes the newest.
+unprocessed frame (counted as dropped by the caller) and the worker always takes the newest,
+one per camera.
 """
 
 import threading
-
-
-class LatestFrame:
-    """
-    A one-slot mailbox between the image callback and the worker.
-
-    ``put`` replaces an unprocessed frame (and says so, so it is counted as dropped);
-    ``take`` waits for a frame and empties the slot.
-    """
-
-    def __init__(self):
-        """Start empty."""
-        self._condition = threading.Condition()
-        self._frame = None
-        self._closed = False
-
-    def put(self, frame):
-        """Store ``frame``; return True when it replaced one the worker never took."""
-        with self._condition:
-            replaced = self._frame is not None
-            self._frame = frame
-            self._condition.notify()
-            return replaced
-
-    def take(self, timeout):
-        """Return the newest frame and empty the slot, or None after ``timeout`` seconds."""
-        with self._condition:
-            if self._frame is None and not self._closed:
-                self._condition.wait(timeout)
-            frame, self._frame = self._frame, None
-            return frame
-
-    def close(self):
-        """Wake a waiting worker for shutdown."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
 
 
 class Frame:
@@ -68,3 +32,54 @@ class Frame:
         """Wrap ``msg``, received at ``received`` (time.monotonic())."""
         self.msg = msg
         self.received = received
+
+
+class LatestFrames:
+    """
+    One newest-frame slot per camera, and a worker that takes every waiting frame at once.
+
+    ``put(camera, frame)`` replaces that camera's unprocessed frame (and says so, so it is
+    counted as dropped for that camera); ``take_all`` waits until some camera has a frame and
+    empties every slot, so the frames of several cameras go through the networks as one batch
+    while no camera can queue up work.
+    """
+
+    def __init__(self):
+        """Start empty."""
+        self._condition = threading.Condition()
+        self._frames = {}
+        self._closed = False
+
+    def put(self, camera, frame):
+        """Store ``frame`` for ``camera``; return True when it replaced an untaken one."""
+        with self._condition:
+            replaced = camera in self._frames
+            self._frames[camera] = frame
+            self._condition.notify()
+            return replaced
+
+    def take_all(self, timeout):
+        """Return ``{camera: newest frame}`` and empty the slots ({} after ``timeout`` s)."""
+        with self._condition:
+            if not self._frames and not self._closed:
+                self._condition.wait(timeout)
+            frames, self._frames = self._frames, {}
+            return frames
+
+    def clear(self):
+        """Forget untaken frames (on deactivation); return how many there were."""
+        with self._condition:
+            count = len(self._frames)
+            self._frames = {}
+            return count
+
+    def close(self):
+        """Wake a waiting worker for shutdown."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    def reopen(self):
+        """Accept frames again after :meth:`close` (a lifecycle node may be re-activated)."""
+        with self._condition:
+            self._closed = False

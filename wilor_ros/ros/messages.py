@@ -23,10 +23,18 @@ checking every element (a Python list of 2334 vertex floats would be checked one
 
 import array
 
-from geometry_msgs.msg import Point, Vector3
+from geometry_msgs.msg import Point, Quaternion, TransformStamped, Vector3
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 from wilor_msgs.msg import Hand, HandArray, MeshFaces
+
+from wilor_ros.hand_frame import hand_frame_names, wrist_pose
+
+
+# HandResult.translation_source -> Hand.msg constant.
+TRANSLATION_SOURCES = {'heuristic': Hand.TRANSLATION_HEURISTIC,
+                       'camera_info': Hand.TRANSLATION_CAMERA_INFO,
+                       'depth': Hand.TRANSLATION_DEPTH}
 
 
 def _float32(values, size):
@@ -59,6 +67,13 @@ def hand_to_msg(hand, include_vertices=True):
     msg.principal_point = _float32(hand.principal_point, 2)
     msg.focal_source = (Hand.FOCAL_CAMERA_INFO if hand.focal_from_camera_info
                         else Hand.FOCAL_HEURISTIC)
+    confidence = getattr(hand, 'keypoint_confidence', None)
+    msg.keypoint_confidence = _float32(np.zeros(21) if confidence is None else confidence, 21)
+    msg.translation_source = TRANSLATION_SOURCES[hand.translation_source]
+    msg.depth_scale = float(hand.depth_scale)
+    msg.depth_inliers = int(hand.depth_inliers)
+    msg.depth_inlier_ratio = float(hand.depth_inlier_ratio)
+    msg.depth_residual = float(hand.depth_residual)
     if include_vertices and hand.vertices is not None:
         vertices = np.ascontiguousarray(hand.vertices, dtype=np.float32).reshape(-1)
         msg.vertices = array.array('f', vertices.tobytes())
@@ -71,6 +86,38 @@ def hands_to_msg(hands, header, include_vertices=True):
     msg.header = header
     msg.hands = [hand_to_msg(hand, include_vertices) for hand in hands]
     return msg
+
+
+def hand_transforms(hands, header, pattern='hand_{id}'):
+    """
+    Build one ``geometry_msgs/TransformStamped`` per hand: image frame -> wrist frame.
+
+    ``header``: the image's (stamp and ``frame_id``, the camera optical frame, become the
+    transform's parent); child frames named by ``pattern``
+    (:func:`wilor_ros.hand_frame.hand_frame_names`); pose: :func:`wilor_ros.hand_frame.wrist_pose`.
+    """
+    transforms = []
+    for hand, name in zip(hands, hand_frame_names(hands, pattern)):
+        translation, quaternion = wrist_pose(hand)
+        transform = TransformStamped()
+        transform.header.stamp = header.stamp
+        transform.header.frame_id = header.frame_id
+        transform.child_frame_id = name
+        x, y, z = (float(v) for v in translation)
+        transform.transform.translation = Vector3(x=x, y=y, z=z)
+        qx, qy, qz, qw = (float(v) for v in quaternion)
+        transform.transform.rotation = Quaternion(x=qx, y=qy, z=qz, w=qw)
+        transforms.append(transform)
+    return transforms
+
+
+def tf_message(transforms):
+    """Wrap transforms in a ``tf2_msgs/TFMessage`` (what ``/tf`` carries)."""
+    # Imported here: only the TF publisher needs tf2_msgs (in the venv, the stand-in built by
+    # scripts/setup.sh with the identical definition).
+    from tf2_msgs.msg import TFMessage
+
+    return TFMessage(transforms=list(transforms))
 
 
 def mesh_faces_msg(faces, header=None, num_vertices=None):

@@ -30,12 +30,15 @@ from typing import Any, Callable, Optional, Tuple
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 
+from wilor_ros.hand_frame import check_frame_pattern
 from wilor_ros.ros.markers import MarkerStyle
 from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
 PRECISIONS = ('auto', 'fp32', 'tf32', 'fp16', 'bf16')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
+# A relative ROS namespace: name tokens separated by '/'.
+_CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 
 
 def _choice(*choices):
@@ -50,6 +53,26 @@ def _device(value):
     if not _DEVICE_PATTERN.fullmatch(value):
         return f'must be auto, cpu, cuda or cuda:N, got {value!r}'
     return None
+
+
+def _camera_names(value):
+    names = list(value)
+    if not names:
+        return "must name at least one camera ('' = this node's own image topic)"
+    for name in names:
+        if name and not _CAMERA_NAME.fullmatch(name):
+            return (f'entries must be relative namespaces like cam or robot/head_cam, got '
+                    f'{name!r}')
+    if len(set(names)) != len(names):
+        return f'must not repeat a camera, got {names}'
+    return None
+
+
+def _list_value(spec, value):
+    """Return a list parameter as the settings hold it: a tuple of strings or of floats."""
+    if spec.default and isinstance(spec.default[0], str):
+        return tuple(str(v) for v in value)
+    return tuple(float(v) for v in value)
 
 
 def _rgba(value):
@@ -91,6 +114,16 @@ _DEFAULT_STYLE = MarkerStyle()
 
 PARAMETERS = (
     # Fixed at start-up.
+    ParameterSpec('autostart', False,
+                  'configure and activate the lifecycle node at start-up (for ros2 run and '
+                  'scripts/run.sh; the launch file drives the transitions itself)',
+                  read_only=True),
+    ParameterSpec('cameras', [''],
+                  'cameras served by one model: namespaces whose image and camera_info topics '
+                  "are read and whose hands/markers/debug_image are written ('' = the node's "
+                  'own image, camera_info, hands, ...); frames that arrived since the last batch '
+                  'go through the networks together', read_only=True, check=_camera_names,
+                  constraints="list of relative namespaces, e.g. ['left', 'right']"),
     ParameterSpec('detector_path', '',
                   'hand detector weights (detector.pt); empty: detector.pt in $WILOR_ROS_CACHE '
                   'or ~/.cache/wilor_ros, where wilor-download puts it', read_only=True),
@@ -155,6 +188,23 @@ PARAMETERS = (
                   'is smoother and lags more', value_range=(0.01, 100.0)),
     ParameterSpec('smoothing.beta', 6.0, 'One-Euro cutoff increase per m/s of hand speed (s/m):'
                   ' higher follows fast motion with less lag', value_range=(0.0, 1000.0)),
+    # RGB-D, wrist TF, handedness, raw output (docs/rgbd.md).
+    ParameterSpec('use_depth', True, 'fuse the aligned depth image (depth_image, 16UC1 mm or '
+                  '32FC1 m) with the stamp nearest to the colour image: hands at the measured '
+                  'depth (needs camera_info)'),
+    ParameterSpec('depth.sync_tolerance', 0.02, 'largest stamp difference (s) between the '
+                  'colour image and the depth image fused with it', value_range=(0.0, 1.0)),
+    ParameterSpec('publish.tf', True, 'publish a wrist frame per hand on /tf (parent: the '
+                  "image's frame_id)"),
+    ParameterSpec('tf.frame_pattern', 'hand_{id}', 'child frame name of each hand; '
+                  'placeholders {id} (track id), {side} (left/right), {index}; e.g. '
+                  '{side}_hand gives left_hand / right_hand', check=check_frame_pattern,
+                  constraints='uses only {id}, {side}, {index}'),
+    ParameterSpec('tracking.side_hysteresis', 5, 'detector left/right label flips of up to this '
+                  'many frames do not change the side of a track', value_range=(0, 100)),
+    ParameterSpec('smoothing.max_speed', 5.0, 'a hand moving faster than this (m/s) between two '
+                  'frames restarts its filter instead of being smoothed through',
+                  value_range=(0.1, 100.0)),
 )
 
 SPECS = {spec.name: spec for spec in PARAMETERS}
@@ -208,6 +258,8 @@ def declare_parameters(node):
 class NodeSettings:
     """Snapshot of every parameter value, attribute names with '_' for '.'."""
 
+    autostart: bool
+    cameras: Tuple[str, ...]
     detector_path: str
     reconstructor_path: str
     device: str
@@ -232,6 +284,12 @@ class NodeSettings:
     smoothing_enabled: bool
     smoothing_min_cutoff: float
     smoothing_beta: float
+    use_depth: bool
+    depth_sync_tolerance: float
+    publish_tf: bool
+    tf_frame_pattern: str
+    tracking_side_hysteresis: int
+    smoothing_max_speed: float
 
     @classmethod
     def from_values(cls, values):
@@ -239,7 +297,7 @@ class NodeSettings:
         fields = {}
         for spec in PARAMETERS:
             value = values[spec.name]
-            fields[spec.name.replace('.', '_')] = (tuple(float(v) for v in value)
+            fields[spec.name.replace('.', '_')] = (_list_value(spec, value)
                                                    if isinstance(spec.default, list) else value)
         return cls(**fields)
 
@@ -258,7 +316,7 @@ class NodeSettings:
                 continue
             value = parameter.value
             if isinstance(spec.default, list):
-                value = tuple(float(v) for v in value)
+                value = _list_value(spec, value)
             changes[spec.name.replace('.', '_')] = value
         return dataclasses.replace(self, **changes)
 

@@ -13,55 +13,72 @@
 # limitations under the License.
 
 """
-``wilor_node``: WiLoR 3D hand reconstruction on a ROS 2 camera stream.
+``wilor_node``: WiLoR 3D hand reconstruction on ROS 2 camera streams, as a lifecycle node.
 
-Topics (relative, so namespaces and remapping apply):
+Lifecycle (as yolo_ros and hri_face_detect): *configure* checks the parameters and loads the
+networks, creates the publishers and the diagnostics; *activate* subscribes, starts the
+inference worker and publishes the MANO faces; *deactivate* unsubscribes, stops the worker and,
+on a GPU, frees the networks' memory (reloaded on the next activate); *cleanup* and *shutdown*
+release everything. ``autostart:=true`` configures and activates at start-up (``ros2 run``,
+``scripts/run.sh``); the launch file drives the transitions itself.
+
+Topics per camera (``cameras`` parameter; relative names, so namespaces and remapping apply;
+the camera ``''`` uses the names below as they are, camera ``left`` prefixes them ``left/``):
 
 * ``image`` (sensor_msgs/Image, sensor-data QoS, changeable with the ``qos_overrides``
   parameters), or with ``image_transport:=compressed`` ``<image>/compressed``
   (sensor_msgs/CompressedImage, decoded here);
 * ``camera_info`` (sensor_msgs/CameraInfo): its K places the hands metrically;
-* -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image);
+* ``depth_image`` (sensor_msgs/Image 16UC1 mm / 32FC1 m, aligned to ``image``, sensor-data
+  QoS): paired by stamp, it puts the hands at the measured depth (README, RGB-D);
+* -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image) and
+  ``hands_raw`` (the same hands unfiltered, built only while subscribed);
 * -> ``markers`` (visualization_msgs/MarkerArray, reliable) and ``debug_image``
-  (sensor_msgs/Image bgr8, reliable keep-last 2), each built only while someone subscribes;
-* -> ``mano_faces`` (wilor_msgs/MeshFaces, transient local, published once);
-* -> ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, 1 Hz).
+  (sensor_msgs/Image bgr8, reliable keep-last 2), each built only while someone subscribes.
 
-Threads: the subscription callbacks only store the newest image; an image replaced before
-the worker took it counts as dropped. The worker thread converts and reconstructs the newest
-frame, so frames never queue up and the executor keeps serving parameter requests and
-callbacks while a frame is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_parameters`
-and ``config/wilor.yaml``.
+Per node: -> ``mano_faces`` (wilor_msgs/MeshFaces, transient local, published on activation);
+-> ``/tf`` (tf2_msgs/TFMessage): a wrist frame per hand (:mod:`wilor_ros.ros.hand_tf`; the
+frames of camera ``left`` are named ``left/<tf.frame_pattern>``);
+-> ``/diagnostics`` (diagnostic_msgs/DiagnosticArray, 1 Hz).
+
+Threads: the subscription callbacks only store the newest image of each camera; an image
+replaced before the worker took it counts as dropped (per camera). The worker takes the newest
+frame of every camera that has one, runs them through the detector and the reconstructor as one
+batch (one model in memory for all cameras) and publishes each camera's hands with that
+camera's header, so frames never queue up and the executor keeps serving parameter requests
+while a batch is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_parameters` and
+``config/wilor.yaml``.
 """
 
+import functools
+import gc
 import sys
 import threading
 import time
+import types
 
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
-from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from visualization_msgs.msg import MarkerArray
-from wilor_msgs.msg import HandArray, MeshFaces
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from wilor_msgs.msg import MeshFaces
 
 from wilor_ros.debug_overlay import draw_hands
 from wilor_ros.image_conversion import image_msg_to_bgr
-from wilor_ros.ros.camera_info import CameraInfoCache
-from wilor_ros.ros.frame_mailbox import Frame, LatestFrame
+from wilor_ros.ros.camera_stream import CameraStream
+from wilor_ros.ros.frame_mailbox import Frame, LatestFrames
+from wilor_ros.ros.hand_tf import HandTfPublisher
 from wilor_ros.ros.markers import hand_markers
 from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, mesh_faces_msg
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
+from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
 
-# Seconds between two warnings of the same kind (bad images can arrive at camera rate).
 WARNING_PERIOD = 5.0
 DIAGNOSTICS_PERIOD = 1.0
 
@@ -93,22 +110,35 @@ def build_pipeline(settings, logger):
     return pipeline
 
 
-class WilorNode(Node):
-    """Image (+ camera_info) in; hands, markers, debug image and diagnostics out."""
+class Job:
+    """One camera's frame in a batch: the image, its camera and the outputs wanted."""
+
+    __slots__ = ('stream', 'frame', 'image', 'intrinsics', 'wanted', 'stamp', 'depth')
+
+    def __init__(self, stream, frame, image, intrinsics, wanted, stamp, depth):
+        """Bundle the parts of one frame's work."""
+        self.stream, self.frame, self.image = stream, frame, image
+        self.intrinsics, self.wanted, self.stamp, self.depth = intrinsics, wanted, stamp, depth
+
+
+class WilorNode(LifecycleNode):
+    """Images (+ camera_info) of one or more cameras in; hands, markers, debug images out."""
 
     def __init__(self, **kwargs):
-        """Declare and check the parameters; :meth:`start` loads the networks."""
+        """Declare and check the parameters; the transitions do the rest."""
         super().__init__('wilor_node', **kwargs)
         self.settings = None
         self.pipeline = None
         self.faces = None
-        self.tracker = None
+        self.streams = {}
         self.stats = FrameStatistics()
-        self._latest = LatestFrame()
-        self._camera_infos = CameraInfoCache()
+        self.rgbd_stats = RgbdStatistics()
+        self.tf_pub = None
+        self._mailbox = LatestFrames()
         self._stop = threading.Event()
         self._worker = None
         self._first_frame_logged = False
+        self._faces_pub = self._diagnostics_pub = self._diagnostics_timer = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
         declare_parameters(self)
         self.settings = NodeSettings.from_node(self)
@@ -122,101 +152,194 @@ class WilorNode(Node):
             self.settings = self.settings.updated(parameters)
         return result
 
-    def start(self):
-        """Load the networks, create the topics and start the worker thread."""
-        settings = self.settings
-        self.pipeline = build_pipeline(settings, self.get_logger())
-        self.faces = np.asarray(self.pipeline.faces)
+    # Lifecycle transitions (executor thread) -----------------------------------------------
 
-        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        self.hands_pub = self.create_publisher(HandArray, 'hands', reliable)
-        self.markers_pub = self.create_publisher(MarkerArray, 'markers', reliable)
-        # Reliable, so that reliable (recorders) and best-effort (RViz) subscribers both match;
-        # keep-last 2 never blocks the worker on a slow subscriber.
-        self.debug_pub = self.create_publisher(
-            Image, 'debug_image', QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', reliable)
+    def on_configure(self, state):
+        """Load the networks; create the publishers and the diagnostics timer."""
+        try:
+            self.pipeline = build_pipeline(self.settings, self.get_logger())
+        except StartupError as error:
+            self.get_logger().fatal(str(error))
+            return TransitionCallbackReturn.FAILURE
+        self.faces = np.asarray(self.pipeline.faces)
+        self.streams = {name: CameraStream(self, name) for name in self.settings.cameras}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.faces_pub = self.create_publisher(MeshFaces, 'mano_faces', latched)
+        self._faces_pub = self.create_lifecycle_publisher(MeshFaces, 'mano_faces', latched)
+        # /diagnostics is a plain publisher: it reports the inactive state too.
+        self._diagnostics_pub = self.create_publisher(
+            DiagnosticArray, '/diagnostics',
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD,
+                                                    self._publish_diagnostics)
+        self.tf_pub = HandTfPublisher(self)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        """Subscribe, start the worker and publish the mesh faces."""
+        if self.pipeline is None:  # Released by a deactivation on a GPU.
+            try:
+                self.pipeline = build_pipeline(self.settings, self.get_logger())
+            except StartupError as error:
+                self.get_logger().error(str(error))
+                return TransitionCallbackReturn.FAILURE
+        result = super().on_activate(state)  # Activates the lifecycle publishers.
         faces_msg = mesh_faces_msg(self.faces)
         faces_msg.header.stamp = self.get_clock().now().to_msg()
-        self.faces_pub.publish(faces_msg)
-
-        overrides = QoSOverridingOptions.with_default_policies()
-        if settings.image_transport == 'compressed':
-            # As image_transport names it: the base topic (after remapping) + '/compressed'.
-            # (Node.resolve_topic_name may be missing from older rclpy releases.)
-            resolve = getattr(self, 'resolve_topic_name', None)
-            topic = f'{resolve("image")}/compressed' if resolve else 'image/compressed'
-            self.image_sub = self.create_subscription(
-                CompressedImage, topic, self._on_image, qos_profile_sensor_data,
-                qos_overriding_options=overrides)
-        else:
-            self.image_sub = self.create_subscription(
-                Image, 'image', self._on_image, qos_profile_sensor_data,
-                qos_overriding_options=overrides)
-        # Best effort matches reliable and best-effort camera_info publishers alike.
-        self.camera_info_sub = self.create_subscription(
-            CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data,
-            qos_overriding_options=QoSOverridingOptions.with_default_policies())
-
+        self._faces_pub.publish(faces_msg)
+        self._stop.clear()
+        self._mailbox.reopen()
+        for stream in self.streams.values():
+            stream.subscribe(self, self.settings.image_transport, self._on_image)
         self._worker = threading.Thread(target=self._run_worker, name='wilor_inference',
                                         daemon=True)
         self._worker.start()
-        self.diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD, self._publish_diagnostics)
-        self.get_logger().info(
-            f'waiting for images on {self.image_sub.topic_name} (camera_info: '
-            f'{self.camera_info_sub.topic_name}); publishing {self.hands_pub.topic_name}, '
-            f'{self.markers_pub.topic_name}, {self.debug_pub.topic_name}')
+        inputs = ', '.join(s.image_sub.topic_name for s in self.streams.values())
+        outputs = ', '.join(s.hands_pub.topic_name for s in self.streams.values())
+        self.get_logger().info(f'active: waiting for images on {inputs}; publishing {outputs}')
+        return result
+
+    def on_deactivate(self, state):
+        """Unsubscribe and stop the worker; on a GPU release the networks' memory."""
+        for stream in self.streams.values():
+            stream.unsubscribe(self)
+        self._stop_worker()
+        self._mailbox.clear()
+        if self.pipeline is not None and self.pipeline.device.type == 'cuda':
+            self._release_pipeline()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        """Release the networks, publishers and timers (back to unconfigured)."""
+        self._release_everything()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        """Release everything before the node goes away."""
+        self._stop_worker()
+        self._release_everything()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_worker(self):
+        self._stop.set()
+        self._mailbox.close()
+        if self._worker is not None:
+            self._worker.join(timeout=30.0)
+            self._worker = None
+
+    def _release_pipeline(self):
+        device = self.pipeline.device
+        self.pipeline = None
+        gc.collect()
+        if device.type == 'cuda':
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def _release_everything(self):
+        for stream in self.streams.values():
+            stream.destroy(self)
+        self.streams = {}
+        if self._faces_pub is not None:
+            getattr(self, 'destroy_lifecycle_publisher', self.destroy_publisher)(self._faces_pub)
+            self._faces_pub = None
+        if self.tf_pub is not None:
+            self.tf_pub.destroy(self)
+            self.tf_pub = None
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self.destroy_publisher(self._diagnostics_pub)
+            self._diagnostics_timer = self._diagnostics_pub = None
+        if self.pipeline is not None:
+            self._release_pipeline()
 
     # Executor thread -----------------------------------------------------------------------
 
-    def _on_image(self, msg):
-        self.stats.count_received(self._latest.put(Frame(msg, time.monotonic())))
-
-    def _on_camera_info(self, msg):
-        self._camera_infos.add(msg)
+    def _on_image(self, stream, msg):
+        dropped = self._mailbox.put(stream.name, Frame(msg, time.monotonic()))
+        stream.received += 1
+        stream.dropped += int(dropped)
+        self.stats.count_received(dropped)
 
     def _publish_diagnostics(self):
-        status = diagnostic_status(self.stats.report(),
-                                   name=f'{self.get_name()}: hand reconstruction',
-                                   hardware_id=str(self.pipeline.device),
-                                   image_topic=self.image_sub.topic_name)
+        streams = list(self.streams.values())
+        topics = ', '.join(s.image_sub.topic_name for s in streams if s.image_sub is not None)
+        status = diagnostic_status(
+            self.stats.report(), name=f'{self.get_name()}: hand reconstruction',
+            hardware_id=str(self.pipeline.device if self.pipeline is not None else 'released'),
+            image_topic=topics or 'nothing (node inactive)')
+        # The RGB-D and filter values; filter restarts summed over the cameras' trackers.
+        restarts = sum(getattr(s.tracker, 'filter_resets', 0) for s in streams)
+        status.values += self.rgbd_stats.key_values(
+            self.settings, types.SimpleNamespace(filter_resets=restarts))
+        if len(streams) > 1:
+            from diagnostic_msgs.msg import KeyValue
+
+            for stream in streams:
+                status.values.append(KeyValue(key=f'camera.{stream.label}.frames_received',
+                                              value=str(stream.received)))
+                status.values.append(KeyValue(key=f'camera.{stream.label}.frames_dropped',
+                                              value=str(stream.dropped)))
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(array)
+        self._diagnostics_pub.publish(array)
 
     # Worker thread -------------------------------------------------------------------------
 
     def _run_worker(self):
         while not self._stop.is_set():
-            frame = self._latest.take(timeout=0.25)
-            if frame is None or self._stop.is_set():
+            frames = self._mailbox.take_all(timeout=0.25)
+            if not frames or self._stop.is_set():
                 continue
             try:
-                self._process(frame)
-            except Exception as error:  # The worker must outlive any single frame.
+                self._process(frames)
+            except Exception as error:  # The worker must outlive any single batch.
                 if self._stop.is_set() or not self.context.ok():
                     return  # Shutting down: publishers may already be gone.
                 self.stats.count_error('internal', repr(error))
                 self.get_logger().error(f'frame failed: {error!r}',
                                         throttle_duration_sec=WARNING_PERIOD)
 
-    def _camera_matrix(self, header, image_shape, settings):
+    def _intrinsics(self, stream, header, image_shape, settings):
         """Return the intrinsics to use for this image, or None for WiLoR's focal heuristic."""
         if not settings.use_camera_info:
             return None
         height, width = image_shape[:2]
-        intrinsics, problem = self._camera_infos.intrinsics_for(header, width, height)
+        intrinsics, problem = stream.camera_infos.intrinsics_for(header, width, height)
         if problem is not None:
             kind, text = problem
             self.stats.count_error(kind, text)
-            self.get_logger().warning(f'{text}; using the focal heuristic',
-                                      throttle_duration_sec=WARNING_PERIOD)
+            self.get_logger().warning(f'{stream.camera_info_sub.topic_name}: {text}; using the '
+                                      'focal heuristic', throttle_duration_sec=WARNING_PERIOD)
         return intrinsics
 
-    def _update_tracker(self, settings):
+    def _depth_image(self, stream, header, image_shape, intrinsics, settings):
+        """Return the aligned depth image (m) paired with this image, or None (monocular)."""
+        if not settings.use_depth:
+            return None
+        depth, offset, problem = stream.depths.depth_for(
+            header, image_shape, intrinsics is not None, settings.depth_sync_tolerance,
+            settings.max_image_pixels)
+        self.rgbd_stats.set_offset(offset)
+        if problem is not None:
+            kind, text = problem
+            if kind != 'depth_unmatched':  # A slower depth stream is normal, not an error.
+                self.stats.count_error(kind, text)
+            self.get_logger().warning(text, throttle_duration_sec=WARNING_PERIOD)
+        self.rgbd_stats.count_frame(depth is not None, offset is not None)
+        return depth
+
+    def _publish_tf(self, stream, hands, header, settings):
+        # Each camera tracks its own ids, so its hand frames carry the camera's name.
+        pattern = stream.prefix + settings.tf_frame_pattern
+        try:
+            self.rgbd_stats.count('tf_transforms_published',
+                                  self.tf_pub.publish(hands, header, pattern))
+        except ValueError as error:
+            self.stats.count_error('tf', str(error))
+            self.get_logger().warning(str(error), throttle_duration_sec=WARNING_PERIOD)
+
+    def _tracker(self, stream, settings):
         if not settings.tracking_enabled:
             return None
         from wilor_ros.smoothing import SmoothingConfig
@@ -225,79 +348,114 @@ class WilorNode(Node):
         smoothing = (SmoothingConfig(min_cutoff=settings.smoothing_min_cutoff,
                                      beta=settings.smoothing_beta)
                      if settings.smoothing_enabled else None)
-        if self.tracker is None:
-            self.tracker = HandTracker(max_missed=settings.tracking_max_missed,
-                                       smoothing=smoothing)
+        if stream.tracker is None:
+            stream.tracker = HandTracker(max_missed=settings.tracking_max_missed,
+                                         smoothing=smoothing,
+                                         side_hysteresis=settings.tracking_side_hysteresis,
+                                         max_speed=settings.smoothing_max_speed)
         else:
-            self.tracker.configure(max_missed=settings.tracking_max_missed, smoothing=smoothing)
-        return self.tracker
+            stream.tracker.configure(max_missed=settings.tracking_max_missed,
+                                     smoothing=smoothing,
+                                     side_hysteresis=settings.tracking_side_hysteresis,
+                                     max_speed=settings.smoothing_max_speed)
+        return stream.tracker
 
-    def _process(self, frame):
-        settings = self.settings
-        start = time.monotonic()
-        msg = frame.msg
-        want_markers = settings.publish_markers and self.markers_pub.get_subscription_count() > 0
-        want_debug = settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0
-        want_hands = self.hands_pub.get_subscription_count() > 0
-        if not (want_hands or want_markers or want_debug):
+    def _prepare(self, stream, frame, settings):
+        """Convert one camera's frame into a Job, or None (idle or bad input, counted)."""
+        wanted = stream.wanted(settings, self.tf_pub)
+        if not any(wanted):
             self.stats.count_idle()
-            return
+            return None
         try:
-            image = image_msg_to_bgr(msg, settings.max_image_pixels)
+            image = image_msg_to_bgr(frame.msg, settings.max_image_pixels)
         except ValueError as error:
             self.stats.count_error('bad_image', str(error))
-            self.get_logger().warning(f'skipping an image from {self.image_sub.topic_name}: '
+            self.get_logger().warning(f'skipping an image from {stream.image_sub.topic_name}: '
                                       f'{error}', throttle_duration_sec=WARNING_PERIOD)
+            return None
+        header = frame.msg.header
+        intrinsics = self._intrinsics(stream, header, image.shape, settings)
+        depth = self._depth_image(stream, header, image.shape, intrinsics, settings)
+        return Job(stream, frame, image, intrinsics, wanted,
+                   stamp_seconds(header) or frame.received, depth)
+
+    def _process(self, frames):
+        settings = self.settings
+        start = time.monotonic()
+        jobs = [self._prepare(self.streams[name], frame, settings)
+                for name, frame in frames.items() if name in self.streams]
+        jobs = [job for job in jobs if job is not None]
+        if not jobs:
             return
-        camera_matrix = self._camera_matrix(msg.header, image.shape, settings)
-        mesh_visible = settings.markers_alpha > 0 and (want_markers or want_debug)
         pipeline = self.pipeline
         # Validated already by the parameter descriptors; configure() checks again.
         pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
                            rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
+        mesh_visible = settings.markers_alpha > 0
+        compute_vertices = any((mesh_visible and (markers or debug))
+                               or ((hands or raw) and settings.publish_vertices)
+                               for hands, raw, markers, debug, _ in (job.wanted for job in jobs))
+        # Each camera's tracker decides the sides of its hands before cropping, so a
+        # one-frame label flip of the detector never mirrors a mesh.
+        trackers = [self._tracker(job.stream, settings) for job in jobs]
+        sides = [None if tracker is None else functools.partial(tracker.resolve_sides,
+                                                                stamp=job.stamp)
+                 for job, tracker in zip(jobs, trackers)]
         try:
-            hands = pipeline(image, camera_matrix=camera_matrix,
-                             compute_vertices=bool(mesh_visible or (
-                                 want_hands and settings.publish_vertices)))
+            results = pipeline.process_batch([job.image for job in jobs],
+                                             [job.intrinsics for job in jobs],
+                                             compute_vertices=compute_vertices,
+                                             depths=[job.depth for job in jobs], sides=sides)
         except (RuntimeError, ValueError) as error:
             self.stats.count_error('inference', str(error))
-            self.get_logger().error(f'inference failed on a {image.shape[1]}x{image.shape[0]} '
-                                    f'image: {error}', throttle_duration_sec=WARNING_PERIOD)
+            sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in jobs)
+            self.get_logger().error(f'inference failed on {sizes}: {error}',
+                                    throttle_duration_sec=WARNING_PERIOD)
             return
+        processing = time.monotonic() - start
+        for job, tracker, hands in zip(jobs, trackers, results):
+            if self._stop.is_set():
+                return
+            self._publish(job, tracker, hands, settings, processing)
+
+    def _publish(self, job, tracker, hands, settings, processing):
+        msg, stream = job.frame.msg, job.stream
+        _, want_raw, want_markers, want_debug, want_tf = job.wanted
         if not self._first_frame_logged:
             self._first_frame_logged = True
-            source = 'camera_info K' if camera_matrix is not None else 'the focal heuristic'
+            source = 'camera_info K' if job.intrinsics is not None else 'the focal heuristic'
             self.get_logger().info(
-                f'first image: {image.shape[1]}x{image.shape[0]} '
+                f'first image: {job.image.shape[1]}x{job.image.shape[0]} '
                 f'{getattr(msg, "encoding", "compressed")}, frame {msg.header.frame_id!r}, '
                 f'{len(hands)} hand(s), placed with {source}')
-        tracker = self._update_tracker(settings)
+        raw = hands
         if tracker is not None:
-            stamp = stamp_seconds(msg.header) or frame.received
-            hands = tracker.update(hands, stamp)
-        if self._stop.is_set():
-            return
-        self.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices))
+            hands = tracker.update(hands, job.stamp)
+            raw = tracker.last_raw
+        stream.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices))
+        if want_raw:
+            stream.hands_raw_pub.publish(hands_to_msg(raw, msg.header,
+                                                      settings.publish_vertices))
+        if want_tf:
+            self._publish_tf(stream, hands, msg.header, settings)
         if want_markers:
-            self.markers_pub.publish(hand_markers(hands, msg.header, self.faces,
-                                                  settings.marker_style()))
+            stream.markers_pub.publish(hand_markers(hands, msg.header, self.faces,
+                                                    settings.marker_style()))
             self.stats.count_published('markers')
         if want_debug:
-            picture = draw_hands(image, hands, self.faces,
+            picture = draw_hands(job.image, hands, self.faces,
                                  left_color=settings.markers_left_color,
                                  right_color=settings.markers_right_color,
                                  mesh_alpha=settings.markers_alpha)
-            self.debug_pub.publish(bgr_image_msg(picture, msg.header))
+            stream.debug_pub.publish(bgr_image_msg(picture, msg.header))
             self.stats.count_published('debug_image')
-        done = time.monotonic()
-        self.stats.count_processed(done - start, done - frame.received, len(hands))
+        if job.depth is not None:
+            self.rgbd_stats.count_hands(hands)
+        self.stats.count_processed(processing, time.monotonic() - job.frame.received, len(hands))
 
     def destroy_node(self):
-        """Stop the worker thread (it finishes its frame), then destroy the node."""
-        self._stop.set()
-        self._latest.close()
-        if self._worker is not None:
-            self._worker.join(timeout=10.0)
+        """Stop the worker thread (it finishes its batch), then destroy the node."""
+        self._stop_worker()
         super().destroy_node()
 
 
@@ -310,10 +468,18 @@ def main(args=None):
     try:
         node = WilorNode()
         logger = node.get_logger()
-        node.start()
+        if node.settings.autostart:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise StartupError('configuration failed (see above)')
+            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise StartupError('activation failed (see above)')
+        else:
+            logger.info('unconfigured: waiting for the lifecycle transitions configure and '
+                        'activate (or start with -p autostart:=true)')
         rclpy.spin(node)
     except StartupError as error:
-        logger.fatal(str(error))
+        if 'see above' not in str(error):
+            logger.fatal(str(error))
         status = 1
     except ParameterException as error:
         logger.fatal(f'invalid parameter: {error}')

@@ -21,11 +21,15 @@ JSON Lines file (``--jsonl``), each record holding the frame index, source, stam
 ``HandResult.to_dict()`` per hand; optionally overlay images or an overlay video
 (``--overlay``) and, for bags, a new MCAP bag with ``wilor_msgs/HandArray`` on ``/hands``
 (``--out-bag``), each message stamped and logged like its image. ROS (rclpy) is needed only
-for ``--out-bag``. A frame that cannot be decoded is reported and skipped.
+for ``--out-bag``. ``--depth-topic`` fuses a bag's aligned depth images (16UC1 mm / 32FC1 m,
+paired by stamp) so the hands sit at the measured depth (docs/rgbd.md); ``--track`` lets the
+tracker decide each hand's side before it is cropped (frames then run one by one). A frame
+that cannot be decoded is reported and skipped.
 """
 
 import argparse
 import dataclasses
+import functools
 import pathlib
 import sys
 
@@ -51,13 +55,30 @@ def build_pipeline(args):
         raise InferError(str(error)) from None
 
 
-def run_batch(pipe, images, cameras, compute_vertices):
-    """Run the pipeline over several frames; one batched call when the pipeline offers one."""
+def run_batch(pipe, images, cameras, compute_vertices, depths=None, sides=None):
+    """
+    Run the pipeline over several frames; one batched call when the pipeline offers one.
+
+    ``depths``: None or one aligned depth image (or None) per frame; ``sides``: None or one
+    side chooser per frame (see :class:`wilor_ros.pipeline.HandPipeline`).
+    """
+    extra = {}
+    if depths is not None and any(depth is not None for depth in depths):
+        extra['depths'] = depths
+    if sides is not None and any(choose is not None for choose in sides):
+        extra['sides'] = sides
     batched = getattr(pipe, 'process_batch', None)
     if batched is not None and len(images) > 1:
-        return batched(images, camera_matrices=cameras, compute_vertices=compute_vertices)
-    return [pipe(image, camera_matrix=camera, compute_vertices=compute_vertices)
-            for image, camera in zip(images, cameras)]
+        return batched(images, camera_matrices=cameras, compute_vertices=compute_vertices,
+                       **extra)
+    results = []
+    for index, (image, camera) in enumerate(zip(images, cameras)):
+        single = {'depth': extra['depths'][index]} if 'depths' in extra else {}
+        if 'sides' in extra:
+            single['sides'] = extra['sides'][index]
+        results.append(pipe(image, camera_matrix=camera, compute_vertices=compute_vertices,
+                            **single))
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +101,12 @@ def build_parser():
     parser.add_argument('--camera-info-topic', default='auto',
                         help='CameraInfo topic of a bag for the camera matrix ("auto": the '
                              'camera_info next to the image topic; "none": ignore)')
+    parser.add_argument('--depth-topic', default=None,
+                        help='aligned depth image topic of a bag (16UC1 mm or 32FC1 m, e.g. '
+                             '/camera/aligned_depth_to_color/image_raw): hands at the measured '
+                             'depth; needs a camera matrix')
+    parser.add_argument('--depth-tolerance', type=float, default=0.02,
+                        help='largest stamp difference (s) between an image and its depth')
     parser.add_argument('--camera-matrix', default=None,
                         help='fx,fy,cx,cy in pixels, or a YAML camera file; default: the '
                              "bag's camera_info, else WiLoR's focal heuristic")
@@ -126,7 +153,10 @@ def run(args):
     if args.batch < 1:
         raise InferError('--batch must be at least 1')
     camera_info_topic = None if args.camera_info_topic == 'none' else args.camera_info_topic
-    frames = open_input(args.input, topic=args.topic, camera_info_topic=camera_info_topic)
+    frames = open_input(args.input, topic=args.topic, camera_info_topic=camera_info_topic,
+                        depth_topic=args.depth_topic, depth_tolerance=args.depth_tolerance)
+    if args.depth_topic and frames.kind != 'bag':
+        raise InferError('--depth-topic needs an .mcap bag as input')
     if frames.kind == 'camera':
         raise InferError(f'{args.input} is a webcam; wilor-infer reads files (use wilor_source '
                          'and wilor_node for live cameras)')
@@ -160,6 +190,7 @@ def run(args):
         progress = None if args.quiet else FrameProgress(frames.count)
         processed = skipped = 0
         pending = []
+        warned = {'depth': False}
 
         def flush():
             nonlocal processed
@@ -168,15 +199,30 @@ def run(args):
             # The overlay draws meshes, so vertices are computed for it even when the records
             # leave them out.
             with_vertices = args.vertices or overlay is not None
+            # Depth is fused only with a real camera matrix (else the hands are not metric).
+            depths = [frame.depth if camera is not None else None
+                      for frame, camera in zip(pending, cameras)]
+            if any(f.depth is not None and d is None for f, d in zip(pending, depths)) \
+                    and not warned['depth']:
+                warned['depth'] = True
+                _report('depth images ignored: fusing them needs a camera matrix '
+                        "(--camera-matrix or the bag's camera_info)")
+            # The tracker decides each hand's side before its crop is mirrored; it must have
+            # seen the previous frame, so tracked frames run one at a time.
+            sides = [None if tracker is None else functools.partial(
+                tracker.resolve_sides, stamp=_frame_seconds(frame, frames.fps))
+                for frame in pending]
             try:
                 results = run_batch(pipe, [frame.image for frame in pending], cameras,
-                                    with_vertices)
+                                    with_vertices, depths, sides)
             except (ValueError, RuntimeError) as error:
                 if len(pending) == 1:
                     raise
                 _report(f'batch failed ({error}); retrying frame by frame')
-                results = [run_batch(pipe, [frame.image], [camera], with_vertices)[0]
-                           for frame, camera in zip(pending, cameras)]
+                results = [run_batch(pipe, [frame.image], [camera], with_vertices, [depth],
+                                     [side])[0]
+                           for frame, camera, depth, side in zip(pending, cameras, depths,
+                                                                 sides)]
             for frame, camera, hands in zip(pending, cameras, results):
                 if tracker is not None:
                     hands = tracker.update(hands, _frame_seconds(frame, frames.fps))
@@ -200,7 +246,7 @@ def run(args):
                 _report(f'frame {frame.index} ({frame.source}) skipped: {frame.error}')
                 continue
             pending.append(frame)
-            if len(pending) >= args.batch:
+            if len(pending) >= (1 if tracker is not None else args.batch):
                 flush()
         if pending:
             flush()
