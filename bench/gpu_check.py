@@ -173,7 +173,7 @@ def stage_times(pipe, image, hands, device, repeats):
     pipe.configure(max_hands=hands)
     frame = frame_to_tensor(image, device)
     (found,), detect_times = timed(lambda: pipe._detect_frames([frame]), device, repeats)
-    boxes, _, is_right = found
+    boxes, is_right = found['boxes'], found['is_right']
     crops, crop_times = timed(lambda: pipe._crops(frame, boxes, is_right), device, repeats)
     outputs, network_times = timed(lambda: pipe._run_network(crops), device, repeats)
     _, post_times = timed(lambda: outputs_to_host(outputs), device, repeats)

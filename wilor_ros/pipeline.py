@@ -415,7 +415,9 @@ class HandPipeline:
         host = None
         if crops:
             outputs = self._run_network(torch.cat(crops) if len(crops) > 1 else crops[0])
-            host = outputs_to_host(outputs, compute_vertices)
+            # Depth fusion places the mesh, so it needs the vertices even when not published.
+            needs_vertices = compute_vertices or any(frame[5][0] is not None for frame in frames)
+            host = outputs_to_host(outputs, needs_vertices)
         results, start = [], 0
         for (frame, boxes, scores, is_right, camera_matrix, extras), keep in zip(frames, kept):
             count = len(keep)
