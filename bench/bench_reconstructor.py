@@ -18,7 +18,12 @@ Per-stage timing of the WiLoR reconstructor: ViT, then RefineNet + the two MANO 
 Times the median of ``--repeats`` calls (after warm-up) for batches of 1, 2 and 4 crops on the
 CPU and, when available, on CUDA, for each requested precision. Printed per row: ViT ms,
 refine+MANO ms, total ms, ms per crop, and the refine+MANO / ViT ratio; then, per device and
-precision, the per-crop speed-up of batch 2 and 4 over batch 1.
+precision, the per-crop speed-up of batch 2 and 4 over batch 1, and for each lower precision
+its speed-up over fp32 and its vertex deviation from fp32 (mean and max, mm) in the same run.
+
+``bf16-percall`` is the former behaviour for comparison: float32 weights under bf16 autocast,
+which re-casts every weight on every call (autocast caches only weights that require grad);
+``bf16`` casts the Linear and convolution weights once.
 
 The network is the checkpoint given with ``--checkpoint`` (default: the tiny parity fixture),
 or, with ``--width``/``--depth``, a randomly initialised WiLoR of that size (``--width 1280
@@ -29,6 +34,7 @@ Run: ``python bench/bench_reconstructor.py [--checkpoint PATH] [--width 1280 --d
 """
 
 import argparse
+import copy
 import pathlib
 import statistics
 import time
@@ -45,6 +51,16 @@ from wilor_ros.reconstructor import load_reconstructor, WiLoR
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a' / 'wilor'
 BATCHES = (1, 2, 4)
 WARM_UP = 3
+PRECISIONS = ('fp32', 'tf32', 'fp16', 'bf16', 'bf16-percall')
+
+
+def with_precision(model, precision):
+    """Copy the fp32 ``model`` into ``precision`` (weights cast once, or per call)."""
+    candidate = copy.deepcopy(model)
+    if precision == 'bf16-percall':
+        candidate._dtype = torch.bfloat16  # autocast over float32 weights
+        return candidate
+    return candidate.set_precision(precision)
 
 
 def random_wilor(width, depth, checkpoint):
@@ -67,11 +83,11 @@ def synchronise(device):
         torch.cuda.synchronize(device)
 
 
-def time_stages(model, crops, repeats):
+def time_stages(model, crops, repeats, warm_up=WARM_UP):
     """Median seconds of (ViT, refine+MANO) over ``repeats`` calls after warm-up calls."""
     vit_times, head_times = [], []
     with torch.inference_mode():
-        for index in range(repeats + WARM_UP):
+        for index in range(repeats + warm_up):
             synchronise(model.device)
             start = time.perf_counter()
             vit = model.run_backbone(crops)
@@ -80,7 +96,7 @@ def time_stages(model, crops, repeats):
             model.run_heads(vit)
             synchronise(model.device)
             end = time.perf_counter()
-            if index >= WARM_UP:
+            if index >= warm_up:
                 vit_times.append(middle - start)
                 head_times.append(end - middle)
     return statistics.median(vit_times), statistics.median(head_times)
@@ -92,11 +108,13 @@ def main():
     parser.add_argument('--checkpoint', type=pathlib.Path, default=FIXTURES / 'checkpoint.ckpt')
     parser.add_argument('--width', type=int, default=None, help='random model ViT width')
     parser.add_argument('--depth', type=int, default=None, help='random model ViT depth')
-    parser.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
-                        choices=('fp32', 'fp16', 'bf16'))
+    parser.add_argument('--precision', nargs='+', default=['fp32', 'bf16-percall', 'bf16'],
+                        choices=PRECISIONS)
+    parser.add_argument('--batches', default='1,2,4', help='comma-separated batch sizes')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     args = parser.parse_args()
+    batches = tuple(int(b) for b in args.batches.split(','))
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -111,35 +129,59 @@ def main():
     print(f'model: {label}; ViT width {model.backbone.embed_dim}, '
           f'depth {len(model.backbone.blocks)}; torch {torch.__version__}, '
           f'{torch.get_num_threads()} CPU threads')
-    print(f'{"device":6} {"prec":5} {"B":>2} {"ViT ms":>9} {"ref+MANO ms":>12} '
+    print(f'{"device":6} {"prec":12} {"B":>2} {"ViT ms":>9} {"ref+MANO ms":>12} '
           f'{"total ms":>9} {"ms/crop":>8} {"ref/ViT":>8}')
     for device in devices:
         model.to(device)
-        for precision in args.precision:
-            model.set_precision(precision)
-            per_crop = {}
-            # The first calls at each shape pay one-off kernel selection and allocation.
-            for batch in BATCHES:
-                try:
-                    time_stages(model, images[torch.arange(batch) % len(images)].to(device), 1)
-                except RuntimeError:
-                    pass
-            for batch in BATCHES:
-                crops = images[torch.arange(batch) % len(images)].to(device)
-                try:
-                    vit, heads = time_stages(model, crops, args.repeats)
-                except RuntimeError as error:
-                    print(f'{device:6} {precision:5} {batch:>2} unsupported: {error}')
-                    break
-                total = vit + heads
-                per_crop[batch] = total / batch
-                print(f'{device:6} {precision:5} {batch:>2} {1e3 * vit:9.2f} '
-                      f'{1e3 * heads:12.2f} {1e3 * total:9.2f} {1e3 * total / batch:8.2f} '
-                      f'{heads / vit:8.3f}')
-            if 1 in per_crop:
-                speedups = ', '.join(f'B={b}: x{per_crop[1] / per_crop[b]:.2f}'
-                                     for b in BATCHES[1:] if b in per_crop)
-                print(f'{device:6} {precision:5} per-crop speed-up over B=1: {speedups}')
+        with torch.inference_mode():
+            reference = model(images[torch.arange(max(batches)) % len(images)].to(device))
+        candidates = {precision: with_precision(model, precision)
+                      for precision in args.precision}
+        per_crop = {precision: {} for precision in candidates}
+        for batch in batches:
+            crops = images[torch.arange(batch) % len(images)].to(device)
+            # Precisions take turns call by call, so that load changes on a shared machine
+            # hit all of them alike; the first calls pay kernel selection and allocation.
+            samples = {precision: ([], []) for precision in candidates}
+            for index in range(WARM_UP + args.repeats):
+                for precision, candidate in candidates.items():
+                    try:
+                        vit, heads = time_stages(candidate, crops, 1, warm_up=0)
+                    except RuntimeError as error:
+                        print(f'{device:6} {precision:12} {batch:>2} unsupported: {error}')
+                        continue
+                    if index >= WARM_UP:
+                        samples[precision][0].append(vit)
+                        samples[precision][1].append(heads)
+            for precision, (vits, heads) in samples.items():
+                if not vits:
+                    continue
+                vit, head = statistics.median(vits), statistics.median(heads)
+                total = vit + head
+                per_crop[precision][batch] = total / batch
+                print(f'{device:6} {precision:12} {batch:>2} {1e3 * vit:9.2f} '
+                      f'{1e3 * head:12.2f} {1e3 * total:9.2f} {1e3 * total / batch:8.2f} '
+                      f'{head / vit:8.3f}')
+        deviations = {}
+        for precision, candidate in candidates.items():
+            with torch.inference_mode():
+                out = candidate(images[torch.arange(max(batches)) % len(images)].to(device))
+            gap = (out['pred_vertices'] - reference['pred_vertices']).abs()
+            deviations[precision] = (1e3 * float(gap.mean()), 1e3 * float(gap.max()))
+        for precision, crops_ms in per_crop.items():
+            if 1 in crops_ms and len(crops_ms) > 1:
+                speedups = ', '.join(f'B={b}: x{crops_ms[1] / crops_ms[b]:.2f}'
+                                     for b in batches[1:] if b in crops_ms)
+                print(f'{device:6} {precision:12} per-crop speed-up over B=1: {speedups}')
+        base = per_crop.get('fp32', {})
+        for precision, crops_ms in per_crop.items():
+            if precision == 'fp32' or not base:
+                continue
+            ratios = ', '.join(f'B={b}: x{base[b] / crops_ms[b]:.2f}'
+                               for b in crops_ms if b in base)
+            mean_mm, max_mm = deviations[precision]
+            print(f'{device:6} {precision:12} vs fp32: speed-up {ratios}; vertices '
+                  f'mean |d| {mean_mm:.3f} mm, max |d| {max_mm:.3f} mm')
 
 
 if __name__ == '__main__':

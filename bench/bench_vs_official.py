@@ -64,6 +64,7 @@ Run: ``python bench/bench_vs_official.py [--models fixture,random] [--depth 4]
 """
 
 import argparse
+import copy
 import os
 import pathlib
 import statistics
@@ -264,7 +265,6 @@ def official_style_frame(setup, image, boxes, is_right, scores):
     clock.mark('detector')
     batches = demo_style_crops(image, boxes, is_right, device)
     clock.mark('crops')
-    reconstructor.set_precision('fp32')
     outputs = []
     with torch.no_grad():
         for batch in batches:
@@ -280,10 +280,23 @@ def official_style_frame(setup, image, boxes, is_right, scores):
     return results, clock.times
 
 
+def pipe_for(setup, precision):
+    """Return the setup's pipeline in ``precision`` (a copy with its weights cast once)."""
+    if precision == 'fp32':
+        return setup['pipe']
+    pipes = setup.setdefault('pipes', {})
+    if precision not in pipes:
+        base = setup['pipe']
+        pipes[precision] = HandPipeline(
+            base.detector, copy.deepcopy(base.reconstructor).set_precision(precision),
+            conf=base.conf, iou=base.iou, rescale_factor=base.rescale_factor,
+            max_hands=base.max_hands)
+    return pipes[precision]
+
+
 def our_frame(setup, image, boxes, is_right, scores, precision):
     """Run one frame through HandPipeline's steps; return (results, stage ms)."""
-    pipe, device = setup['pipe'], setup['device']
-    pipe.reconstructor.set_precision(precision)
+    pipe, device = pipe_for(setup, precision), setup['device']
     clock = StageClock(device)
     # The one upload of the frame, shared by the detector's letterbox and the crops.
     frame = frame_to_tensor(image, device)
@@ -304,8 +317,7 @@ def our_frame(setup, image, boxes, is_right, scores, precision):
 
 def our_end_to_end_ms(setup, image, boxes, is_right, scores, precision):
     """Milliseconds of ``HandPipeline.detect`` + ``HandPipeline.reconstruct`` for one frame."""
-    pipe, device = setup['pipe'], setup['device']
-    pipe.reconstructor.set_precision(precision)
+    pipe, device = pipe_for(setup, precision), setup['device']
     synchronise(device)
     start = time.perf_counter()
     frame = frame_to_tensor(image, device)

@@ -44,14 +44,15 @@ by the float32 rounding of the blur only, below 1e-4 grey levels.
 """
 
 import functools
-import warnings
 
 import cv2
 import numpy as np
 import torch
 
 from wilor_ros.camera import CROP_SIZE
-from wilor_ros.opencv_warp_torch import (blurred_warp, gaussian_kernel, sample_taps, sampling_plan)
+from wilor_ros.opencv_warp_torch import (cut_blurred_warp, gaussian_kernel, plan_blurred_warp,
+                                         sample_taps, sampling_plan)
+from wilor_ros.transfers import host_array, upload
 
 # ViTDetDataset: BBOX_SHAPE (width, height) of the ViT input the square crop is fitted to.
 BBOX_SHAPE = (192, 256)
@@ -240,6 +241,102 @@ def _affine_inverse(center, size, flip, width, crop_size):
     return cv2.invertAffineTransform(_crop_matrix(center, size, flip, width, crop_size))
 
 
+@functools.lru_cache(maxsize=8)
+def _normalisation_constants(device):
+    """Return the ImageNet mean and std x 255 (float64) on ``device``, uploaded once."""
+    mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
+    std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255
+    return mean, std
+
+
+class _PackedPlan:
+    """Host arrays packed into one float64 buffer, so that all of a batch's plans go up at once."""
+
+    def __init__(self):
+        self.parts, self.layout, self.size = [], [], 0
+
+    def add(self, array):
+        array = np.ascontiguousarray(array, dtype=np.float64)
+        self.parts.append(array.reshape(-1))
+        self.layout.append((self.size, array.shape))
+        self.size += array.size
+        return len(self.layout) - 1
+
+    def upload(self, device):
+        flat = upload(np.concatenate(self.parts) if self.parts else np.zeros(0), device)
+        return [flat[start:start + int(np.prod(shape))].view(shape)
+                for start, shape in self.layout]
+
+
+def plan_crops(center, size, right, image_hw, crop_size=CROP_SIZE):
+    """
+    Host half of the device crop path: every crop's sampling plan, packed for one upload.
+
+    Planning stays on the host on purpose: the plans are float32 casts of
+    ``cv2.invertAffineTransform(cv2.getAffineTransform(...))``, whose LU solve a device
+    re-derivation would not reproduce to the last bit (see :func:`_affine_inverse`), and the
+    crops must equal OpenCV's. The plans go up in one asynchronous copy from pinned memory.
+    Returns a dict for :func:`cut_crops`.
+    """
+    height, width = image_hw
+    count = len(size)
+    sigma = blur_sigma(size, crop_size)
+    flips = np.asarray(right) < 0.5
+    inverses = [_affine_inverse(center[n], size[n], flips[n], width, crop_size)
+                for n in range(count)]
+    packed = _PackedPlan()
+    sharp = np.flatnonzero(sigma == 0)
+    plan = {'count': count, 'crop_size': crop_size, 'sharp': sharp, 'blurred': [],
+            'packed': packed}
+    if len(sharp):
+        plans = np.stack([sampling_plan(inverses[n], flips[n], (height, width), crop_size)
+                          for n in sharp])
+        plan['all_inside'] = bool(plans[:, [2, 3, 6, 7]].min() > 0.5)
+        plan['sharp_plans'] = packed.add(plans)
+        if 0 < len(sharp) < count:
+            plan['sharp_index'] = packed.add(sharp)
+    for n in np.flatnonzero(sigma > 0):
+        blurred = plan_blurred_warp(inverses[n], flips[n], (height, width), sigma[n],
+                                    crop_size)
+        if blurred is not None:
+            window, plans, rows = blurred
+            blurred = (window, float(sigma[n]), packed.add(plans), packed.add(rows))
+        plan['blurred'].append((int(n), blurred))
+    return plan
+
+
+def cut_crops(frame, plan):
+    """
+    Device half of the device crop path: (B, 3, S, S) float32 RGB normalised crops.
+
+    ``plan`` from :func:`plan_crops`; one upload of the packed plans, then batched torch on
+    the frame's device with OpenCV's arithmetic. Nothing is read back on the host.
+    """
+    device = frame.device
+    count, crop_size = plan['count'], plan['crop_size']
+    uploaded = plan['packed'].upload(device)
+    values = None
+    if len(plan['sharp']) < count:
+        values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
+                             device=device)
+    if len(plan['sharp']):
+        crops = sample_taps(frame, uploaded[plan['sharp_plans']], round_to_uint8=True,
+                            all_inside=plan['all_inside'])
+        if values is None:
+            values = crops
+        else:
+            values = values.index_copy(0, uploaded[plan['sharp_index']].long(),
+                                       crops.double())
+    for n, blurred in plan['blurred']:
+        if blurred is not None:
+            window, sigma, plans, rows = blurred
+            values[n] = cut_blurred_warp(frame, window, sigma, uploaded[plans], uploaded[rows])
+    # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
+    mean, std = _normalisation_constants(device)
+    img = ((values.flip(-1).double() - mean) / std).float()
+    return img.permute(0, 3, 1, 2).contiguous()
+
+
 def _crops_torch(frame, center, size, right, crop_size):
     """
     Crops of a uint8 (H, W, 3) BGR frame tensor, batched in torch on the frame's device.
@@ -248,39 +345,15 @@ def _crops_torch(frame, center, size, right, crop_size):
     as :func:`_crops_opencv`. Returns (B, 3, S, S) float32, RGB, normalised, on the frame's
     device.
     """
-    device = frame.device
-    height, width = frame.shape[:2]
-    count = len(size)
-    sigma = blur_sigma(size, crop_size)
-    flips = right < 0.5
-    inverses = [_affine_inverse(center[n], size[n], flips[n], width, crop_size)
-                for n in range(count)]
-    sharp = np.flatnonzero(sigma == 0)
-    values = None
-    if len(sharp) < count:
-        values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
-                             device=device)
-    if len(sharp):
-        plans = np.stack([sampling_plan(inverses[n], flips[n], (height, width), crop_size)
-                          for n in sharp])
-        all_inside = bool(plans[:, [2, 3, 6, 7]].min() > 0.5)
-        crops = sample_taps(frame, torch.from_numpy(plans).to(device), round_to_uint8=True,
-                            all_inside=all_inside)
-        if values is None:
-            values = crops
-        else:
-            values[torch.from_numpy(sharp).to(device)] = crops.double()
-    for n in np.flatnonzero(sigma > 0):
-        values[n] = blurred_warp(frame, inverses[n], flips[n], sigma[n], crop_size)
-    # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
-    mean = torch.tensor(IMAGE_MEAN, dtype=torch.float64, device=device) * 255
-    std = torch.tensor(IMAGE_STD, dtype=torch.float64, device=device) * 255
-    img = ((values.flip(-1).double() - mean) / std).float()
-    return img.permute(0, 3, 1, 2).contiguous()
+    return cut_crops(frame, plan_crops(center, size, right, frame.shape[:2], crop_size))
 
 
 def frame_to_tensor(image_bgr, device=None):
-    """Return a uint8 (H, W, 3) BGR image as a torch tensor on ``device`` (one upload)."""
+    """
+    Return a uint8 (H, W, 3) BGR image as a torch tensor on ``device`` (one upload).
+
+    A numpy frame goes to a GPU in one asynchronous copy (:func:`wilor_ros.transfers.upload`).
+    """
     if isinstance(image_bgr, torch.Tensor):
         frame = image_bgr if device is None else image_bgr.to(device)
         if frame.dtype != torch.uint8:
@@ -289,13 +362,7 @@ def frame_to_tensor(image_bgr, device=None):
         array = np.asarray(image_bgr)
         if array.dtype != np.uint8:
             raise ValueError(f'expected a uint8 HxWx3 BGR image, got dtype {array.dtype}')
-        with warnings.catch_warnings():
-            # Frames from ROS messages are read-only views of the message bytes (zero-copy);
-            # torch warns about that, but the frame is only ever read.
-            warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
-            frame = torch.from_numpy(np.ascontiguousarray(array))
-        if device is not None:
-            frame = frame.to(device)
+        frame = upload(array, 'cpu' if device is None else device)
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f'expected a uint8 HxWx3 BGR image, got shape {tuple(frame.shape)}')
     return frame
@@ -321,19 +388,17 @@ def crop_hands(image_bgr, boxes, is_right, rescale_factor=2.0, device=None,
     frame = frame_to_tensor(image_bgr, device)
     device = frame.device
     height, width = frame.shape[:2]
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    right = np.asarray(is_right, dtype=np.float32).reshape(-1)
+    boxes = host_array(boxes, np.float32).reshape(-1, 4)
+    right = host_array(is_right, np.float32).reshape(-1)
     if right.shape[0] != boxes.shape[0]:
         raise ValueError(f'{boxes.shape[0]} boxes but {right.shape[0]} is_right flags')
     count = boxes.shape[0]
     center, size = crop_geometry(boxes, rescale_factor, crop_size)
-    out = {
-        'box_center': torch.from_numpy(center).to(device),
-        'box_size': torch.from_numpy(size).to(device),
-        'img_size': torch.tensor([[width, height]] * count, dtype=torch.float32,
-                                 device=device).reshape(count, 2),
-        'right': torch.from_numpy(right).to(device),
-    }
+    geometry = np.concatenate((center, size[:, None], np.tile(
+        np.float32([width, height]), (count, 1)), right[:, None]), axis=1).astype(np.float32)
+    geometry = upload(geometry, device)
+    out = {'box_center': geometry[:, 0:2], 'box_size': geometry[:, 2],
+           'img_size': geometry[:, 3:5], 'right': geometry[:, 5]}
     if count == 0:
         out['img'] = torch.zeros((0, 3, crop_size, crop_size), device=device)
         return out

@@ -24,6 +24,7 @@ execution (see :mod:`wilor_ros.models.checkpoint_io`).
 """
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -117,6 +118,12 @@ def _linear_taps(src_size, dst_size, device, clamp_fraction):
     return first, second, w0, 2048 - w0
 
 
+@functools.lru_cache(maxsize=16)
+def _cached_taps(src_size, dst_size, device, clamp_fraction):
+    # Per image size and device: computed once, then the letterbox uploads nothing per frame.
+    return _linear_taps(src_size, dst_size, device, clamp_fraction)
+
+
 def resize_linear_uint8(image, height, width):
     """
     Resize a uint8 HxWxC tensor exactly like ``cv2.resize(INTER_LINEAR)``.
@@ -125,8 +132,8 @@ def resize_linear_uint8(image, height, width):
     the same pixels as the CPU path.
     """
     src_h, src_w = image.shape[:2]
-    ys0, ys1, b0, b1 = _linear_taps(src_h, height, image.device, clamp_fraction=False)
-    xs0, xs1, a0, a1 = _linear_taps(src_w, width, image.device, clamp_fraction=True)
+    ys0, ys1, b0, b1 = _cached_taps(src_h, height, image.device, clamp_fraction=False)
+    xs0, xs1, a0, a1 = _cached_taps(src_w, width, image.device, clamp_fraction=True)
     img = image.int()
 
     def horizontal(rows):
@@ -177,30 +184,84 @@ def box_iou_greedy_keep(boxes, scores, iou_threshold, max_keep):
     return order[np.asarray(keep, dtype=np.int64)]
 
 
+def greedy_nms_fixed(boxes, scores, iou_threshold, max_keep, early_exit=False):
+    """
+    Greedy NMS on the boxes' device with a fixed-size result: (index (K,), valid (K,) bool).
+
+    The same decisions as :func:`box_iou_greedy_keep` (torchvision ``nms`` followed by
+    ``[:max_keep]``): each step keeps the highest-scoring remaining box (the first on ties, as a
+    stable sort) and removes every box whose IoU with it exceeds the threshold. ``scores`` is
+    -inf where a box is no candidate. Exactly ``max_keep`` steps, no host synchronisation and
+    no data-dependent shape, so it can be captured in a CUDA graph; ``valid`` marks the steps
+    that found a box (a prefix). ``early_exit`` stops once nothing remains, which reads a value
+    on the host: only for CPU tensors, where that costs nothing.
+    """
+    x1, y1, x2, y2 = boxes.unbind(1)
+    areas = (x2 - x1) * (y2 - y1)
+    remaining = scores.clone()
+    positions = torch.arange(scores.shape[0], device=scores.device)
+    picked, found = [], []
+    for _ in range(max_keep):
+        best = remaining.argmax().reshape(1)
+        ok = remaining.index_select(0, best) > float('-inf')
+        box = boxes.index_select(0, best)[0]
+        inter_w = (torch.minimum(box[2], x2) - torch.maximum(box[0], x1)).clamp_(min=0)
+        inter_h = (torch.minimum(box[3], y2) - torch.maximum(box[1], y1)).clamp_(min=0)
+        inter = inter_w * inter_h
+        iou = inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter)
+        removed = (iou > iou_threshold) | (positions == best)
+        remaining = remaining.masked_fill(removed, float('-inf'))
+        picked.append(best)
+        found.append(ok)
+        if early_exit and not bool(ok):
+            break
+    index = torch.zeros(max_keep, dtype=torch.int64, device=scores.device)
+    valid = torch.zeros(max_keep, dtype=torch.bool, device=scores.device)
+    if picked:
+        index[:len(picked)] = torch.cat(picked)
+        valid[:len(found)] = torch.cat(found)
+    return torch.where(valid, index, torch.zeros_like(index)), valid
+
+
+def non_max_suppression_fixed(raw, num_classes, conf=0.25, iou=0.7, max_det=300):
+    """
+    Ultralytics ``non_max_suppression`` for one image, fixed-size and on the device.
+
+    ``raw`` is (4 + nc + nk, A) decoded output. Returns (rows (max_det, 6 + nk), valid
+    (max_det,) bool): x1, y1, x2, y2, score, class, keypoint values (letterbox px) sorted by
+    descending score; rows past the valid prefix are zero. Nothing is read on the host when
+    ``raw`` lives on a GPU (see :func:`greedy_nms_fixed`).
+    """
+    pred = raw.transpose(0, 1)
+    score, cls = pred[:, 4:4 + num_classes].max(1, keepdim=True)
+    if pred.shape[0] > MAX_NMS_CANDIDATES:
+        # ultralytics keeps the best MAX_NMS_CANDIDATES candidates; a top-k of the same size
+        # keeps the shape static (non-candidates are removed by the threshold below).
+        top = score.view(-1).topk(MAX_NMS_CANDIDATES).indices.sort().values
+        pred, score, cls = pred[top], score[top], cls[top]
+    cx, cy, w, h = pred[:, :4].unbind(1)
+    boxes = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), 1)
+    rows = torch.cat((boxes, score, cls.float(), pred[:, 4 + num_classes:]), 1)
+    candidate_scores = score.view(-1).masked_fill(score.view(-1) <= conf, float('-inf'))
+    # Boxes of different classes never overlap once shifted by class * 7680 px.
+    shifted = boxes + rows[:, 5:6] * CLASS_OFFSET
+    # Stopping early reads a value on the host: free on the CPU, never on a GPU or in a graph.
+    early_exit = raw.device.type == 'cpu' and not torch.compiler.is_compiling()
+    index, valid = greedy_nms_fixed(shifted, candidate_scores, iou, max_det,
+                                    early_exit=early_exit)
+    return torch.where(valid[:, None], rows.index_select(0, index), 0.0), valid
+
+
 def non_max_suppression(raw, num_classes, conf=0.25, iou=0.7, max_det=300):
     """
     Ultralytics ``non_max_suppression`` for one image (best class per box, class-aware).
 
     ``raw`` is (4 + nc + nk, A) decoded output. Returns (N, 6 + nk): x1, y1, x2, y2, score,
-    class, keypoint values, letterbox px, sorted by descending score.
+    class, keypoint values, letterbox px, sorted by descending score. The variable-size form
+    of :func:`non_max_suppression_fixed` (reading N synchronises with a GPU).
     """
-    pred = raw.transpose(0, 1)
-    cls_prob = pred[:, 4:4 + num_classes]
-    score, cls = cls_prob.max(1, keepdim=True)
-    candidate = score.view(-1) > conf
-    pred, score, cls = pred[candidate], score[candidate], cls[candidate]
-    if pred.shape[0] > MAX_NMS_CANDIDATES:
-        top = score.view(-1).argsort(descending=True)[:MAX_NMS_CANDIDATES]
-        pred, score, cls = pred[top], score[top], cls[top]
-    cx, cy, w, h = pred[:, :4].unbind(1)
-    boxes = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), 1)
-    rows = torch.cat((boxes, score, cls.float(), pred[:, 4 + num_classes:]), 1)
-    if rows.shape[0] == 0:
-        return rows
-    # Boxes of different classes never overlap once shifted by class * 7680 px.
-    shifted = (boxes + rows[:, 5:6] * CLASS_OFFSET).cpu().numpy()
-    keep = box_iou_greedy_keep(shifted, rows[:, 4].cpu().numpy(), iou, max_det)
-    return rows[torch.from_numpy(keep).to(rows.device)]
+    rows, valid = non_max_suppression_fixed(raw, num_classes, conf, iou, max_det)
+    return rows[:int(valid.sum())]
 
 
 def scale_to_image(boxes, keypoints, box):
@@ -214,10 +275,12 @@ def scale_to_image(boxes, keypoints, box):
     h, w = box.image_hw
     gain = min(in_h / h, in_w / w)
     pad_x, pad_y = (in_w - w * gain) / 2, (in_h - h * gain) / 2
-    offset = boxes.new_tensor([round(pad_x - 0.1), round(pad_y - 0.1)] * 2)
-    boxes = (boxes - offset) / gain
-    boxes = torch.stack((boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h),
-                         boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)), 1)
+    # Python scalars, not a tensor of offsets: nothing is uploaded per frame.
+    off_x, off_y = round(pad_x - 0.1), round(pad_y - 0.1)
+    boxes = torch.stack((((boxes[:, 0] - off_x) / gain).clamp(0, w),
+                         ((boxes[:, 1] - off_y) / gain).clamp(0, h),
+                         ((boxes[:, 2] - off_x) / gain).clamp(0, w),
+                         ((boxes[:, 3] - off_y) / gain).clamp(0, h)), 1)
     keypoints = keypoints.clone()
     keypoints[..., 0] = ((keypoints[..., 0] - pad_x) / gain).clamp(0, w)
     keypoints[..., 1] = ((keypoints[..., 1] - pad_y) / gain).clamp(0, h)
@@ -245,6 +308,7 @@ class HandDetector:
         self.right_class = int(right[0]) if right else 1
         self.network = network.to(device=self.device, dtype=dtype).eval()
         self.config = network.config
+        self._compiled = None
 
     def preprocess(self, image_bgr):
         """Letterbox a BGR uint8 image (numpy, or tensor on any device) -> (input, Letterbox)."""
@@ -276,17 +340,43 @@ class HandDetector:
         return output, [m.float() for m in box_cls]
 
     @torch.inference_mode()
-    def detect(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
+    def detect_fixed(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
         """
-        Detect hands; return torch tensors on the detector's device.
+        Detect hands into fixed-size tensors on the detector's device; nothing read on the host.
 
-        Keys: ``boxes`` (N, 4) x1, y1, x2, y2 image px (unrounded, clipped); ``scores`` (N,);
-        ``classes`` (N,) int64; ``is_right`` (N,) bool; ``keypoints`` (N, K, 3) u, v, visibility
-        image px. Sorted by descending score.
+        Same keys as :meth:`detect`, each with ``max_det`` rows, plus ``valid`` (max_det,) bool
+        marking the detections (a prefix, by descending score); other rows are zero. The shapes
+        depend only on ``max_det`` and the image size, so this can be captured in a CUDA graph.
         """
         tensor, box = self.preprocess(image_bgr)
-        output, _ = self.raw(tensor)
-        rows = non_max_suppression(output[0], self.config.num_classes, conf, iou, max_det)
+        rows, valid = self._forward(tensor, float(conf), float(iou), int(max_det))
+        if self._compiled is not None:
+            # CUDA-graph outputs are overwritten by the next replay; these are small.
+            rows, valid = rows.clone(), valid.clone()
+        return self._detections(rows, valid, box)
+
+    def forward_fixed(self, input_tensor, conf, iou, max_det):
+        """
+        Network, decoding and NMS on a letterboxed (1, 3, H, W) input: (rows, valid).
+
+        The capturable core of :meth:`detect_fixed` (no host read, static shapes): what
+        :meth:`compile` compiles and what the graph-break test traces.
+        """
+        x = input_tensor.to(device=self.device, dtype=self.dtype)
+        output = self.network.head.decode(*self.network.forward_maps(x))
+        return non_max_suppression_fixed(output[0], self.config.num_classes, conf, iou,
+                                         max_det)
+
+    def compile(self, mode='reduce-overhead'):  # noqa: A003 (as nn.Module.compile)
+        """Run :meth:`forward_fixed` through ``torch.compile`` (CUDA graphs on a GPU)."""
+        self._compiled = torch.compile(self.forward_fixed, mode=mode, dynamic=False)
+        return self
+
+    def _forward(self, input_tensor, conf, iou, max_det):
+        function = self._compiled if self._compiled is not None else self.forward_fixed
+        return function(input_tensor, conf, iou, max_det)
+
+    def _detections(self, rows, valid, box):
         num_kpt, kpt_dims = self.config.keypoint_shape
         keypoints = rows[:, 6:].reshape(-1, num_kpt, kpt_dims)
         if kpt_dims == 2:
@@ -295,7 +385,21 @@ class HandDetector:
         boxes, keypoints = scale_to_image(rows[:, :4], keypoints, box)
         classes = rows[:, 5].long()
         return {'boxes': boxes, 'scores': rows[:, 4], 'classes': classes,
-                'is_right': classes == self.right_class, 'keypoints': keypoints}
+                'is_right': classes == self.right_class, 'keypoints': keypoints, 'valid': valid}
+
+    @torch.inference_mode()
+    def detect(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
+        """
+        Detect hands; return torch tensors on the detector's device.
+
+        Keys: ``boxes`` (N, 4) x1, y1, x2, y2 image px (unrounded, clipped); ``scores`` (N,);
+        ``classes`` (N,) int64; ``is_right`` (N,) bool; ``keypoints`` (N, K, 3) u, v, visibility
+        image px. Sorted by descending score. Reading N synchronises with a GPU once; see
+        :meth:`detect_fixed` for the synchronisation-free form.
+        """
+        found = self.detect_fixed(image_bgr, conf, iou, max_det)
+        count = int(found.pop('valid').sum())
+        return {key: value[:count] for key, value in found.items()}
 
     def __call__(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
         """Detect hands; return numpy arrays (see :meth:`detect`; no ``classes`` key)."""

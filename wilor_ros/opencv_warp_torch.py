@@ -29,6 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from wilor_ros.transfers import upload
+
 # skimage.filters.gaussian defaults (scipy.ndimage.gaussian_filter, mode 'nearest').
 GAUSSIAN_TRUNCATE = 4.0
 
@@ -164,59 +166,86 @@ def sample_taps(source, plan, round_to_uint8, all_inside=False):
     return torch.round_(out) if round_to_uint8 else out.double()
 
 
-def _blurred_region(frame, plan, sigma):
+def blur_window(plan, sigma, image_hw):
     """
-    Blur only the pixels a crop reads (plus the kernel radius); return (region, row0, col0).
+    Pixels a blurred crop reads, plus the kernel radius: (r0, r1, c0, c1), or None if none.
 
     ``plan`` (10, N): the taps of :func:`sampling_plan`, one or more plans side by side.
-    Equivalent, on those pixels, to the official whole-image ``skimage.filters.gaussian``
-    (mode 'nearest' = replicate the image border): the replicate padding applied here is
-    only wrong within one radius of a region edge that is not an image edge, and those
-    pixels are never read. Returns None when the crop reads no image pixel.
+    Blurring only this window is equivalent, on the pixels read, to the official whole-image
+    ``skimage.filters.gaussian`` (mode 'nearest' = replicate the image border): the replicate
+    padding applied here is only wrong within one radius of a window edge that is not an
+    image edge, and those pixels are never read. Host arithmetic on the host plan.
     """
-    height, width = frame.shape[:2]
+    height, width = image_hw
     rows, row_valid = plan[0:2].astype(np.int64), plan[2:4] > 0.5
     cols, col_valid = plan[4:6].astype(np.int64), plan[6:8] > 0.5
     if not (row_valid.any() and col_valid.any()):
         return None
-    weights, radius = gaussian_kernel(sigma)
+    _, radius = gaussian_kernel(sigma)
     r0 = max(int(rows[row_valid].min()) - radius, 0)
     r1 = min(int(rows[row_valid].max()) + radius + 1, height)
     c0 = max(int(cols[col_valid].min()) - radius, 0)
     c1 = min(int(cols[col_valid].max()) + radius + 1, width)
+    return r0, r1, c0, c1
+
+
+def blur_region(frame, window, sigma):
+    """Blur ``frame[r0:r1, c0:c1]`` (float32, replicate border) on the frame's device."""
+    r0, r1, c0, c1 = window
+    weights, radius = gaussian_kernel(sigma)
     region = frame[r0:r1, c0:c1].float()
-    # Separable correlation as a few shifted multiply-adds (faster than a depthwise conv2d).
+    # Separable correlation as a few shifted multiply-adds (faster than a depthwise conv2d);
+    # the weights are Python floats, so nothing is uploaded.
     padded = F.pad(region.permute(2, 0, 1)[None], (radius, radius, radius, radius),
                    mode='replicate')[0].permute(1, 2, 0)
     rows = sum(float(w) * padded[k:k + r1 - r0] for k, w in enumerate(weights))
-    region = sum(float(w) * rows[:, k:k + c1 - c0] for k, w in enumerate(weights))
-    return region.contiguous(), r0, c0
+    return sum(float(w) * rows[:, k:k + c1 - c0] for k, w in enumerate(weights)).contiguous()
 
 
-def blurred_warp(frame, inverse, flip, sigma, crop_size):
-    """Official blurred crop of a frame tensor: (S, S, 3) float64 BGR on its device."""
-    device = frame.device
+def plan_blurred_warp(inverse, flip, image_hw, sigma, crop_size):
+    """
+    Host plan of one blurred crop: (window, plans (G, 10, S), rows (G, S) float64) or None.
+
+    OpenCV's float64 path can use two column grids (see :func:`fixed_point_column_starts`):
+    one plan per grid, ``rows`` marks the output rows each grid serves. Plans are relative to
+    the blurred window. None when the crop reads no image pixel (it is all zero).
+    """
     starts = fixed_point_column_starts(inverse, crop_size)
     groups = np.unique(starts)
-    plans = [sampling_plan(inverse, flip, frame.shape[:2], crop_size, start)
-             for start in groups]
-    blurred = _blurred_region(frame, np.concatenate(plans, axis=1), sigma)
-    if blurred is None:
-        return torch.zeros((crop_size, crop_size, 3), dtype=torch.float64, device=device)
-    region, r0, c0 = blurred
+    plans = np.stack([sampling_plan(inverse, flip, image_hw, crop_size, start)
+                      for start in groups])
+    window = blur_window(np.concatenate(list(plans), axis=1), sigma, image_hw)
+    if window is None:
+        return None
+    r0, r1, c0, c1 = window
+    plans[:, 0:2] -= r0
+    plans[:, 4:6] -= c0
+    # Taps outside the window are invalid taps, clamped to stay in bounds.
+    plans[:, 0:2] = np.clip(plans[:, 0:2], 0, r1 - r0 - 1)
+    plans[:, 4:6] = np.clip(plans[:, 4:6], 0, c1 - c0 - 1)
+    rows = (starts[None, :] == groups[:, None]).astype(np.float64)
+    return window, plans, rows
+
+
+def cut_blurred_warp(frame, window, sigma, plans, rows):
+    """Blurred crop (S, S, 3) float64 on the frame's device from its uploaded plan."""
+    region = blur_region(frame, window, sigma)
     values = None
-    for start, plan in zip(groups, plans):
-        local = plan[None].copy()
-        local[:, 0:2] -= r0
-        local[:, 4:6] -= c0
-        # Taps outside the region are invalid taps, clamped to stay in bounds.
-        local[:, 0:2] = np.clip(local[:, 0:2], 0, region.shape[0] - 1)
-        local[:, 4:6] = np.clip(local[:, 4:6], 0, region.shape[1] - 1)
-        crop = sample_taps(region, torch.from_numpy(local).to(device), round_to_uint8=False)[0]
+    for group in range(plans.shape[0]):
+        crop = sample_taps(region, plans[group:group + 1], round_to_uint8=False)[0]
         if values is None:
             values = crop
         else:
             # The rows past the rounding tie use the other column grid.
-            rows = torch.from_numpy(starts == start).to(device)
-            values[rows] = crop[rows]
+            values = torch.where(rows[group][:, None, None] > 0.5, crop, values)
     return values
+
+
+def blurred_warp(frame, inverse, flip, sigma, crop_size):
+    """Official blurred crop of a frame tensor: (S, S, 3) float64 BGR on its device."""
+    planned = plan_blurred_warp(inverse, flip, frame.shape[:2], sigma, crop_size)
+    if planned is None:
+        return torch.zeros((crop_size, crop_size, 3), dtype=torch.float64, device=frame.device)
+    window, plans, rows = planned
+    return cut_blurred_warp(frame, window, sigma, upload(plans, frame.device),
+                            upload(rows, frame.device))

@@ -15,26 +15,49 @@
 """
 End-to-end WiLoR: detector -> crops -> reconstructor -> hands in the camera frame.
 
-Per frame: the image is uploaded once to the reconstructor's device and shared by the
-detector's letterbox and the crops; all hands of a frame (or of several frames, see
-:meth:`HandPipeline.process_batch`) go through the reconstructor in one batch under
-``torch.inference_mode``; one transfer brings the results back.
+Per frame on a GPU the host waits for the device twice, and nothing else crosses the bus
+blocking (``test/test_pipeline_transfers.py`` counts it on a simulated GPU):
+
+1. the frame goes up once, asynchronously from pinned memory, and is shared by the detector's
+   letterbox and the crops;
+2. the detector (network, decoding, NMS) writes a fixed-size table with a validity mask; that
+   table comes down in one copy (wait 1: the hand count picks the batch size);
+3. the crops are planned on the host from those boxes with OpenCV's own arithmetic and the plans
+   go up in one asynchronous copy; all hands of a frame (or of several frames, see
+   :meth:`HandPipeline.process_batch`) go through the reconstructor in one batch;
+4. the rotations are converted on the device and all results come down in one copy (wait 2).
+
+With ``compile=True`` the batch is padded to a static bucket (1, 2, 4, 8, then multiples of 8
+hands) and the detector and reconstructor run through ``torch.compile(mode='reduce-overhead')``
+(CUDA graphs on a GPU); neither has a graph break. Precisions: :mod:`wilor_ros.precision`.
 """
 
 import dataclasses
+import os
 import pathlib
+import shutil
+import warnings
 
 import numpy as np
 import torch
 
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
-from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
+from wilor_ros.crops import _crops_opencv, crop_geometry, cut_crops, frame_to_tensor, plan_crops
 from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
 from wilor_ros.finite import split_finite
-from wilor_ros.postprocess import build_hand_results
+from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
+from wilor_ros.precision import (configure_backends, detector_dtype, PRECISIONS,
+                                 resolve_precision)
+from wilor_ros.transfers import host_array, to_host
 
 DEFAULT_MAX_HANDS = 10
-PRECISIONS = ('fp32', 'fp16', 'bf16')
+# Static batch sizes with compile=True (above the last: multiples of it).
+BATCH_BUCKETS = (1, 2, 4, 8)
+# Image size the warm-up letterboxes when none is given (VGA).
+WARM_UP_IMAGE_HW = (480, 640)
+
+__all__ = ['BATCH_BUCKETS', 'detector_dtype', 'HandPipeline', 'load_pipeline',
+           'PipelineLoadError', 'PRECISIONS', 'resolve_device']
 
 
 class PipelineLoadError(RuntimeError):
@@ -50,7 +73,14 @@ def resolve_device(device='auto'):
     """
     text = str(device).strip().lower()
     if text == 'auto':
-        return 'cuda' if torch.cuda.is_available() else 'cpu'
+        if torch.cuda.is_available():
+            return 'cuda'
+        gpu = _gpu_without_cuda()
+        if gpu:
+            warnings.warn(f'device auto: {gpu}, but torch {torch.__version__} cannot use it '
+                          f'({_why_no_cuda()}); running on the CPU, which is far slower',
+                          RuntimeWarning, stacklevel=2)
+        return 'cpu'
     if text == 'cpu':
         return 'cpu'
     kind, _, index = text.partition(':')
@@ -58,34 +88,46 @@ def resolve_device(device='auto'):
         raise PipelineLoadError(f'unknown device {device!r}: expected auto, cpu, cuda or cuda:N')
     if not torch.cuda.is_available():
         raise PipelineLoadError(f'device {device} requested but CUDA is not available to torch '
-                                f'{torch.__version__}; use device cpu or auto')
+                                f'{torch.__version__} ({_why_no_cuda()}); use device cpu or '
+                                'auto')
     if int(index or 0) >= torch.cuda.device_count():
         raise PipelineLoadError(f'device {device} requested but only '
                                 f'{torch.cuda.device_count()} CUDA device(s) exist')
     return text
 
 
-def detector_dtype(precision):
-    """
-    Return the detector's dtype for a pipeline precision: fp32, or fp16 for fp16 and bf16.
+def _gpu_without_cuda():
+    """Describe an NVIDIA GPU visible to the OS, or '' (used when torch sees no CUDA)."""
+    if os.path.exists('/dev/nvidiactl') or os.path.exists('/dev/nvidia0'):
+        return 'an NVIDIA GPU is present (/dev/nvidia*)'
+    if shutil.which('nvidia-smi'):
+        return 'nvidia-smi is installed'
+    return ''
 
-    ultralytics runs the YOLOv8 detector in fp16 (``half=True``) or fp32; bf16's 8-bit mantissa
-    moves boxes past the NMS threshold, so the detector never runs in bf16.
-    """
-    return torch.float32 if precision == 'fp32' else torch.float16
+
+def _why_no_cuda():
+    if torch.version.cuda is None:
+        return 'a CPU-only torch build; install a CUDA build of torch'
+    return (f'built for CUDA {torch.version.cuda}; the driver is missing, too old or not '
+            'accessible (check nvidia-smi and CUDA_VISIBLE_DEVICES)')
 
 
-def load_pipeline(detector_path, reconstructor_path, device='auto', precision='fp32', *,
-                  conf=0.3, iou=0.7, rescale_factor=2.0, max_hands=DEFAULT_MAX_HANDS):
+def load_pipeline(detector_path, reconstructor_path, device='auto', precision='auto', *,
+                  conf=0.3, iou=0.7, rescale_factor=2.0, max_hands=DEFAULT_MAX_HANDS,
+                  compile=False, warm_up=False):  # noqa: A002 (the parameter's name)
     """
     Load both networks and build the :class:`HandPipeline`.
 
     The one way the node, the CLI and the benchmarks get a pipeline.
 
-    ``device``: see :func:`resolve_device`; ``precision``: 'fp32', 'fp16' or 'bf16' for the
-    reconstructor's network layers (the detector: :func:`detector_dtype`). Raises
-    :class:`PipelineLoadError` with one line naming the file and the ``wilor-download``
-    command when a weights file is missing or unusable, or the device when it is unusable.
+    ``device``: see :func:`resolve_device`; ``precision``: 'auto' (bf16 on CUDA, fp32 on the
+    CPU), 'fp32', 'tf32', 'fp16' or 'bf16' for the reconstructor's network layers (the
+    detector: :func:`detector_dtype`); it also sets the process-wide TF32 switches
+    (:func:`wilor_ros.precision.configure_backends`). ``compile``: static batch buckets and
+    ``torch.compile(mode='reduce-overhead')``; ``warm_up``: run :meth:`HandPipeline.warm_up`
+    before returning. Raises :class:`PipelineLoadError` with one line naming the file and the
+    ``wilor-download`` command when a weights file is missing or unusable, or the device when
+    it is unusable.
     """
     from wilor_ros.detector import load_detector
     from wilor_ros.models.checkpoint_io import CheckpointError
@@ -103,14 +145,20 @@ def load_pipeline(detector_path, reconstructor_path, device='auto', precision='f
             raise PipelineLoadError(f'{what} weights not found: {path}; {missing_weights_hint()}')
         paths[what] = path
     torch_device = resolve_device(device)
+    precision = resolve_precision(precision, torch_device)
+    configure_backends(precision)
     try:
         detector = load_detector(paths['hand detector'], torch_device, detector_dtype(precision))
         reconstructor = load_reconstructor(paths['WiLoR reconstructor'], torch_device,
                                            dtype=precision)
     except CheckpointError as error:
         raise PipelineLoadError(f'{error}; {missing_weights_hint()}') from None
-    return HandPipeline(detector, reconstructor, conf=conf, iou=iou,
-                        rescale_factor=rescale_factor, max_hands=max_hands)
+    pipe = HandPipeline(detector, reconstructor, conf=conf, iou=iou,
+                        rescale_factor=rescale_factor, max_hands=max_hands, compile=compile)
+    pipe.precision = precision
+    if warm_up:
+        pipe.warm_up()
+    return pipe
 
 
 class HandPipeline:
@@ -123,7 +171,10 @@ class HandPipeline:
     (ultralytics default 0.7); ``rescale_factor``: crop enlargement around each box (official
     demo: 2.0); ``max_hands``: keep at most this many hands per frame, highest scores first;
     ``dtype``: None keeps the reconstructor's precision, else 'fp32' / 'fp16' / 'bf16' (or the
-    torch dtype) for its network layers.
+    torch dtype) for its network layers; ``compile``: pad batches to static buckets
+    (:data:`BATCH_BUCKETS`) and run both networks through
+    ``torch.compile(mode='reduce-overhead')`` (CUDA graphs on a GPU; the first call per
+    bucket compiles, see :meth:`warm_up`).
 
     ``pipe(image_bgr, camera_matrix=None, compute_vertices=True, depth=None, sides=None)``
     returns a list of :class:`~wilor_ros.hand.HandResult` in the detector's order (descending
@@ -136,11 +187,13 @@ class HandPipeline:
     crop mirroring.
     Hands with a non-finite number are dropped and counted in ``non_finite_hands`` (a running
     total).
-
+    Images may be numpy arrays or uint8 tensors on any device; boxes given to
+    :meth:`reconstruct` may be numpy, lists or tensors on any device.
     """
 
     def __init__(self, detector, reconstructor, conf=0.3, iou=0.7, rescale_factor=2.0,
-                 max_hands=DEFAULT_MAX_HANDS, dtype=None):
+                 max_hands=DEFAULT_MAX_HANDS, dtype=None,
+                 compile=False):  # noqa: A002 (the node parameter's name)
         self.detector = detector
         self.reconstructor = reconstructor
         self.non_finite_hands = 0
@@ -148,6 +201,12 @@ class HandPipeline:
         self.configure(conf=conf, iou=iou, rescale_factor=rescale_factor, max_hands=max_hands)
         if dtype is not None:
             reconstructor.set_precision(dtype)
+        self.precision = None
+        self.compiled = bool(compile)
+        self._network = reconstructor
+        if self.compiled:
+            self._network = torch.compile(reconstructor, mode='reduce-overhead', dynamic=False)
+            detector.compile()
 
     def configure(self, conf=None, iou=None, rescale_factor=None, max_hands=None):
         """
@@ -183,6 +242,31 @@ class HandPipeline:
         """MANO triangles (1538, 3) int64, right-hand winding."""
         return self.reconstructor.faces
 
+    def warm_up(self, image_hw=WARM_UP_IMAGE_HW, max_hands=None):
+        """
+        Run every stage once so the first real frame does not pay library initialisation.
+
+        Letterboxes and detects on a blank ``image_hw`` frame (the letterbox shape, hence the
+        detector's compiled graph, depends on the image size: pass the camera's), then runs
+        the reconstructor at every batch bucket up to ``max_hands`` (default: the pipeline's)
+        with ``compile=True``, or at batch 1 otherwise (kernel selection, cuDNN/cuBLAS
+        handles, allocator pools). Returns the seconds it took.
+        """
+        import time
+
+        start = time.perf_counter()
+        frame = np.zeros(tuple(image_hw) + (3,), dtype=np.uint8)
+        self._detect_frames([frame_to_tensor(frame, self.device)])
+        limit = self.max_hands if max_hands is None else int(max_hands)
+        sizes = sorted({self._batch_size(n) for n in range(1, limit + 1)}) if self.compiled \
+            else [1]
+        crop = self.reconstructor.crop_size
+        with torch.inference_mode():
+            for size in sizes:
+                outputs = self._network(torch.zeros((size, 3, crop, crop), device=self.device))
+                to_host(outputs['pred_vertices'][:1, :1])
+        return time.perf_counter() - start
+
     def detect(self, image_bgr):
         """
         Run the detector; return numpy boxes (N, 4) float32 (unrounded), scores, is_right.
@@ -200,12 +284,7 @@ class HandPipeline:
         ``boxes`` (N, 4) float32, ``scores`` (N,), ``is_right`` (N,) bool and
         ``keypoint_confidence`` (N, 21) float32: the detector's per-keypoint visibility.
         """
-        found = self.detector.detect(image_bgr, conf=self.conf, iou=self.iou,
-                                     max_det=self.max_hands)
-        return {'boxes': found['boxes'].float().cpu().numpy(),
-                'scores': found['scores'].float().cpu().numpy(),
-                'is_right': found['is_right'].cpu().numpy().astype(bool),
-                'keypoint_confidence': found['keypoints'][..., 2].float().cpu().numpy()}
+        return self._detect_frames([image_bgr])[0]
 
     def __call__(self, image_bgr, camera_matrix=None, compute_vertices=True, depth=None,
                  sides=None):
@@ -219,19 +298,21 @@ class HandPipeline:
         Reconstruct given hands without running the detector.
 
         ``boxes`` (N, 4) x1, y1, x2, y2 pixels, ``is_right`` (N,), ``scores`` (N,) (default
-        1.0), ``keypoint_confidence`` (N, 21) or None, ``depth``: see the class. Returns a list
-        of HandResult in the given order; boxes without area (clipped to nothing at the image
+        1.0), ``keypoint_confidence`` (N, 21) or None: numpy, lists or tensors on any device
+        (e.g. :meth:`HandDetector.detect`'s); ``depth``: see the class. Returns a list of
+        HandResult in the given order; boxes without area (clipped to nothing at the image
         border) are skipped.
         """
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        scores = np.ones(len(boxes), np.float32) if scores is None else scores
-        depth = _checked_depth(depth, image_bgr.shape, camera_matrix)
+        boxes = host_array(boxes, np.float32).reshape(-1, 4)
+        scores = (np.ones(len(boxes), np.float32) if scores is None
+                  else host_array(scores, np.float32).reshape(-1))
+        depth = _checked_depth(depth, tuple(image_bgr.shape), camera_matrix)
         frame = frame_to_tensor(image_bgr, self.device)
         if keypoint_confidence is not None:
-            keypoint_confidence = np.asarray(keypoint_confidence, np.float32).reshape(-1, 21)
-        return self._reconstruct([(frame, boxes, np.asarray(scores, dtype=np.float32),
-                                   np.asarray(is_right).astype(bool), camera_matrix,
-                                   (depth, keypoint_confidence))],
+            keypoint_confidence = host_array(keypoint_confidence, np.float32).reshape(-1, 21)
+        return self._reconstruct([(frame, boxes, scores,
+                                   host_array(is_right).reshape(-1).astype(bool),
+                                   camera_matrix, (depth, keypoint_confidence))],
                                  compute_vertices)[0]
 
     def process_batch(self, images, camera_matrices=None, compute_vertices=True, depths=None,
@@ -241,7 +322,8 @@ class HandPipeline:
 
         ``camera_matrices``: None or one entry (3x3 K or None) per image; ``depths``: None or
         one aligned depth image (or None) per image; ``sides``: None or one callable (or None)
-        per image, see the class. Returns one list of HandResult per image.
+        per image, see the class. Returns one list of HandResult per image. The detections of
+        all frames come down in one copy and all results in another.
         """
         if camera_matrices is None:
             camera_matrices = [None] * len(images)
@@ -249,20 +331,19 @@ class HandPipeline:
             raise ValueError(f'{len(images)} images but {len(camera_matrices)} camera matrices')
         depths = _per_image(depths, len(images), 'depth images')
         sides = _per_image(sides, len(images), 'side choosers')
-        depths = [_checked_depth(depth, image.shape, camera_matrix)
+        depths = [_checked_depth(depth, tuple(image.shape), camera_matrix)
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
-        frames = []
-        for image, camera_matrix, depth, choose_sides in zip(images, camera_matrices, depths,
-                                                             sides):
-            frame = frame_to_tensor(image, self.device)
-            found = self.detect_hands(frame)
+        frames = [frame_to_tensor(image, self.device) for image in images]
+        batch = []
+        for frame, found, camera_matrix, depth, choose_sides in zip(
+                frames, self._detect_frames(frames), camera_matrices, depths, sides):
             is_right = found['is_right']
             if choose_sides is not None:
                 is_right = np.asarray(choose_sides(found['boxes'], found['scores'], is_right),
                                       dtype=bool).reshape(is_right.shape)
-            frames.append((frame, found['boxes'], found['scores'], is_right, camera_matrix,
-                           (depth, found['keypoint_confidence'])))
-        return self._reconstruct(frames, compute_vertices)
+            batch.append((frame, found['boxes'], found['scores'], is_right, camera_matrix,
+                          (depth, found['keypoint_confidence'])))
+        return self._reconstruct(batch, compute_vertices)
 
     def camera_intrinsics(self, camera_matrix, width, height):
         """Intrinsics from a camera matrix, or WiLoR's heuristic for a W x H image when None."""
@@ -270,6 +351,59 @@ class HandPipeline:
             return intrinsics_from_matrix(camera_matrix)
         return wilor_heuristic_intrinsics(width, height, self.reconstructor.focal_length,
                                           self.reconstructor.crop_size)
+
+    def _batch_size(self, count):
+        """Return the static bucket a batch of ``count`` crops is padded to (compile=True)."""
+        if not self.compiled:
+            return count
+        for bucket in BATCH_BUCKETS:
+            if count <= bucket:
+                return bucket
+        step = BATCH_BUCKETS[-1]
+        return -(-count // step) * step
+
+    def _detect_frames(self, images):
+        """Detect in every frame; one copy brings all tables down: a dict per frame."""
+        tables = []
+        for image in images:
+            found = self.detector.detect_fixed(image, conf=self.conf, iou=self.iou,
+                                               max_det=self.max_hands)
+            tables.append(torch.cat((found['valid'][:, None].float(), found['boxes'].float(),
+                                     found['scores'][:, None].float(),
+                                     found['is_right'][:, None].float(),
+                                     found['keypoints'][..., 2].float()), dim=1))
+        host = to_host(torch.stack(tables)) if tables else np.zeros((0, 0, 7), np.float32)
+        detections = []
+        for table in host:
+            table = table[table[:, 0] > 0.5]
+            detections.append({'boxes': np.ascontiguousarray(table[:, 1:5], dtype=np.float32),
+                               'scores': table[:, 5].astype(np.float32),
+                               'is_right': table[:, 6] > 0.5,
+                               'keypoint_confidence': np.ascontiguousarray(
+                                   table[:, 7:], dtype=np.float32)})
+        return detections
+
+    def _crops(self, frame, boxes, is_right):
+        """Crops (B, 3, S, S) of one frame's hands on the reconstructor's device."""
+        center, size = crop_geometry(boxes, self.rescale_factor, self.reconstructor.crop_size)
+        right = is_right.astype(np.float32)
+        if frame.device.type == 'cpu':
+            crops = _crops_opencv(np.ascontiguousarray(frame.numpy()), center, size, right,
+                                  self.reconstructor.crop_size)
+            return crops.to(self.device)
+        plan = plan_crops(center, size, right, tuple(frame.shape[:2]),
+                          self.reconstructor.crop_size)
+        return cut_crops(frame, plan).to(self.device)
+
+    def _run_network(self, crops):
+        """Run the reconstructor on a batch, padded to its static bucket when compiled."""
+        count = crops.shape[0]
+        size = self._batch_size(count)
+        if size > count:
+            crops = torch.cat((crops, crops.new_zeros((size - count,) + crops.shape[1:])))
+        with torch.inference_mode():
+            outputs = self._network(crops)
+        return {key: value[:count] for key, value in outputs.items()}
 
     def _reconstruct(self, frames, compute_vertices):
         """Crop every frame's hands, run one batched reconstruction, split per frame."""
@@ -281,29 +415,30 @@ class HandPipeline:
             keep = np.flatnonzero((width > 0) & (height > 0))
             kept.append(keep)
             if len(keep):
-                crops.append(crop_hands(frame, boxes[keep], is_right[keep],
-                                        rescale_factor=self.rescale_factor,
-                                        device=self.device)['img'])
-        outputs = None
+                crops.append(self._crops(frame, boxes[keep], is_right[keep]))
+        host = None
         if crops:
-            with torch.inference_mode():
-                outputs = self.reconstructor(torch.cat(crops) if len(crops) > 1 else crops[0])
+            outputs = self._run_network(torch.cat(crops) if len(crops) > 1 else crops[0])
+            # Depth fusion places the mesh, so it needs the vertices even when not published.
+            needs_vertices = compute_vertices or any(frame[5][0] is not None for frame in frames)
+            host = outputs_to_host(outputs, needs_vertices)
         results, start = [], 0
         for (frame, boxes, scores, is_right, camera_matrix, extras), keep in zip(frames, kept):
             count = len(keep)
             if count == 0:
                 results.append([])
                 continue
-            part = {key: value[start:start + count] for key, value in outputs.items()}
+            part = {key: value[start:start + count] for key, value in host.items()}
             start += count
-            center, size = crop_geometry(boxes[keep], self.rescale_factor)
+            center, size = crop_geometry(boxes[keep], self.rescale_factor,
+                                         self.reconstructor.crop_size)
             intrinsics = self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0])
             depth, confidence = extras
             # Non-finite hands are dropped once all is attached, so indices still line up.
-            hands = build_hand_results(part, center, size, boxes[keep], scores[keep],
-                                       is_right[keep], intrinsics,
-                                       compute_vertices or depth is not None,
-                                       drop_non_finite=False)
+            hands = hand_results_from_host(part, center, size, boxes[keep], scores[keep],
+                                           is_right[keep], intrinsics,
+                                           compute_vertices or depth is not None,
+                                           drop_non_finite=False)
             hands, dropped = split_finite(self._with_extras(hands, keep, depth, confidence,
                                                             intrinsics, compute_vertices))
             self.non_finite_hands += dropped

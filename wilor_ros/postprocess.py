@@ -52,6 +52,7 @@ from wilor_ros.camera import cam_crop_to_camera, project_points
 from wilor_ros.finite import split_finite
 from wilor_ros.hand import HandResult
 from wilor_ros.rotations import mirror_axis_angle, rotmat_to_axis_angle
+from wilor_ros.transfers import host_array, to_host
 
 
 def side_multiplier(is_right):
@@ -104,21 +105,27 @@ def network_keypoints_to_image(keypoints_2d, box_center, box_size, is_right):
     return np.asarray(box_center, dtype=np.float64)[:, None, :] + sign * uv * scale
 
 
-def _to_host(outputs, compute_vertices):
-    """Move what the results need to the host in one transfer; return float64 arrays."""
-    global_orient, hand_pose = mano_axis_angles(outputs['global_orient'], outputs['hand_pose'],
-                                                outputs['is_right'])
-    count = global_orient.shape[0]
+def outputs_to_host(outputs, compute_vertices=True):
+    """
+    Bring a batch of reconstructor outputs to the host in one transfer: float64 numpy arrays.
+
+    Keys: pred_cam (B, 3), betas (B, 10), axis_angle (B, 16, 3) (global orientation, then the
+    15 joints; still in the right-hand frame, see :func:`mirror_left_axis_angles`),
+    keypoints_3d (B, 21, 3), keypoints_2d (B, 21, 2), vertices (B, 778, 3) when
+    ``compute_vertices``. The rotation conversion runs on the outputs' device first.
+    """
+    rotations = torch.cat((outputs['global_orient'], outputs['hand_pose']), dim=1).double()
+    count = rotations.shape[0]
     parts = {
         'pred_cam': outputs['pred_cam'], 'betas': outputs['betas'],
-        'global_orient': global_orient, 'hand_pose': hand_pose,
+        'axis_angle': rotmat_to_axis_angle(rotations),
         'keypoints_3d': outputs['pred_keypoints_3d'],
         'keypoints_2d': outputs['pred_keypoints_2d'],
     }
     if compute_vertices:
         parts['vertices'] = outputs['pred_vertices']
-    flat = torch.cat([value.detach().double().reshape(count, -1) for value in parts.values()],
-                     dim=1).cpu().numpy()
+    flat = to_host(torch.cat([value.detach().double().reshape(count, -1)
+                              for value in parts.values()], dim=1))
     host, start = {}, 0
     for key, value in parts.items():
         size = int(np.prod(value.shape[1:]))
@@ -127,8 +134,13 @@ def _to_host(outputs, compute_vertices):
     return host
 
 
-# Overflow and NaN warnings would only repeat what the finiteness check below counts.
-@np.errstate(all='ignore')
+def mirror_left_axis_angles(axis_angle, is_right):
+    """Host form of the left-hand mirroring of :func:`mano_axis_angles`: (x, -y, -z) if left."""
+    axis_angle = np.array(axis_angle, dtype=np.float64)
+    axis_angle[~np.asarray(is_right, dtype=bool)] *= np.array([1.0, -1.0, -1.0])
+    return axis_angle
+
+
 def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, intrinsics,
                        compute_vertices=True, drop_non_finite=True):
     """
@@ -145,13 +157,25 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
     dropped (:mod:`wilor_ros.finite`): fewer results than boxes then, in the same order;
     ``drop_non_finite=False`` leaves that to the caller (one result per box).
     """
-    is_right = np.asarray(is_right, dtype=bool).reshape(-1)
+    if len(host_array(is_right).reshape(-1)) == 0:
+        return []
+    return hand_results_from_host(outputs_to_host(outputs, compute_vertices), box_center,
+                                  box_size, boxes, scores, is_right, intrinsics,
+                                  compute_vertices, drop_non_finite)
+
+
+# Overflow and NaN warnings would only repeat what the finiteness check counts.
+@np.errstate(all='ignore')
+def hand_results_from_host(host, box_center, box_size, boxes, scores, is_right, intrinsics,
+                           compute_vertices=True, drop_non_finite=True):
+    """:func:`build_hand_results` from outputs already on the host (:func:`outputs_to_host`)."""
+    is_right = host_array(is_right, bool).reshape(-1)
     count = len(is_right)
     if count == 0:
         return []
-    host = _to_host(dict(outputs, is_right=torch.from_numpy(is_right)), compute_vertices)
-    box_center = _numpy(box_center)
-    box_size = _numpy(box_size)
+    axis_angle = mirror_left_axis_angles(host['axis_angle'], is_right)
+    box_center = host_array(box_center, np.float64)
+    box_size = host_array(box_size, np.float64)
     cam = flip_crop_camera(host['pred_cam'], is_right)
     cam_t = cam_crop_to_camera(cam, box_center, box_size, intrinsics)
     joints = mirror_left_hands(host['keypoints_3d'], is_right) + cam_t[:, None, :]
@@ -161,25 +185,20 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
     vertices = None
     if compute_vertices:
         vertices = mirror_left_hands(host['vertices'], is_right) + cam_t[:, None, :]
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(count, 4)
-    scores = np.asarray(scores, dtype=np.float64).reshape(count)
+    boxes = host_array(boxes, np.float32).reshape(count, 4)
+    scores = host_array(scores, np.float64).reshape(count)
     f32 = np.float32
     hands = [
         HandResult(
             is_right=bool(is_right[n]), score=float(scores[n]), box=boxes[n].copy(),
             keypoints_3d=joints[n].astype(f32), keypoints_2d=joints_2d[n].astype(f32),
             keypoints_2d_network=network_2d[n].astype(f32),
-            global_orient=host['global_orient'][n].astype(f32),
-            hand_pose=host['hand_pose'][n].astype(f32), betas=host['betas'][n].astype(f32),
+            global_orient=axis_angle[n, 0].astype(f32),
+            hand_pose=axis_angle[n, 1:].reshape(-1).astype(f32),
+            betas=host['betas'][n].astype(f32),
             cam_t=cam_t[n].astype(f32), focal_length=intrinsics.focal_length,
             principal_point=intrinsics.principal_point,
             focal_from_camera_info=bool(intrinsics.from_camera_info),
             vertices=None if vertices is None else vertices[n].astype(f32))
         for n in range(count)]
     return split_finite(hands)[0] if drop_non_finite else hands
-
-
-def _numpy(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()
-    return np.asarray(value, dtype=np.float64)

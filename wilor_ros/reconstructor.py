@@ -28,12 +28,13 @@ import torch
 from torch import nn
 
 from wilor_ros.camera import CROP_FOCAL_LENGTH, CROP_SIZE
-from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint
+from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, release_freed_memory
 from wilor_ros.models.mano import (MANO_BUFFERS, mano_buffers_from_pickle,
                                    mano_buffers_from_state_dict, MANOLayer, UNUSED_MANO_BUFFERS)
 from wilor_ros.models.refine_net import crop_camera_translation, project_crop, RefineNet
 from wilor_ros.models.refine_net import refine_dims_from_state_dict
 from wilor_ros.models.vit import OFFICIAL_IMAGE_SIZE, vit_dims_from_state_dict, WiLoRViT
+from wilor_ros.precision import compute_dtype
 from wilor_ros.rotations import rot6d_to_rotmat
 
 # Official cfg.EXTRA.FOCAL_LENGTH and cfg.MODEL.IMAGE_SIZE, used when the checkpoint's saved
@@ -43,23 +44,22 @@ from wilor_ros.rotations import rot6d_to_rotmat
 OUTPUT_KEYS = ('pred_cam', 'global_orient', 'hand_pose', 'betas', 'pred_cam_t',
                'pred_keypoints_3d', 'pred_vertices', 'pred_keypoints_2d')
 
-_PRECISIONS = {
-    'fp32': torch.float32, 'float32': torch.float32, torch.float32: torch.float32,
-    'fp16': torch.float16, 'float16': torch.float16, torch.float16: torch.float16,
-    'bf16': torch.bfloat16, 'bfloat16': torch.bfloat16, torch.bfloat16: torch.bfloat16,
-}
 # Lightning bookkeeping and the training-only adversarial discriminator.
 _IGNORED_PREFIXES = ('discriminator.',)
 _IGNORED_KEYS = ('initialized',)
 
 
-def compute_dtype(precision):
-    """Map 'fp32' / 'fp16' / 'bf16' (or the torch dtype) to the torch dtype."""
-    try:
-        return _PRECISIONS[precision]
-    except (KeyError, TypeError):
-        raise ValueError(f'unsupported precision {precision!r}, expected fp32, fp16 or bf16'
-                         ) from None
+# Layers whose weights autocast would cast to the compute dtype on every call (it caches only
+# weights that require grad): cast once instead. Norms keep their float32 weights.
+_CAST_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def cast_network_weights(module, dtype):
+    """Cast the Linear and convolution weights of ``module`` to ``dtype`` in place, once."""
+    for layer in module.modules():
+        if isinstance(layer, _CAST_LAYERS):
+            layer.to(dtype)
+    return module
 
 
 class WiLoR(nn.Module):
@@ -68,8 +68,11 @@ class WiLoR(nn.Module):
 
     ``forward(img)`` takes crops (B, 3, 256, 256) and returns the official raw outputs;
     :meth:`forward_detailed` adds the intermediate values (ViT read-out, coarse mesh,
-    RefineNet features and corrections). Network layers run under autocast when the
-    precision is fp16/bf16; rotations and MANO always run in float32.
+    RefineNet features and corrections). For fp16/bf16 the Linear and convolution weights
+    are cast once (:meth:`set_precision`) and the layers run under autocast, which then has
+    nothing left to cast but activations: the same arithmetic as autocast over float32
+    weights, without re-casting 639 M weights per call. Norms, rotations and MANO always run
+    in float32.
     """
 
     def __init__(self, backbone, refine_net, mano, focal_length=CROP_FOCAL_LENGTH,
@@ -85,6 +88,7 @@ class WiLoR(nn.Module):
             raise ValueError(f'ViT input {self.vit_image_size} does not fit in '
                              f'{self.crop_size}-pixel crops')
         self._dtype = torch.float32
+        self._weights_dtype = torch.float32
 
     @property
     def device(self):
@@ -101,9 +105,28 @@ class WiLoR(nn.Module):
         """MANO triangles (F, 3) int64, right-hand winding."""
         return self.mano.faces_tensor.detach().cpu().numpy().astype(np.int64)
 
+    @property
+    def weights_dtype(self):
+        """Dtype the Linear and convolution weights are stored in."""
+        return self._weights_dtype
+
     def set_precision(self, precision):
-        """Run the network layers in 'fp32', 'fp16' or 'bf16' (autocast); MANO stays fp32."""
-        self._dtype = compute_dtype(precision)
+        """
+        Run the network layers in 'fp32' / 'tf32', 'fp16' or 'bf16'; MANO stays fp32.
+
+        Lower precisions cast the Linear and convolution weights once, in place. Going back
+        up (e.g. bf16 -> fp32) would keep the rounded weights, so it raises ValueError: load
+        the checkpoint again instead.
+        """
+        dtype = compute_dtype(precision)
+        if dtype != self._weights_dtype:
+            if self._weights_dtype != torch.float32:
+                raise ValueError(f'the weights are already cast to {self._weights_dtype}; '
+                                 f'load the checkpoint again to run in {dtype}')
+            cast_network_weights(self.backbone, dtype)
+            cast_network_weights(self.refine_net, dtype)
+            self._weights_dtype = dtype
+        self._dtype = dtype
         return self
 
     def _autocast(self):
@@ -207,7 +230,10 @@ def _load_module(module, state, prefix, source):
     if problems:
         raise CheckpointError(f'{source}: the {prefix[:-1]} weights do not fit the network '
                               f'inferred from the checkpoint: {"; ".join(problems)}')
-    module.load_state_dict({key: given[key].to(expected[key].dtype) for key in expected})
+    # assign=True: the checkpoint's tensors become the parameters, no second copy (the
+    # modules were built on the meta device, without initialisation).
+    module.load_state_dict({key: given[key].to(expected[key].dtype) for key in expected},
+                           assign=True)
 
 
 def _saved_constant(checkpoint, path, default):
@@ -244,10 +270,13 @@ def build_from_state_dict(state, source='state dict', mano_path=None, num_heads=
         raise CheckpointError(f'{source}: RefineNet expects {refine_dims["feat_dim"]} '
                               f'channels but the ViT is {vit_dims["embed_dim"]} wide')
     try:
-        backbone = WiLoRViT(**vit_dims)
+        # On the meta device: no memory and no random initialisation (4.5 s for ViT-H on a
+        # CPU) for weights the checkpoint overwrites anyway.
+        with torch.device('meta'):
+            backbone = WiLoRViT(**vit_dims)
+            refine_net = RefineNet(**refine_dims)
     except ValueError as error:
         raise CheckpointError(f'{source}: {error} (pass num_heads to override)') from None
-    refine_net = RefineNet(**refine_dims)
     _load_module(backbone, state, 'backbone.', source)
     _load_module(refine_net, state, 'refine_net.', source)
 
@@ -285,13 +314,15 @@ def load_reconstructor(ckpt_path, device='cpu', mano_path=None, num_heads=None,
     """
     Load the official WiLoR checkpoint (``wilor_final.ckpt``) for inference.
 
-    ``device``: any torch device; ``dtype``: float32, float16 or bfloat16 (or 'fp32', 'fp16',
-    'bf16') for the network layers; ``num_heads`` overrides the ViT head count (default
+    ``device``: any torch device; ``dtype``: float32, float16 or bfloat16 (or 'fp32', 'tf32',
+    'fp16', 'bf16'; 'auto': :func:`wilor_ros.precision.resolve_precision`) for the network
+    layers; ``num_heads`` overrides the ViT head count (default
     width // 80, as ViT-H); ``mano_path`` supplies MANO from a ``MANO_RIGHT.pkl``. Returns a
     :class:`WiLoR` in eval mode without gradients. Raises :class:`CheckpointError` (a
     ValueError) naming the file when it is missing, damaged or not a WiLoR checkpoint.
     """
-    precision = compute_dtype(dtype)
+    from wilor_ros.precision import resolve_precision
+    precision = compute_dtype(resolve_precision(dtype, device))
     source = f'WiLoR checkpoint file {ckpt_path}'
     checkpoint = load_checkpoint(ckpt_path, kind='WiLoR checkpoint')
     state = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
@@ -307,5 +338,8 @@ def load_reconstructor(ckpt_path, device='cpu', mano_path=None, num_heads=None,
         focal_length=_saved_constant(checkpoint, ('EXTRA', 'FOCAL_LENGTH'),
                                      CROP_FOCAL_LENGTH),
         crop_size=_saved_constant(checkpoint, ('MODEL', 'IMAGE_SIZE'), CROP_SIZE))
+    del checkpoint, state
     model.requires_grad_(False)
-    return model.eval().to(device).set_precision(precision)
+    model = model.eval().to(device).set_precision(precision)
+    release_freed_memory()
+    return model

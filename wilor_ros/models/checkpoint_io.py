@@ -222,6 +222,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
                                          {'cls_name': dotted, '__module__': __name__})
         return self._classes[dotted]
 
+    def _read_storage(self, name, size):
+        # Straight into the tensor's buffer in chunks: reading the whole entry first would hold
+        # every storage twice while loading.
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        filled = 0
+        try:
+            with self._archive.open(name) as stream:
+                while filled < size:
+                    chunk = stream.read(min(_READ_CHUNK, size - filled))
+                    if not chunk:
+                        break
+                    view[filled:filled + len(chunk)] = chunk
+                    filled += len(chunk)
+        except KeyError:
+            raise CheckpointError(f'{self._source}: storage {name} is missing') from None
+        if filled < size:
+            raise CheckpointError(f'{self._source}: storage {name} is truncated')
+        return buffer
+
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and pid and pid[0] == 'storage'):
             raise CheckpointError(f'{self._source}: unknown persistent id {pid!r}')
@@ -231,17 +251,29 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise CheckpointError(f'{self._source}: storage {key} has no tensor dtype')
         if key not in self._storages:
             name = f'{self._prefix}data/{key}'
-            try:
-                raw = self._archive.read(name)
-            except KeyError:
-                raise CheckpointError(f'{self._source}: storage {name} is missing') from None
             itemsize = torch.empty((), dtype=dtype).element_size()
-            if len(raw) < numel * itemsize:
-                raise CheckpointError(f'{self._source}: storage {name} is truncated')
-            buffer = bytearray(raw[:numel * itemsize])
+            buffer = self._read_storage(name, numel * itemsize)
             flat = torch.frombuffer(buffer, dtype=dtype) if numel else torch.empty(0, dtype=dtype)
             self._storages[key] = flat
         return self._storages[key]
+
+
+_READ_CHUNK = 1 << 24
+
+
+def release_freed_memory():
+    """
+    Give freed heap memory back to the OS (glibc ``malloc_trim``); no-op elsewhere.
+
+    Loading a checkpoint frees many large buffers that glibc keeps in the heap: without this the
+    process keeps them resident after loading.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def load_checkpoint(path, *, kind='checkpoint'):

@@ -17,15 +17,18 @@ The MANO right-hand layer as WiLoR runs it (smplx ``MANOLayer`` + WiLoR's joint 
 
 Built directly from tensors: either the ``mano.*`` buffers stored in the WiLoR checkpoint, or
 a ``MANO_RIGHT.pkl`` converted exactly as smplx 0.1.28 converts it. Skinning is
-``smplx.lbs.lbs`` with rotation matrices (``pose2rot=False``): no hand mean is added, no PCA,
-no translation. The 16 skeleton joints are extended with five fingertip vertices and
-reordered to the OpenPose hand order.
+smplx's linear blend skinning with rotation matrices (``lbs(pose2rot=False)``, the same
+arithmetic in the same order): no hand mean is added, no PCA, no translation. Unlike smplx, the
+kinematic chain is walked with Python ints and the parent gather uses a device index, so a
+forward pass reads nothing on the host (no GPU synchronisation, capturable in a CUDA graph).
+The 16 skeleton joints are extended with five fingertip vertices and reordered to the OpenPose
+hand order.
 """
 
 import numpy as np
-from smplx.lbs import lbs
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from wilor_ros.models.mano_pickle import load_mano_pickle, MANOPickleError
 from wilor_ros.skeleton import MANO_TO_OPENPOSE
@@ -65,9 +68,9 @@ class MANOLayer(nn.Module):
                             ('extra_joints_idxs', extra_joints_idxs),
                             ('joint_map', joint_map)):
             self.register_buffer(name, torch.as_tensor(np.asarray(value), dtype=torch.int64))
-        # smplx walks the kinematic chain with python indexing by ``parents[i]``; a CPU copy
-        # avoids one device synchronisation per joint when the layer runs on a GPU.
-        self._parents_cpu = self.parents.detach().cpu().clone()
+        # The chain is walked with these Python ints: indexing by a device tensor would read it
+        # on the host (a GPU synchronisation per joint) and break graph capture.
+        self._parent_list = tuple(int(p) for p in np.asarray(parents).reshape(-1))
         self._check_shapes()
 
     def _check_shapes(self):
@@ -114,12 +117,45 @@ class MANOLayer(nn.Module):
         with torch.autocast(device_type=betas.device.type, enabled=False):
             full_pose = torch.cat([global_orient.float().reshape(batch, -1, 3, 3),
                                    hand_pose.float().reshape(batch, -1, 3, 3)], dim=1)
-            vertices, joints = lbs(betas.float(), full_pose, self.v_template, self.shapedirs,
-                                   self.posedirs, self.J_regressor, self._parents_cpu,
-                                   self.lbs_weights, pose2rot=False)
+            vertices, joints = self._skin(betas.float(), full_pose)
             tips = torch.index_select(vertices, 1, self.extra_joints_idxs)
             joints = torch.cat([joints, tips], dim=1)[:, self.joint_map]
         return vertices, joints
+
+    def _skin(self, betas, rotations):
+        """Linear blend skinning (smplx ``lbs`` with ``pose2rot=False``): vertices, joints."""
+        batch = betas.shape[0]
+        shaped = self.v_template + torch.einsum('bl,mkl->bmk', betas, self.shapedirs)
+        rest_joints = torch.einsum('bik,ji->bjk', shaped, self.J_regressor)
+        identity = torch.eye(3, dtype=betas.dtype, device=betas.device)
+        pose_feature = (rotations[:, 1:] - identity).reshape(batch, -1)
+        posed = torch.matmul(pose_feature, self.posedirs).reshape(batch, -1, 3) + shaped
+        posed_joints, relative = self._rigid_transforms(rotations, rest_joints)
+        joints = self.J_regressor.shape[0]
+        weights = self.lbs_weights.unsqueeze(0).expand(batch, -1, -1)
+        transforms = torch.matmul(weights, relative.reshape(batch, joints, 16)
+                                  ).reshape(batch, -1, 4, 4)
+        ones = torch.ones((batch, posed.shape[1], 1), dtype=betas.dtype, device=betas.device)
+        homogeneous = torch.cat([posed, ones], dim=2)
+        vertices = torch.matmul(transforms, homogeneous.unsqueeze(-1))[:, :, :3, 0]
+        return vertices, posed_joints
+
+    def _rigid_transforms(self, rotations, joints):
+        """Posed joints (B, J, 3) and joint transforms relative to the rest pose (B, J, 4, 4)."""
+        joints = joints.unsqueeze(-1)
+        relative_joints = torch.cat(
+            [joints[:, :1], joints[:, 1:] - joints.index_select(1, self.parents[1:])], dim=1)
+        local = torch.cat([F.pad(rotations, [0, 0, 0, 1]),
+                           F.pad(relative_joints, [0, 0, 0, 1], value=1.0)], dim=3)
+        chain = [local[:, 0]]
+        for joint in range(1, len(self._parent_list)):
+            chain.append(torch.matmul(chain[self._parent_list[joint]], local[:, joint]))
+        transforms = torch.stack(chain, dim=1)
+        posed_joints = transforms[:, :, :3, 3]
+        joints_homogeneous = F.pad(joints, [0, 0, 0, 1])
+        relative = transforms - F.pad(torch.matmul(transforms, joints_homogeneous),
+                                      [3, 0, 0, 0, 0, 0, 0, 0])
+        return posed_joints, relative
 
 
 def mano_buffers_from_state_dict(state, prefix='mano.'):

@@ -37,7 +37,7 @@ from wilor_ros.ros.node_diagnostics import (DEFAULT_LATENCY_BUDGET, DEFAULT_STAL
 from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
-PRECISIONS = ('fp32', 'fp16', 'bf16')
+PRECISIONS = ('auto', 'fp32', 'tf32', 'fp16', 'bf16')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 # A relative ROS namespace: name tokens separated by '/'.
 _CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
@@ -136,9 +136,14 @@ PARAMETERS = (
     ParameterSpec('device', 'auto', 'torch device: auto (cuda when available, else cpu), cpu, '
                   'cuda or cuda:N', read_only=True, check=_device,
                   constraints='auto | cpu | cuda | cuda:N'),
-    ParameterSpec('precision', 'fp32', 'compute precision of the networks (MANO stays fp32); '
-                  'fp16/bf16 are for GPUs', read_only=True, check=_choice(*PRECISIONS),
+    ParameterSpec('precision', 'auto', 'compute precision of the reconstructor (MANO stays '
+                  'fp32; the detector runs fp16 for fp16/bf16, else fp32): auto = bf16 on CUDA, '
+                  'fp32 on the CPU; fp32 is strict IEEE float32; tf32 uses TF32 tensor cores',
+                  read_only=True, check=_choice(*PRECISIONS),
                   constraints=' | '.join(PRECISIONS)),
+    ParameterSpec('compile', False, 'torch.compile both networks with CUDA graphs '
+                  '(reduce-overhead) and static batch buckets of 1, 2, 4, 8 hands; start-up '
+                  'then compiles for a minute or more', read_only=True),
     ParameterSpec('image_transport', 'raw', 'raw: subscribe to image (sensor_msgs/Image); '
                   'compressed: subscribe to image/compressed (sensor_msgs/CompressedImage, '
                   'decoded in the node)', read_only=True, check=_choice(*IMAGE_TRANSPORTS),
@@ -274,6 +279,7 @@ class NodeSettings:
     reconstructor_path: str
     device: str
     precision: str
+    compile: bool  # noqa: A003 (the parameter's name)
     image_transport: str
     use_camera_info: bool
     detection_confidence: float

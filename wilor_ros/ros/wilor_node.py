@@ -104,7 +104,9 @@ def build_pipeline(settings, logger):
             detector_path, reconstructor_path, device=settings.device,
             precision=settings.precision, conf=settings.detection_confidence,
             iou=settings.detection_iou, rescale_factor=settings.rescale_factor,
-            max_hands=settings.max_hands)
+            max_hands=settings.max_hands, compile=settings.compile,
+            # The first frame must not pay library initialisation (or compilation).
+            warm_up=True)
     except PipelineLoadError as error:
         raise StartupError(str(error)) from None
     logger.info(f'loaded {detector_path} and {reconstructor_path} on {pipeline.device} '

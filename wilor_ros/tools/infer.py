@@ -51,7 +51,8 @@ def build_pipeline(args):
                              args.reconstructor or defaults['reconstructor'],
                              device=args.device, precision=args.precision, conf=args.conf,
                              iou=args.iou, rescale_factor=args.rescale_factor,
-                             max_hands=args.max_hands)
+                             max_hands=args.max_hands,
+                             compile=getattr(args, 'compile', False))
     except PipelineLoadError as error:
         raise InferError(str(error)) from None
 
@@ -121,8 +122,11 @@ def build_parser():
     parser.add_argument('--reconstructor', default=None, help='wilor_final.ckpt (default: '
                         'the wilor-download cache)')
     parser.add_argument('--device', default='auto', help='auto, cpu, cuda or cuda:N')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS,
-                        help='reconstructor network precision (fp16 / bf16 pay off on GPUs)')
+    parser.add_argument('--precision', default='auto', choices=PRECISIONS,
+                        help='reconstructor network precision: auto = bf16 on CUDA, fp32 on '
+                        'the CPU; fp32 is strict IEEE float32')
+    parser.add_argument('--compile', action='store_true', help='torch.compile both networks '
+                        '(CUDA graphs, static batches); pays off on long videos on a GPU')
     parser.add_argument('--conf', type=float, default=0.3, help='detector confidence threshold')
     parser.add_argument('--iou', type=float, default=0.7, help='detector NMS IoU threshold')
     parser.add_argument('--rescale-factor', type=float, default=2.0,
