@@ -20,9 +20,9 @@ Launch wilor_node, optionally with a camera source (wilor_source) and RViz.
     ros2 launch wilor_ros wilor.launch.py use_source:=true source:=hands.mp4 use_rviz:=true
 
 Arguments (``ros2 launch wilor_ros wilor.launch.py --show-args``): params_file, image_topic,
-camera_info_topic, namespace, node_name, device, autostart, use_rviz, rviz_config,
-fixed_frame, use_source, source. The launch modules are imported inside the functions, so the
-file can be imported (and tested) where launch_ros is not installed.
+camera_info_topic, depth_image_topic, namespace, node_name, device, autostart, use_rviz,
+rviz_config, fixed_frame, use_source, source. The launch modules are imported inside the
+functions, so the file can be imported (and tested) where launch_ros is not installed.
 
 wilor_node is a lifecycle node. With ``autostart`` (default true) the launch configures it
 and, once it is inactive, activates it: with launch_ros's own ``LifecycleNode(autostart=True)``
@@ -46,6 +46,9 @@ ARGUMENTS = {
     'image_topic': ('image_raw', 'sensor_msgs/Image topic to process (relative names are in '
                                  'the namespace)'),
     'camera_info_topic': ('camera_info', 'sensor_msgs/CameraInfo topic of that camera'),
+    'depth_image_topic': ('depth_image', 'depth image aligned to image_topic (16UC1 mm or 32FC1 '
+                                         'm), e.g. /camera/aligned_depth_to_color/image_raw; '
+                                         'fused when it arrives'),
     'namespace': ('', 'namespace of the nodes and of their relative topics'),
     'node_name': ('wilor_node', 'name of the hand reconstruction node'),
     'device': ('', 'torch device (auto, cpu, cuda, cuda:N); empty: the params file value'),
@@ -140,7 +143,8 @@ def launch_setup(context, *args, **kwargs):
     actions = lifecycle_node_actions(
         as_bool('autostart', value('autostart')),
         package=PACKAGE, executable='wilor_node', name=value('node_name'),
-        namespace=namespace, parameters=parameters, remappings=remappings,
+        namespace=namespace, parameters=parameters,
+        remappings=remappings + [('depth_image', value('depth_image_topic'))],
         output='screen', emulate_tty=True)
     fixed_frame = value('fixed_frame')
     if as_bool('use_source', value('use_source')):

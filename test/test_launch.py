@@ -172,7 +172,8 @@ def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_in
     assert node['parameters'] == [str(params_file)]
     assert params_file.name == 'wilor.yaml' and params_file.parent.name == 'config'
     assert params_file.resolve().read_text() == PARAMS_FILE.read_text()
-    assert dict(node['remappings']) == {'image': 'image_raw', 'camera_info': 'camera_info'}
+    assert dict(node['remappings']) == {'image': 'image_raw', 'camera_info': 'camera_info',
+                                        'depth_image': 'depth_image'}
     assert node['namespace'] == ''
 
 
@@ -181,14 +182,16 @@ def test_launch_arguments_reach_the_nodes(launch_stand_ins):
     _, actions = evaluate(module, namespace='/robot', node_name='hands', device='cuda:1',
                           image_topic='/cam/color/image_raw',
                           camera_info_topic='/cam/color/camera_info', use_source='true',
+                          depth_image_topic='/cam/aligned_depth_to_color/image_raw',
                           source='/data/clip.mp4', use_rviz='True', fixed_frame='cam_link')
     by_executable = {node.kwargs['executable']: node.kwargs for node in nodes_of(actions)}
     assert set(by_executable) == {'wilor_node', 'wilor_source', 'wilor_rviz'}
     wilor = by_executable['wilor_node']
     assert wilor['name'] == 'hands' and wilor['namespace'] == '/robot'
     assert wilor['parameters'][1:] == [{'device': 'cuda:1'}]
-    assert dict(wilor['remappings']) == {'image': '/cam/color/image_raw',
-                                         'camera_info': '/cam/color/camera_info'}
+    assert dict(wilor['remappings']) == {
+        'image': '/cam/color/image_raw', 'camera_info': '/cam/color/camera_info',
+        'depth_image': '/cam/aligned_depth_to_color/image_raw'}
     source = by_executable['wilor_source']
     assert source['package'] == 'wilor_ros' and 'wilor_source' in console_scripts()
     assert console_scripts()['wilor_source'] == 'wilor_ros.ros.source_node:main'
