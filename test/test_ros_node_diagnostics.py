@@ -187,7 +187,7 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
 
     from conftest import DETECTOR, RECONSTRUCTOR
     from ros_harness import PROGRAMS, ros_env, RosProcess
-    from test_ros_wilor_node import DrivenProcess
+    from ros_harness import DrivenProcess
 
     stall_timeout = 2.0
     env = ros_env()

@@ -29,11 +29,7 @@ import threading
 
 from wilor_ros.depth_fusion import depth_to_metres
 from wilor_ros.image_conversion import depth_image_to_array
-
-
-def stamp_seconds(stamp):
-    """Return a builtin_interfaces/Time as float seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
+from wilor_ros.ros.messages import stamp_seconds
 
 
 class DepthMatcher:

@@ -32,6 +32,11 @@ from wilor_ros.hand_frame import hand_frame_names, wrist_pose
 from wilor_ros.hand_schema import hand_fields
 
 
+def stamp_seconds(stamp):
+    """Return a builtin_interfaces/Time as float seconds (0.0 when the publisher left it unset)."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def _float32(values, size):
     flat = np.asarray(values, dtype=np.float32).reshape(-1)
     if flat.size != size:
