@@ -20,6 +20,7 @@ ROS_LOCALHOST_ONLY), its own ROS_DOMAIN_ID, ROS_LOG_DIR inside the work tree and
 profile with a large shared-memory segment, so no traffic leaves loopback and images arrive.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -179,3 +180,25 @@ def node_process(env, *arguments, autostart=True):
                        '-p', f'reconstructor_path:={RECONSTRUCTOR}',
                        '-p', 'device:=cpu', '-p', 'detection.confidence:=0.25',
                        *arguments], env)
+
+
+@contextlib.contextmanager
+def node_rig(node, env, image_topics=('image',)):
+    """
+    Start the scripted camera and the probe beside a started ``node``; yield (camera, probe).
+
+    Waits until both programs run, the node is active and every image topic has matched the
+    node's subscription; stops all three processes at the end.
+    """
+    camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
+    probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)
+    try:
+        for process in (camera, probe):
+            process.wait_for_line(lambda line: line == 'READY', timeout=30)
+        node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
+        for topic in image_topics:
+            assert camera('wait_match', topic=topic)['matched'], node.output
+        yield camera, probe
+    finally:
+        for process in (camera, probe, node):
+            process.stop()

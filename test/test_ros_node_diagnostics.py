@@ -186,8 +186,7 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
     import time
 
     from conftest import DETECTOR, RECONSTRUCTOR
-    from ros_harness import PROGRAMS, ros_env, RosProcess
-    from ros_harness import DrivenProcess
+    from ros_harness import node_rig, PROGRAMS, ros_env, RosProcess
 
     stall_timeout = 2.0
     env = ros_env()
@@ -196,13 +195,7 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
                        '-p', f'reconstructor_path:={RECONSTRUCTOR}', '-p', 'device:=cpu',
                        '-p', f'diagnostics.stall_timeout:={stall_timeout}',
                        '-p', 'diagnostics.latency_budget:=0.0'], env)
-    camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
-    probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)
-    try:
-        for process in (camera, probe):
-            process.wait_for_line(lambda line: line == 'READY', timeout=30)
-        node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
-        assert camera('wait_match', topic='image')['matched'], node.output
+    with node_rig(node, env) as (camera, probe):
         probe('subscribe', what='hands')   # without a subscriber the node would idle
         assert probe('wait_publisher')['matched'], node.output
         camera.send('flood', rate=10.0, seconds=12.0, first_sec=2000, topic='image')
@@ -214,9 +207,6 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
             statuses.append((time.monotonic() - blocked_at, status))
             if status['level'] == 2 or statuses[-1][0] > 10.0:
                 break
-    finally:
-        for process in (camera, probe, node):
-            process.stop()
     elapsed, error = statuses[-1]
     print(f'ERROR on /diagnostics {elapsed:.2f} s after the hang (timeout {stall_timeout} s)')
     assert error['level'] == 2, statuses

@@ -25,7 +25,7 @@ with the node's parameters on the same image.
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env, RosProcess
+from ros_harness import node_process, node_rig, ros_env, RosProcess
 
 # The fixture detector finds 8 hands at this confidence on the fixture image.
 CONFIDENCE = 0.25
@@ -85,18 +85,9 @@ class Rig:
 def rig():
     env = ros_env()
     node = node_process(env, '-p', 'smoothing.enabled:=false')
-    camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
-    probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)
-    try:
-        for process in (camera, probe):
-            process.wait_for_line(lambda line: line == 'READY', timeout=30)
-        node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
-        assert camera('wait_match', topic='image')['matched'], node.output
+    with node_rig(node, env) as (camera, probe):
         assert probe('wait_publisher')['matched'], node.output
         yield Rig(env, node, camera, probe)
-    finally:
-        for process in (camera, probe, node):
-            process.stop()
 
 
 @pytest.fixture(scope='module')

@@ -14,7 +14,7 @@
 
 """One wilor_node serving three cameras over DDS: own topics, own headers, one model."""
 
-from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env
+from ros_harness import node_process, node_rig, ros_env
 
 CAMERAS = {'cam_a': 500.0, 'cam_b': 600.0, 'rig/cam_c': 700.0}
 CAMERA_INFO = 1  # Hand.FOCAL_CAMERA_INFO
@@ -24,14 +24,9 @@ def test_three_cameras_get_their_own_hands_with_their_own_headers():
     env = ros_env()
     names = ','.join(CAMERAS)
     node = node_process(env, '-p', f'cameras:=[{names}]', '-p', 'smoothing.enabled:=false')
-    camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
-    probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)
-    try:
-        for process in (camera, probe):
-            process.wait_for_line(lambda line: line == 'READY', timeout=30)
-        node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
+    with node_rig(node, env, image_topics=[f'{name}/image' for name in CAMERAS]) as (
+            camera, probe):
         for name in CAMERAS:
-            assert camera('wait_match', topic=f'{name}/image')['matched'], node.output
             assert probe('wait_publisher', ns=name)['matched'], node.output
         probe('subscribe', what='hands')  # the node's own hands topic: must stay silent
         received = {}
@@ -65,6 +60,3 @@ def test_three_cameras_get_their_own_hands_with_their_own_headers():
             assert f'camera.{name}.frames_dropped' in diagnostics['values']
         # Nothing goes to the node's own (camera '') topics.
         assert probe('count', what='hands')['count'] == 0
-    finally:
-        for process in (camera, probe, node):
-            process.stop()

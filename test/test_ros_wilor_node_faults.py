@@ -28,7 +28,7 @@ import collections
 from bad_weights import BAD_WEIGHT_KINDS, malicious_marker, write_bad_weights
 from conftest import DETECTOR, RECONSTRUCTOR
 import pytest
-from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env, RosProcess
+from ros_harness import node_process, node_rig, ros_env, RosProcess
 from test_ros_wilor_node import CAMERA_INFO, HEURISTIC, Rig
 
 from wilor_ros.ros.node_parameters import PARAMETERS
@@ -40,18 +40,9 @@ MAX_IMAGE_PIXELS = next(spec.default for spec in PARAMETERS if spec.name == 'max
 def rig():
     env = ros_env()
     node = node_process(env)
-    camera = DrivenProcess([PROGRAMS / 'node_camera.py'], env)
-    probe = DrivenProcess([PROGRAMS / 'node_probe.py'], env)
-    try:
-        for process in (camera, probe):
-            process.wait_for_line(lambda line: line == 'READY', timeout=30)
-        node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
-        assert camera('wait_match', topic='image')['matched'], node.output
+    with node_rig(node, env) as (camera, probe):
         assert probe('wait_publisher')['matched'], node.output
         yield Rig(env, node, camera, probe)
-    finally:
-        for process in (camera, probe, node):
-            process.stop()
 
 
 def errors(rig, node='wilor_node'):
