@@ -30,11 +30,10 @@ Commands (``stamp`` is [sec, nanosec]; topics are relative names, default 'image
 * flood {rate, seconds, first_sec, topic}: publish bgr8 frames at ``rate`` Hz.
 """
 
-import json
 import pathlib
-import sys
 import time
 
+from command_loop import serve
 import cv2
 import numpy as np
 import rclpy
@@ -171,19 +170,7 @@ def main():
     rclpy.init()
     node = rclpy.create_node('node_camera')
     camera = Camera(node)
-    print('READY', flush=True)
-    try:
-        for line in sys.stdin:
-            command = json.loads(line)
-            if command['cmd'] == 'quit':
-                break
-            reply = getattr(camera, command['cmd'])(command)
-            print(json.dumps({'reply': reply}), flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    serve(node, lambda name: getattr(camera, name), spin=False)
 
 
 if __name__ == '__main__':

@@ -36,18 +36,16 @@ Commands (``ns``: namespace of the node's topics, default ''; ``stamp``: [sec, n
 * state {node}: lifecycle GetState; {state: label}.
 """
 
-import json
 import math
 import pathlib
-import sys
 import threading
 import time
 
+from command_loop import serve
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 from rcl_interfaces.srv import GetParameters, SetParameters
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
@@ -304,26 +302,8 @@ def main():
     rclpy.init()
     node = rclpy.create_node('node_probe')
     probe = Probe(node)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     handlers = {'diagnostics': probe.diagnostics_of}
-    print('READY', flush=True)
-    try:
-        for line in sys.stdin:
-            command = json.loads(line)
-            if command['cmd'] == 'quit':
-                break
-            handler = handlers.get(command['cmd']) or getattr(probe, command['cmd'])
-            print(json.dumps({'reply': handler(command)}), flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        spinner.join(timeout=5.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
+    serve(node, lambda name: handlers.get(name) or getattr(probe, name))
 
 
 if __name__ == '__main__':

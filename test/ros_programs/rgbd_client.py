@@ -28,15 +28,13 @@ Reads one JSON command per line on stdin, answers each with one line {"reply": .
 * diagnostics {timeout}: the values of the first wilor_node status received afterwards.
 """
 
-import json
-import sys
 import threading
 import time
 
+from command_loop import serve
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from sensor_msgs.msg import CameraInfo, Image
@@ -164,26 +162,9 @@ def main():
     rclpy.init()
     node = rclpy.create_node('rgbd_client')
     client = Client(node)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     handlers = {'wait_match': client.wait_match, 'frame': client.frame,
                 'diagnostics': client.diagnostics_values}
-    print('READY', flush=True)
-    try:
-        for line in sys.stdin:
-            command = json.loads(line)
-            if command['cmd'] == 'quit':
-                break
-            print(json.dumps({'reply': handlers[command['cmd']](command)}), flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        executor.shutdown(timeout_sec=5.0)
-        spinner.join(timeout=5.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
+    serve(node, handlers.__getitem__)
 
 
 if __name__ == '__main__':
