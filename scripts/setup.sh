@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Set up wilor_ros on a bare Debian 12 / Ubuntu machine with Python 3.11, idempotently:
-# .venv with the pinned dependencies (ROS 2 Kilted wheels from PyPI, torch, ...), wilor_msgs
-# built with CMake into the venv prefix, wilor_ros installed (editable) into the venv.
-# Re-running skips every step whose inputs did not change.
+# Set up wilor_ros on a bare Debian 12 / Ubuntu machine, idempotently: a venv with the pinned
+# dependencies (ROS 2 wheels from PyPI, torch, ...), wilor_msgs built with CMake into the venv
+# prefix, wilor_ros installed (editable) into the venv. Re-running skips every step whose inputs
+# did not change.
+#
+# Defaults give the README's install (Python 3.11, ROS 2 Kilted wheels, .venv). The same steps
+# serve the other checked combinations (scripts/test_jazzy.sh), so there is one implementation:
+#   WILOR_VENV          venv directory, relative to the repository or absolute (default .venv)
+#   PYTHON              interpreter that creates the venv (default python3)
+#   WILOR_REQUIREMENTS  requirements file, relative to the repository (default scripts/requirements.txt)
+#   WILOR_PYTHON_VERSION  the major.minor the wheels in that file are built for (default 3.11)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV="$ROOT/.venv"
+VENV=${WILOR_VENV:-.venv}
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 PY=${PYTHON:-python3}
+REQUIREMENTS=${WILOR_REQUIREMENTS:-scripts/requirements.txt}
+PY_VERSION=${WILOR_PYTHON_VERSION:-3.11}
 STAMPS="$VENV/.wilor_stamps"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -26,8 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-"$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || {
-  echo "wilor_ros needs Python 3.11 (the ROS 2 Kilted wheels are cp311); set PYTHON=python3.11" >&2
+# The ROS 2 wheels exist for one Python version per distribution (Kilted cp311, Jazzy cp312).
+"$PY" -c "import sys; sys.exit(0 if '%d.%d' % sys.version_info[:2] == '$PY_VERSION' else 1)" || {
+  echo "$REQUIREMENTS needs Python $PY_VERSION (its ROS 2 wheels are built for it);" \
+    "set PYTHON=python$PY_VERSION" >&2
   exit 1
 }
 
@@ -37,17 +49,21 @@ mkdir -p "$STAMPS"
 stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-req_hash=$(hash_of scripts/requirements.txt scripts/requirements-ros.txt)
+# Every requirements file, since they include each other (-r, -c).
+req_hash=$(hash_of "$REQUIREMENTS" scripts/requirements*.txt)
 if ! stamp_ok requirements "$req_hash"; then
-  log "installing pinned dependencies (first run: a few minutes)"
-  "$VENV/bin/python" -m pip install -q -r scripts/requirements.txt
+  log "installing pinned dependencies from $REQUIREMENTS (first run: a few minutes)"
+  "$VENV/bin/python" -m pip install -q -r "$REQUIREMENTS"
   echo "$req_hash" > "$STAMPS/requirements"
 fi
 
 msg_hash=$(hash_of wilor_msgs/CMakeLists.txt wilor_msgs/package.xml wilor_msgs/msg/*.msg)
 if ! stamp_ok wilor_msgs "$msg_hash" || [ ! -d "$VENV/share/wilor_msgs" ]; then
   log "building wilor_msgs"
-  BUILD="$ROOT/build/wilor_msgs_venv"
+  # One build folder per venv (CMake caches the prefix and the Python it was configured with);
+  # .venv keeps its old folder build/wilor_msgs_venv.
+  venv_name=$(basename "$VENV")
+  BUILD="$ROOT/build/wilor_msgs_${venv_name#.}"
   rm -rf "$BUILD"; mkdir -p "$BUILD"
   (
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
