@@ -7,7 +7,7 @@
 # Extra arguments go to pytest. Exits non-zero when setup or any test fails.
 #
 # The venv lives under build/ on purpose: the licence-header test walks the work tree and skips
-# build/ (and .venv) but no other hidden folder.
+# build/ (and .venv) but no other hidden folder. WILOR_VENV selects another venv (as in setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,7 +21,8 @@ if [ -z "${PYTHON:-}" ]; then
     exit 1
   fi
 fi
-VENV="$ROOT/build/venv-py310"
+VENV=${WILOR_VENV:-build/venv-py310}
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 REQUIREMENTS=scripts/requirements-jammy-core.txt
 
 start=$(date +%s)

@@ -24,6 +24,11 @@ export PYTHON
 export WILOR_VENV=${WILOR_VENV:-build/venv-jazzy}
 export WILOR_REQUIREMENTS=scripts/requirements-jazzy.txt
 export WILOR_PYTHON_VERSION=3.12
+# Large best-effort samples (VGA at 30 Hz, 4K) get lost on Jazzy's rmw_fastrtps under
+# ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, the project's network rule (it adds its own default
+# shared-memory transport; test/ros_harness.py and docs/install.md say why): skip the tests that
+# need them, with that reason (-rs lists them); the reliable VGA test runs instead.
+export WILOR_TEST_LARGE_BEST_EFFORT=lossy
 
 start=$(date +%s)
 bash scripts/setup.sh

@@ -58,11 +58,15 @@ if importlib.util.find_spec('rclpy') is None:
                                 'test_ros_*.py')])
 
     def _ros_module(error):
-        top = (getattr(error, 'name', None) or '').split('.')[0]
-        if isinstance(error, ModuleNotFoundError) and (
-                top in ('rclpy', 'rosidl_runtime_py', 'ament_index_python', 'launch',
-                        'launch_ros') or top.endswith(('_msgs', '_interfaces'))):
-            return top
+        # Also through the chain: wilor_ros.ros re-raises a missing rclpy as an ImportError with
+        # its own message, and the source folder wilor_msgs/ imports as an empty namespace
+        # package, so ``from wilor_msgs.msg import Hand`` fails with a plain ImportError.
+        while isinstance(error, ImportError):
+            top = (getattr(error, 'name', None) or '').split('.')[0]
+            if top in ('rclpy', 'rosidl_runtime_py', 'ament_index_python', 'launch',
+                       'launch_ros') or top.endswith(('_msgs', '_interfaces')):
+                return top
+            error = error.__cause__
         return None
 
     def pytest_collection_modifyitems(items):
