@@ -50,20 +50,6 @@ needs_large_best_effort = pytest.mark.skipif(
            '(WILOR_TEST_LARGE_BEST_EFFORT=lossy; see test/ros_harness.py, docs/install.md)')
 
 
-def reliable_image_arguments(*topics):
-    """
-    Return ``--ros-args`` that make wilor_node subscribe ``topics`` reliably where needed.
-
-    Needed where large best-effort samples get lost (LARGE_BEST_EFFORT_LOSSY); there the test
-    programs publish images reliably too (node_camera.py, rgbd_client.py), as the README
-    recommends for large frames. Elsewhere the node keeps its sensor-data default: nothing added.
-    """
-    if not LARGE_BEST_EFFORT_LOSSY:
-        return []
-    return [argument for topic in topics
-            for argument in ('-p', f'qos_overrides.{topic}.subscription.reliability:=reliable')]
-
-
 _next_domain = [None]
 
 
@@ -208,4 +194,4 @@ def node_process(env, *arguments, autostart=True):
                        '-p', f'detector_path:={DETECTOR}',
                        '-p', f'reconstructor_path:={RECONSTRUCTOR}',
                        '-p', 'device:=cpu', '-p', 'detection.confidence:=0.25',
-                       *reliable_image_arguments('/image'), *arguments], env)
+                       *arguments], env)

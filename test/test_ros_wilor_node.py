@@ -25,8 +25,8 @@ with the node's parameters on the same image.
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import (DrivenProcess, LARGE_BEST_EFFORT_LOSSY, needs_large_best_effort,
-                         node_process, PROGRAMS, ros_env, RosProcess)
+from ros_harness import (DrivenProcess, needs_large_best_effort, node_process,
+                         PROGRAMS, ros_env, RosProcess)
 
 # The fixture detector finds 8 hands at this confidence on the fixture image.
 CONFIDENCE = 0.25
@@ -234,9 +234,7 @@ def test_invalid_parameters_are_rejected_with_a_reason(rig, params, words):
 def test_image_qos_is_sensor_data_and_overridable(rig):
     prefix = 'qos_overrides./image.subscription.'
     values = rig.probe('get_params', names=[prefix + 'reliability', prefix + 'depth'])
-    # Where large best-effort images get lost the rig overrides it (reliable_image_arguments).
-    reliability = 'reliable' if LARGE_BEST_EFFORT_LOSSY else 'best_effort'
-    assert values == {prefix + 'reliability': reliability, prefix + 'depth': 5}
+    assert values == {prefix + 'reliability': 'best_effort', prefix + 'depth': 5}
 
 
 def test_a_threshold_change_applies_to_the_next_frame(rig, pipeline, image):

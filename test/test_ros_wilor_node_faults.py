@@ -29,7 +29,7 @@ from bad_weights import BAD_WEIGHT_KINDS, malicious_marker, write_bad_weights
 from conftest import DETECTOR, RECONSTRUCTOR
 import pytest
 from ros_harness import (DrivenProcess, needs_large_best_effort, node_process,
-                         PROGRAMS, reliable_image_arguments, ros_env, RosProcess)
+                         PROGRAMS, ros_env, RosProcess)
 from test_ros_wilor_node import CAMERA_INFO, HEURISTIC, Rig
 
 from wilor_ros.ros.node_parameters import PARAMETERS
@@ -146,8 +146,7 @@ def test_a_degenerate_network_output_never_reaches_a_message(rig, tmp_path):
                        '-p', f'detector_path:={DETECTOR}',
                        '-p', f'reconstructor_path:={nan_checkpoint(tmp_path / "nan.ckpt")}',
                        '-p', 'device:=cpu', '-p', 'detection.confidence:=0.25',
-                       '-r', '__ns:=/nan', '-r', '__node:=wilor_node_nan',
-                       *reliable_image_arguments('/nan/image')], rig.env)
+                       '-r', '__ns:=/nan', '-r', '__node:=wilor_node_nan'], rig.env)
     try:
         node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
         assert rig.camera('wait_match', topic='/nan/image')['matched']

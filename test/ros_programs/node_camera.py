@@ -31,7 +31,6 @@ Commands (``stamp`` is [sec, nanosec]; topics are relative names, default 'image
 """
 
 import json
-import os
 import pathlib
 import sys
 import time
@@ -42,9 +41,6 @@ import rclpy
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-# scripts/test_jazzy.sh: large best-effort images get lost there (test/ros_harness.py), so the
-# node subscribes reliably and images are published reliably.
-RELIABLE_IMAGES = os.environ.get('WILOR_TEST_LARGE_BEST_EFFORT') == 'lossy'
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'fixtures' / 'a'
 
 
@@ -59,7 +55,7 @@ class Camera:
         key = (msg_type, topic)
         if key not in self.publishers:
             qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-                   if msg_type is CameraInfo or RELIABLE_IMAGES else qos_profile_sensor_data)
+                   if msg_type is CameraInfo else qos_profile_sensor_data)
             publisher = self.node.create_publisher(msg_type, topic, qos)
             # A sample sent before discovery matched the node is lost (camera_info is sent
             # once per frame here), so a new publisher first waits for its subscriber.

@@ -29,7 +29,6 @@ Reads one JSON command per line on stdin, answers each with one line {"reply": .
 """
 
 import json
-import os
 import sys
 import threading
 import time
@@ -44,9 +43,6 @@ from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from wilor_msgs.msg import HandArray
 
-# scripts/test_jazzy.sh: large best-effort images get lost there (test/ros_harness.py), so the
-# node subscribes reliably and images are published reliably.
-RELIABLE_IMAGES = os.environ.get('WILOR_TEST_LARGE_BEST_EFFORT') == 'lossy'
 TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                     reliability=ReliabilityPolicy.RELIABLE,
                     durability=DurabilityPolicy.VOLATILE)
@@ -74,10 +70,8 @@ class Client:
         self.lock = threading.Lock()
         self.received = {'hands': {}, 'hands_raw': {}, 'tf': {}}
         self.diagnostics = []
-        qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE) if RELIABLE_IMAGES
-               else qos_profile_sensor_data)
-        self.image_pub = node.create_publisher(Image, 'image', qos)
-        self.depth_pub = node.create_publisher(Image, 'depth_image', qos)
+        self.image_pub = node.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.depth_pub = node.create_publisher(Image, 'depth_image', qos_profile_sensor_data)
         self.info_pub = node.create_publisher(
             CameraInfo, 'camera_info', QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
