@@ -4,8 +4,12 @@
 # default; export ROS_DOMAIN_ID before sourcing to change it), so every shell that sources this
 # file, or uses the same ROS_DOMAIN_ID and discovery range, sees the same topics. The tests
 # pick their own random ids.
+# WILOR_VENV picks another venv made by setup.sh (relative to the repository or absolute), e.g.
+# the Jazzy one of scripts/test_jazzy.sh; default .venv.
 _wilor_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export AMENT_PREFIX_PATH="$_wilor_root/.venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+_wilor_venv=${WILOR_VENV:-.venv}
+case "$_wilor_venv" in /*) ;; *) _wilor_venv="$_wilor_root/$_wilor_venv" ;; esac
+export AMENT_PREFIX_PATH="$_wilor_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-0}

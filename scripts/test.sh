@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: set up everything (scripts/setup.sh), then run the whole suite under the
 # project's network rule. Extra arguments go to pytest. Exits non-zero when any test fails.
+# WILOR_VENV, PYTHON, WILOR_REQUIREMENTS, WILOR_PYTHON_VERSION select another venv install (see
+# setup.sh); scripts/test_jazzy.sh uses them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,4 +11,5 @@ bash scripts/setup.sh
 export ROS_DOMAIN_ID=${WILOR_TEST_DOMAIN_ID:-$((RANDOM % 100 + 1))}
 source scripts/ros_env.sh 2>/dev/null
 export WILOR_TEST_DOMAIN_BASE=${WILOR_TEST_DOMAIN_BASE:-$((RANDOM % 90 + 1))}
-exec .venv/bin/python -m pytest test -p no:cacheprovider "$@"
+VENV=${WILOR_VENV:-.venv}
+exec "$VENV/bin/python" -m pytest test -p no:cacheprovider "$@"

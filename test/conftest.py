@@ -20,10 +20,14 @@ localhost only, logs inside the tree, the large shared-memory Fast DDS profile) 
 where the caller's shell did not set them; ``scripts/test.sh`` sets them all explicitly.
 """
 
+import importlib.util
+import inspect
 import os
 import pathlib
 import random
 import sys
+
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -42,3 +46,39 @@ FIXTURES = REPO / 'test' / 'fixtures' / 'a'
 DETECTOR = FIXTURES / 'detector' / 'detector.pt'
 RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
 MANO_PKL = FIXTURES / 'wilor' / 'MANO_RIGHT.pkl'
+# Without ROS 2 (scripts/test_core_py310.sh: the core on Humble's Python, no rclpy) only the
+# inference core is testable: skip the modules that need ROS 2 as a whole, and single tests that
+# fail importing a ROS module (in the test or a fixture), start ROS programs (ros_harness) or read
+# the ROS message definitions (message_definition, write_bag).
+if importlib.util.find_spec('rclpy') is None:
+    # The ROS layer's tests (test_ros_*.py) and the ROS tooling's (colcon, lint, package.xml).
+    collect_ignore = sorted(['test_colcon_build.py', 'test_flake8.py', 'test_pep257.py',
+                             'test_xml.py', 'test_run_script.py']
+                            + [path.name for path in pathlib.Path(__file__).parent.glob(
+                                'test_ros_*.py')])
+
+    def _ros_module(error):
+        # Also through the chain: wilor_ros.ros re-raises a missing rclpy as an ImportError with
+        # its own message, and the source folder wilor_msgs/ imports as an empty namespace
+        # package, so ``from wilor_msgs.msg import Hand`` fails with a plain ImportError.
+        while isinstance(error, ImportError):
+            top = (getattr(error, 'name', None) or '').split('.')[0]
+            if top in ('rclpy', 'rosidl_runtime_py', 'ament_index_python', 'launch',
+                       'launch_ros') or top.endswith(('_msgs', '_interfaces')):
+                return top
+            error = error.__cause__
+        return None
+
+    def pytest_collection_modifyitems(items):
+        for item in items:
+            source = inspect.getsource(item.function)
+            if any(word in source for word in ('ros_harness', 'message_definition', 'write_bag')):
+                item.add_marker(pytest.mark.skip(reason='needs ROS 2 (programs or .msg files)'))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(item, call):
+        report = (yield).get_result()
+        module = call.excinfo and _ros_module(call.excinfo.value)
+        if module:
+            report.outcome = 'skipped'
+            report.longrepr = (str(item.path), item.location[1], f'needs ROS 2 ({module})')

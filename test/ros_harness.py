@@ -31,9 +31,25 @@ import threading
 import time
 
 from conftest import DETECTOR, RECONSTRUCTOR
+import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PROGRAMS = pathlib.Path(__file__).resolve().parent / 'ros_programs'
+
+# Large best-effort samples (VGA images at 30 Hz, a 4K frame) get lost on ROS 2 Jazzy's
+# rmw_fastrtps 8.4 / Fast DDS 2.14 under ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST: for LOCALHOST
+# rmw appends its own default shared-memory transport (512 KiB segment) and UDP transport to the
+# participant next to config/fastdds.xml's (rmw_fastrtps_shared_cpp/src/participant.cpp), and
+# FASTDDS_BUILTIN_TRANSPORTS does not apply there (use_builtin_transports is false). Measured with
+# the Jazzy wheels: 10-41 of 90 VGA frames at 30 Hz arrive best-effort, 90 of 90 reliable.
+# scripts/test_jazzy.sh sets WILOR_TEST_LARGE_BEST_EFFORT=lossy, which skips the tests whose
+# assertions need (nearly) every large best-effort sample; the reliable VGA test still runs.
+LARGE_BEST_EFFORT_LOSSY = os.environ.get('WILOR_TEST_LARGE_BEST_EFFORT') == 'lossy'
+needs_large_best_effort = pytest.mark.skipif(
+    LARGE_BEST_EFFORT_LOSSY,
+    reason='large best-effort images get lost on Jazzy rmw_fastrtps under LOCALHOST discovery '
+           '(WILOR_TEST_LARGE_BEST_EFFORT=lossy; see test/ros_harness.py, docs/install.md)')
+
 
 _next_domain = [None]
 

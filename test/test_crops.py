@@ -108,6 +108,23 @@ def torch_path(image, boxes, right):
                         np.asarray(right, dtype=np.float32), 256)
 
 
+def official_crops_with_this_opencv(ref):
+    """
+    Return ``ref`` whose crops are the official ones as the installed OpenCV cuts them.
+
+    preprocess.npz holds the official crops made with OpenCV >= 4.11. An older OpenCV (Ubuntu
+    22.04's 4.5.4, 24.04's 4.6.0) rounds 8-bit warpAffine in 1/32-pixel fixed point, so the
+    official code itself cuts crops up to 5 grey levels away from those (measured with 4.5.4),
+    and crop_hands, which calls OpenCV as the official code does, follows the installed OpenCV.
+    There the reference is the official crop re-made with it (official_crop), same bounds.
+    """
+    if NEW_OPENCV:
+        return ref
+    crops = np.stack([official_crop(ref['image'], box, right)
+                      for box, right in zip(ref['boxes'], ref['is_right'])])
+    return dict({key: ref[key] for key in ref.files}, img=(crops - MEAN) / STD)
+
+
 def test_crops_match_official_for_all_boxes(ref):
     out = crop_hands(ref['image'], ref['boxes'], ref['is_right'], rescale_factor=2.0)
     assert out['img'].shape == (6, 3, 256, 256) and out['img'].dtype == torch.float32
@@ -115,7 +132,7 @@ def test_crops_match_official_for_all_boxes(ref):
     np.testing.assert_array_equal(out['box_size'].numpy(), ref['box_size'])
     np.testing.assert_array_equal(out['img_size'].numpy(), ref['img_size'])
     np.testing.assert_array_equal(out['right'].numpy(), ref['right'])
-    assert_official_crops(out['img'].numpy(), ref)
+    assert_official_crops(out['img'].numpy(), official_crops_with_this_opencv(ref))
 
 
 def test_torch_path_matches_official_for_all_boxes(ref):
@@ -179,7 +196,16 @@ def test_opencv_and_torch_paths_agree(ref, seed):
     with_torch = torch_path(image, boxes, right)
     # Sharp crops: the same OpenCV arithmetic, identical to the last bit.
     sharp = torch.from_numpy(~blurred)
-    assert torch.equal(with_opencv[sharp], with_torch[sharp])
+    if NEW_OPENCV:
+        assert torch.equal(with_opencv[sharp], with_torch[sharp])
+    else:
+        # The torch path reproduces OpenCV >= 4.11's float32 warp; an older OpenCV's fixed-point
+        # warp differs on some pixels (measured with 4.5.4: up to 5 grey levels on 6-8 % of
+        # the pixels, mean 0.06-0.08), so the paths only agree to that. crop_hands' OpenCV
+        # path itself is compared with the official crop on this OpenCV above.
+        diff = np.abs(grey_levels(with_opencv[sharp].numpy())
+                      - grey_levels(with_torch[sharp].numpy()))
+        assert diff.max() <= 6 and diff.mean() <= 0.15, (diff.max(), diff.mean())
     diff = np.abs(grey_levels(with_opencv[~sharp].numpy())
                   - grey_levels(with_torch[~sharp].numpy()))
     assert diff.max() < 1e-3, diff.max()

@@ -82,9 +82,25 @@ def test_16_bit_colour(photo, encoding, to_encoding):
     np.testing.assert_array_equal(image_msg_to_bgr(raw_msg(stored, encoding)), photo)
 
 
+def pack_uyvy(bgr):
+    """
+    Pack BGR as UYVY (U0 Y0 V0 Y1), BT.601 limited range, chroma averaged over each pair.
+
+    Made here rather than with cv2.COLOR_BGR2YUV_UYVY, which OpenCV 4.5.4 (Ubuntu 22.04's
+    python3-opencv) and 4.7.0 lack; it matches OpenCV 5's encoder within one grey level.
+    """
+    b, g, r = (bgr[..., channel].astype(np.float64) for channel in range(3))
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    u, v = ((c[:, 0::2] + c[:, 1::2]) / 2 for c in (u, v))
+    packed = np.stack([u, y[:, 0::2], v, y[:, 1::2]], axis=-1)
+    return np.clip(np.round(packed), 0, 255).astype(np.uint8)
+
+
 def test_yuv422_byte_orders_follow_image_encodings(photo):
-    # OpenCV packs UYVY (U0 Y0 V0 Y1); YUYV holds the same bytes as Y0 U0 Y1 V0.
-    uyvy = cv2.cvtColor(photo, cv2.COLOR_BGR2YUV_UYVY).reshape(photo.shape[0], -1, 4)
+    # UYVY is U0 Y0 V0 Y1; YUYV holds the same bytes as Y0 U0 Y1 V0.
+    uyvy = pack_uyvy(photo)
     yuyv = uyvy[..., [1, 0, 3, 2]]
     decoded = {}
     for encoding, packed in (('yuv422', uyvy), ('uyvy', uyvy), ('yuv422_yuy2', yuyv),

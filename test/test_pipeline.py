@@ -16,6 +16,7 @@
 
 
 from conftest import FIXTURES
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -25,6 +26,27 @@ from wilor_ros.pipeline import HandPipeline
 from wilor_ros.reconstructor import load_reconstructor
 
 SUFFIXES = ['', '_2']
+# e2e.npz was made with OpenCV >= 4.11, which warps 8-bit crops in float32. An older OpenCV
+# (Ubuntu 22.04's python3-opencv 4.5.4, 24.04's 4.6.0) rounds them in 1/32-pixel fixed point:
+# its crops, the official code's own on that OpenCV included, are up to 5 grey levels away
+# (test_crops.py checks crop_hands against the official crop re-made with the installed
+# OpenCV), and the random-weight fixture networks turn that into the differences below.
+# Measured with OpenCV 4.5.4 (numpy 1.21.5, torch 2.5.1, Python 3.10), maximum over both images:
+# given boxes, heuristic camera: cam_t 2.45e-3, vertices 2.56e-3, keypoints_3d 2.53e-3,
+# keypoints_2d 0.342, global_orient 2.73e-3, hand_pose 2.07e-3, betas 3.22e-3; with K: cam_t
+# 2.92e-4, vertices 3.37e-4, keypoints_3d 3.34e-4, keypoints_2d 0.407; own detector: cam_t
+# 2.40e-3, vertices 2.52e-3, keypoints_3d 2.49e-3, keypoints_2d 0.367 (0.435 with K),
+# global_orient 2.95e-3, hand_pose 1.74e-3, betas 2.90e-3. The bounds for an older OpenCV are
+# these times about 1.5; with OpenCV >= 4.11 (every pinned install) the strict bounds apply.
+NEW_OPENCV = tuple(int(v) for v in cv2.__version__.split('.')[:2]) >= (4, 11)
+OLD_OPENCV_BOUNDS = {
+    'heuristic': {'cam_t': 4e-3, 'vertices': 4e-3, 'keypoints_3d': 4e-3, 'keypoints_2d': 0.5,
+                  'global_orient': 4e-3, 'hand_pose': 3e-3, 'betas': 5e-3},
+    'K': {'cam_t': 4.5e-4, 'vertices': 5e-4, 'keypoints_3d': 5e-4, 'keypoints_2d': 0.6,
+          'global_orient': 4e-3, 'hand_pose': 3e-3, 'betas': 5e-3},
+    'own': {'cam_t': 3.6e-3, 'vertices': 3.8e-3, 'keypoints_2d': 0.55, 'keypoints_2d_K': 0.65,
+            'global_orient': 4.5e-3, 'hand_pose': 2.6e-3, 'betas': 4.4e-3},
+}
 # README section 10: how far the official outputs move when the official detector is re-run
 # with another thread count (boxes moved by up to 2.04e-3 px). Our detector's boxes differ
 # from ultralytics' by a few 1e-3 px as well, so its outputs are checked at twice these.
@@ -74,13 +96,17 @@ def test_given_boxes_reproduce_the_official_pipeline(pipe, e2e, images, suffix, 
     assert [h.is_right for h in hands] == (ref('is_right') > 0.5).tolist()
     np.testing.assert_array_equal(stack(hands, 'box'), ref('boxes'))
     k = '_K' if real else ''
-    assert max_diff(hands, 'cam_t', ref('cam_t_K' if real else 'cam_t_full')) <= 1e-4
-    assert max_diff(hands, 'vertices', ref('vertices_cam' + k)) <= 1e-4
-    assert max_diff(hands, 'keypoints_3d', ref('keypoints_3d_cam' + k)) <= 1e-4
-    assert max_diff(hands, 'keypoints_2d', ref('keypoints_2d' + k)) <= 0.2
-    assert max_diff(hands, 'global_orient', ref('global_orient_aa')) <= 1e-3
-    assert max_diff(hands, 'hand_pose', ref('hand_pose_aa')) <= 1e-3
-    assert max_diff(hands, 'betas', ref('betas')) <= 1e-3
+    bound = {'cam_t': 1e-4, 'vertices': 1e-4, 'keypoints_3d': 1e-4, 'keypoints_2d': 0.2,
+             'global_orient': 1e-3, 'hand_pose': 1e-3, 'betas': 1e-3}
+    if not NEW_OPENCV:
+        bound = OLD_OPENCV_BOUNDS[camera]
+    assert max_diff(hands, 'cam_t', ref('cam_t_K' if real else 'cam_t_full')) <= bound['cam_t']
+    assert max_diff(hands, 'vertices', ref('vertices_cam' + k)) <= bound['vertices']
+    assert max_diff(hands, 'keypoints_3d', ref('keypoints_3d_cam' + k)) <= bound['keypoints_3d']
+    assert max_diff(hands, 'keypoints_2d', ref('keypoints_2d' + k)) <= bound['keypoints_2d']
+    assert max_diff(hands, 'global_orient', ref('global_orient_aa')) <= bound['global_orient']
+    assert max_diff(hands, 'hand_pose', ref('hand_pose_aa')) <= bound['hand_pose']
+    assert max_diff(hands, 'betas', ref('betas')) <= bound['betas']
     focal = ref('K')[0, 0] if real else float(ref('focal_length'))
     centre = ref('K')[:2, 2] if real else ref('principal_point')
     for hand in hands:
@@ -103,6 +129,9 @@ def test_own_detector_finds_the_same_hands(pipe, e2e, images, suffix):
     assert max_diff(hands, 'box', ref('boxes')) <= 0.05
     assert max_diff(hands, 'score', ref('scores')) <= 1e-3
     tolerance = {key: RERUN_FACTOR * value for key, value in RERUN_TOLERANCE.items()}
+    tolerance['keypoints_2d_K'] = 2 * 8.90e-2
+    if not NEW_OPENCV:
+        tolerance.update(OLD_OPENCV_BOUNDS['own'])
     assert max_diff(hands, 'cam_t', ref('cam_t_full')) <= tolerance['cam_t']
     assert max_diff(hands, 'vertices', ref('vertices_cam')) <= tolerance['vertices']
     assert max_diff(hands, 'keypoints_3d', ref('keypoints_3d_cam')) <= tolerance['vertices']
@@ -111,7 +140,7 @@ def test_own_detector_finds_the_same_hands(pipe, e2e, images, suffix):
     assert max_diff(hands, 'hand_pose', ref('hand_pose_aa')) <= tolerance['hand_pose']
     assert max_diff(hands, 'betas', ref('betas')) <= tolerance['betas']
     with_k = pipe(images[suffix], camera_matrix=ref('K'))
-    assert max_diff(with_k, 'keypoints_2d', ref('keypoints_2d_K')) <= 2 * 8.90e-2
+    assert max_diff(with_k, 'keypoints_2d', ref('keypoints_2d_K')) <= tolerance['keypoints_2d_K']
 
 
 def test_doubling_fx_doubles_the_depth(pipe, e2e, images):

@@ -28,7 +28,7 @@ import collections
 from bad_weights import BAD_WEIGHT_KINDS, malicious_marker, write_bad_weights
 from conftest import DETECTOR, RECONSTRUCTOR
 import pytest
-from ros_harness import node_process, node_rig, ros_env, RosProcess
+from ros_harness import needs_large_best_effort, node_process, node_rig, ros_env, RosProcess
 from test_ros_wilor_node import CAMERA_INFO, HEURISTIC, Rig
 
 from wilor_ros.ros.node_parameters import PARAMETERS
@@ -59,6 +59,7 @@ def assert_normal(received, focal_source=CAMERA_INFO):
         assert hand['finite'] and hand['id'] and hand['focal_source'] == focal_source, hand
 
 
+@needs_large_best_effort
 def test_each_kind_of_bad_input_is_logged(rig):
     # First in this module, so no kind sent here was logged within the throttle period before.
     # Four kinds within a few seconds: throttled per call site, only the first of each site
@@ -92,6 +93,7 @@ def test_absurd_intrinsics_fall_back_to_the_heuristic_and_stay_finite(rig, fx):
         assert_normal(rig.process(fx=600.0))
 
 
+@needs_large_best_effort
 @pytest.mark.parametrize('size', [[4000, 2], [2, 4000], [1, 1]])
 def test_extreme_but_legal_frame_sizes_give_a_hand_array(rig, size):
     before = errors(rig)
@@ -101,6 +103,7 @@ def test_extreme_but_legal_frame_sizes_give_a_hand_array(rig, size):
     assert_normal(rig.process(fx=600.0))
 
 
+@needs_large_best_effort
 def test_the_largest_admitted_frame_arrives_with_the_default_qos(rig):
     # 4K UHD bgra8 (33 MB) is the largest frame the default max_image_pixels admits in any
     # 8-bit encoding; over best effort it only arrives when the shared-memory segment holds it.

@@ -30,7 +30,6 @@ import numpy as np
 import pytest
 
 from wilor_ros.hand_schema import TRANSLATION_SOURCES
-from wilor_ros.ros import bag_writer
 from wilor_ros.tools import infer as infer_cli
 from wilor_ros.tracking import HandTracker
 
@@ -164,6 +163,10 @@ def write_bag(path, frames, camera_k):
     """Camera_info then images (one damaged) on /cam; returns (image stamps, log times)."""
     from mcap_ros2.writer import Writer
 
+    # Imported where used: the ROS layer needs rclpy, and the ROS-free run of the core
+    # (scripts/test_core_py310.sh) still collects this module.
+    from wilor_ros.ros import bag_writer
+
     stamps, log_times = [], []
     with open(path, 'wb') as stream:
         writer = Writer(stream)
@@ -246,6 +249,8 @@ def test_compressed_images_from_a_bag_without_summary(pipe, frames, tmp_path, ca
     from mcap.writer import IndexType, Writer
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CompressedImage
+
+    from wilor_ros.ros import bag_writer
 
     # As a killed recorder leaves it: no statistics, channels or indexes in a summary.
     bag = tmp_path / 'compressed.mcap'
@@ -340,6 +345,8 @@ def test_bad_weights_give_one_clear_line(tmp_path, capsys, frames, network, kind
 
 
 def test_message_definition_lists_every_dependency_once():
+    from wilor_ros.ros import bag_writer
+
     text = bag_writer.message_definition('wilor_msgs/msg/HandArray')
     headers = [line for line in text.splitlines() if line.startswith('MSG: ')]
     assert sorted(headers) == ['MSG: builtin_interfaces/Time', 'MSG: geometry_msgs/Point',
@@ -356,6 +363,7 @@ def test_depth_topic_of_a_bag_places_hands_at_the_measured_depth(pipe, frames, t
 
     from wilor_ros.camera import intrinsics_from_matrix
     from wilor_ros.depth_fusion import rasterize_depth
+    from wilor_ros.ros import bag_writer
 
     camera_k = [600.0, 0.0, 319.5, 0.0, 600.0, 239.5, 0.0, 0.0, 1.0]
     camera = np.array(camera_k).reshape(3, 3)

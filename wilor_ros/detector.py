@@ -88,7 +88,12 @@ def plan_letterbox(image_hw, imgsz, stride=32):
 def letterbox_numpy(image_bgr, box):
     """Letterbox a uint8 HxWx3 BGR numpy image with OpenCV; return (1, 3, H, W) RGB float /255."""
     h, w = box.resized_hw
-    if tuple(image_bgr.shape[:2]) != (h, w):
+    if tuple(image_bgr.shape[:2]) == (1, 1):
+        # Any interpolation of one pixel is that pixel everywhere. OpenCV 4.5.4 (Ubuntu 22.04's
+        # python3-opencv, ROS 2 Humble) rejects a 1x1 three-channel array in cv2.resize
+        # ("_step >= minstep"), so it is not asked.
+        image_bgr = np.full((h, w, image_bgr.shape[2]), image_bgr[0, 0], dtype=image_bgr.dtype)
+    elif tuple(image_bgr.shape[:2]) != (h, w):
         image_bgr = cv2.resize(image_bgr, (w, h), interpolation=cv2.INTER_LINEAR)
     padded = cv2.copyMakeBorder(image_bgr, box.top, box.bottom, box.left, box.right,
                                 cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)

@@ -12,17 +12,24 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Count sensor-data images until none arrives for two seconds; print the count as JSON."""
+"""Count images (sensor-data QoS, or reliable) until none arrives for 2 s; print the count."""
 
+import argparse
 import json
 import time
 
 import rclpy
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 
 def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--reliable', action='store_true',
+                        help='reliable, keep last 10 instead of the sensor-data QoS')
+    args = parser.parse_args()
+    qos = (QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE) if args.reliable
+           else qos_profile_sensor_data)
     rclpy.init()
     node = rclpy.create_node('image_listener')
     stamps = set()
@@ -32,7 +39,7 @@ def main():
         stamps.add(msg.header.stamp.sec)
         sizes.add(len(msg.data))
 
-    node.create_subscription(Image, 'image', on_image, qos_profile_sensor_data)
+    node.create_subscription(Image, 'image', on_image, qos)
     print('READY', flush=True)
     deadline = time.monotonic() + 30
     last_count, last_change = 0, time.monotonic()

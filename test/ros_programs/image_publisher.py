@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Publish 640x480 rgb8 images with sensor-data QoS at a fixed rate for a fixed time."""
+"""Publish 640x480 rgb8 images (sensor-data QoS, or reliable) at a fixed rate for a fixed time."""
 
 import argparse
 import json
@@ -21,7 +21,7 @@ import time
 from graph_waits import wait_for_subscribers, wait_until_unsubscribed
 import numpy as np
 import rclpy
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 
@@ -29,10 +29,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--seconds', type=float, default=3.0)
+    parser.add_argument('--reliable', action='store_true',
+                        help='reliable, keep last 10 instead of the sensor-data QoS')
     args = parser.parse_args()
+    qos = (QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE) if args.reliable
+           else qos_profile_sensor_data)
     rclpy.init()
     node = rclpy.create_node('image_publisher')
-    publisher = node.create_publisher(Image, 'image', qos_profile_sensor_data)
+    publisher = node.create_publisher(Image, 'image', qos)
     wait_for_subscribers(node, publisher)
     frame = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     count = int(round(args.rate * args.seconds))

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The MANO right-hand layer as WiLoR runs it (smplx ``MANOLayer`` + WiLoR's joint wrapper).
+The MANO right-hand layer as WiLoR runs it (smplx's ``MANOLayer`` + WiLoR's joint wrapper).
 
 Built directly from tensors: either the ``mano.*`` buffers stored in the WiLoR checkpoint, or
 a ``MANO_RIGHT.pkl`` converted exactly as smplx 0.1.28 converts it. Skinning is
