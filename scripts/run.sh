@@ -11,7 +11,7 @@
 # cannot be opened, a process fails, or on Ctrl-C (130) / SIGTERM (143), after stopping all
 # processes it started.
 # Environment: WILOR_DETECTOR / WILOR_RECONSTRUCTOR override the weight files,
-# WILOR_DEVICE (auto|cpu|cuda|cuda:N), WILOR_PRECISION (fp32|fp16|bf16), ROS_DOMAIN_ID,
+# WILOR_DEVICE (auto|cpu|cuda|cuda:N), WILOR_PRECISION (auto|fp32|tf32|fp16|bf16), ROS_DOMAIN_ID,
 # WILOR_VENV (the venv of scripts/setup.sh, default .venv).
 set -euo pipefail
 CALLER_DIR=$PWD
@@ -125,7 +125,7 @@ fi
 start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
   -p autostart:=true \
   -p detector_path:="$WILOR_DETECTOR" -p reconstructor_path:="$WILOR_RECONSTRUCTOR" \
-  -p device:="${WILOR_DEVICE:-auto}" -p precision:="${WILOR_PRECISION:-fp32}" \
+  -p device:="${WILOR_DEVICE:-auto}" -p precision:="${WILOR_PRECISION:-auto}" \
   -p publish.debug_image:=true
 node_pid=$started
 start "$PY" -m wilor_ros.ros.overlay_recorder --output "$OUTPUT"
