@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import torch
 
-from wilor_ros.detector import (
-    box_iou_greedy_keep, HandDetector, letterbox_numpy, letterbox_torch, load_detector,
-    non_max_suppression, plan_letterbox)
+from wilor_ros.detector import (box_iou_greedy_keep, HandDetector, load_detector,
+                                non_max_suppression)
+from wilor_ros.letterbox import letterbox_numpy, letterbox_torch, plan_letterbox
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
 from wilor_ros.models.yolo_pose import (
     build_yolo_pose, infer_config, name_to_ultralytics, YoloPose, YoloPoseConfig)
