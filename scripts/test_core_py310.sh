@@ -11,16 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$HOME/.pyenv/versions/3.10.13/bin/python3.10" ]; then
-    PYTHON="$HOME/.pyenv/versions/3.10.13/bin/python3.10"
-  elif command -v python3.10 >/dev/null; then
-    PYTHON=$(command -v python3.10)
-  else
-    echo "test_core_py310.sh needs Python 3.10; set PYTHON" >&2
-    exit 1
-  fi
-fi
+source scripts/find_python.sh
+find_python 3.10 || { echo "test_core_py310.sh needs Python 3.10; set PYTHON" >&2; exit 1; }
 VENV=${WILOR_VENV:-build/venv-py310}
 case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
 REQUIREMENTS=scripts/requirements-jammy-core.txt

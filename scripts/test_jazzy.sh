@@ -10,16 +10,11 @@
 # GB installed. Needs Python 3.12: ~/.pyenv/versions/3.12.1 or python3.12 on PATH, or PYTHON=.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$HOME/.pyenv/versions/3.12.1/bin/python3.12" ]; then
-    PYTHON="$HOME/.pyenv/versions/3.12.1/bin/python3.12"
-  elif command -v python3.12 >/dev/null; then
-    PYTHON=$(command -v python3.12)
-  else
-    echo "test_jazzy.sh needs Python 3.12 (the ros-jazzy-* wheels are cp312); set PYTHON" >&2
-    exit 1
-  fi
-fi
+source scripts/find_python.sh
+find_python 3.12 || {
+  echo "test_jazzy.sh needs Python 3.12 (the ros-jazzy-* wheels are cp312); set PYTHON" >&2
+  exit 1
+}
 export PYTHON
 export WILOR_VENV=${WILOR_VENV:-build/venv-jazzy}
 export WILOR_REQUIREMENTS=scripts/requirements-jazzy.txt

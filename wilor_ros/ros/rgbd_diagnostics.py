@@ -58,8 +58,8 @@ class RgbdStatistics:
         with self._lock:
             self.last_offset = offset
 
-    def key_values(self, settings, tracker):
-        """Return the diagnostic KeyValues (counters, filter lag and restarts)."""
+    def key_values(self, settings, filter_restarts):
+        """Return the diagnostic KeyValues (counters, filter lag, ``filter_restarts`` so far)."""
         with self._lock:
             values = dict(self.values)
             offset = self.last_offset
@@ -71,5 +71,5 @@ class RgbdStatistics:
                 values[f'filter_lag_ms_at_{speed:g}_m_s'] = f'{lag * 1000:.0f}'
         else:
             values['filter_lag_ms'] = 'smoothing off'
-        values['filter_restarts_on_jumps'] = getattr(tracker, 'filter_resets', 0)
+        values['filter_restarts_on_jumps'] = filter_restarts
         return [KeyValue(key=key, value=str(value)) for key, value in values.items()]

@@ -55,7 +55,6 @@ import re
 import sys
 import threading
 import time
-import types
 
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -266,8 +265,7 @@ class WilorNode(FrameWorker, LifecycleNode):
             latency_budget=settings.diagnostics_latency_budget)
         # The RGB-D and filter values; filter restarts summed over the cameras' trackers.
         restarts = sum(getattr(s.tracker, 'filter_resets', 0) for s in streams)
-        status.values += self.rgbd_stats.key_values(
-            self.settings, types.SimpleNamespace(filter_resets=restarts))
+        status.values += self.rgbd_stats.key_values(self.settings, restarts)
         if len(streams) > 1:
             from diagnostic_msgs.msg import KeyValue
 
