@@ -39,6 +39,7 @@ test/test_bench_gpu_check.py).
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import pathlib
@@ -47,6 +48,7 @@ import resource
 import statistics
 import sys
 import time
+import traceback
 import warnings
 
 # bench/ is the script's directory, so the sibling benchmark's helper is importable.
@@ -139,15 +141,25 @@ def count_host_waits(pipe, image, device):
     """Blocking host-device events of one ``pipe(image)`` call (after a warm-up call)."""
     pipe(image)
     if device.type == 'cuda':
-        with warnings.catch_warnings(record=True) as caught:
+        caught = []
+
+        def record(message, *_):
+            # The warning's text names no operation: keep the project's frames of the stack.
+            stack = [f'{pathlib.Path(f.filename).name}:{f.lineno} {f.line}'
+                     for f in traceback.extract_stack()
+                     if 'wilor_ros' in f.filename or 'bench' in f.filename][-4:]
+            caught.append({'message': str(message)[:80], 'where': stack})
+
+        with warnings.catch_warnings():
             warnings.simplefilter('always')
+            warnings.showwarning = record
             torch.cuda.set_sync_debug_mode('warn')
             try:
                 pipe(image)
             finally:
                 torch.cuda.set_sync_debug_mode('default')
         return {'method': 'torch.cuda.set_sync_debug_mode', 'blocking': len(caught),
-                'events': sorted({str(w.message)[:120] for w in caught})}
+                'events': caught}
     sys.path.insert(0, str(REPO / 'test'))
     from gpu_tracer import CUDA, SimulatedCuda
 
@@ -182,6 +194,51 @@ def stage_times(pipe, image, hands, device, repeats):
         ('post', post_times))}
 
 
+class Report(dict):
+    """The JSON report, rewritten after every section so that a run cut short keeps its data."""
+
+    def __init__(self, path, **fields):
+        """Start the clock; the report goes to ``path``."""
+        super().__init__(fields)
+        self.path = path
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def section(self, name):
+        """Time a section; record (not raise) its error so the later sections still run."""
+        start = time.perf_counter()
+        print(f'[{time.perf_counter() - self.started:6.1f} s] {name}', flush=True)
+        try:
+            yield
+        except Exception as error:  # report it, keep the rest of the check
+            self.setdefault('errors', {})[name] = f'{type(error).__name__}: {error}'[:500]
+            print(f'  {name} failed: {traceback.format_exc()}', flush=True)
+        self.setdefault('section_s', {})[name] = round(time.perf_counter() - start, 2)
+        self.write()
+
+    def write(self):
+        """Write the report as it stands."""
+        self['seconds'] = time.perf_counter() - self.started
+        self.path.write_text(json.dumps(self, indent=2))
+
+
+def network_times(model, device, precisions, crop, repeats):
+    """Median ms of the reconstructor forward on 2 and 8 crops per precision."""
+    result = {}
+    for precision in precisions:
+        configure_backends(precision)
+        candidate = copy.deepcopy(model).to(device).set_precision(precision)
+        for count in (2, 8):
+            batch = torch.zeros((count, 3, crop, crop), device=device)
+            with torch.inference_mode():
+                _, times = timed(lambda: candidate(batch)['pred_vertices'], device, repeats)
+            result[f'{precision}_{count}_crops'] = 1e3 * statistics.median(times)
+        candidate = None
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+    return result
+
+
 def main():
     """Run every check; write the JSON report and print one summary line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -198,12 +255,11 @@ def main():
     size = SIZES['small' if args.small else 'full']
     repeats = args.repeats or size['repeats']
     WARM_UP['calls'] = size['warm_up']
-    started = time.perf_counter()
-    report = {'device': str(device), 'small': args.small, 'torch': torch.__version__,
-              'python': platform.python_version(), 'sizes': {
-                  'vit_width': size['width'], 'vit_depth': size['depth'],
-                  'detector_widths': list(size['detector'].widths),
-                  'image_hw': list(size['image'])}}
+    report = Report(args.out, device=str(device), small=args.small, torch=torch.__version__,
+                    python=platform.python_version(), sizes={
+                        'vit_width': size['width'], 'vit_depth': size['depth'],
+                        'detector_widths': list(size['detector'].widths),
+                        'image_hw': list(size['image'])})
     if device.type == 'cuda':
         report['gpu'] = torch.cuda.get_device_name(device)
 
@@ -213,28 +269,35 @@ def main():
     model = random_wilor(size['width'], size['depth'], FIXTURES / 'wilor' / 'checkpoint.ckpt')
     crops = torch.from_numpy(np.load(FIXTURES / 'wilor' / 'crops.npz')['img'])
     crops = crops[:size['parity_crops']]
-    with torch.inference_mode():
-        reference = model(crops)['pred_vertices'].float()
-    report['parity_vs_cpu_fp32'] = vertex_parity(model, device, crops,
-                                                 ('fp32', 'fp16', 'bf16'), reference)
-    if device.type == 'cuda':
-        configure_backends('tf32')
-        report['parity_vs_cpu_fp32'].update(vertex_parity(model, device, crops, ('tf32',),
-                                                          reference))
+    with report.section('parity'):
+        with torch.inference_mode():
+            reference = model(crops)['pred_vertices'].float()
+        report['parity_vs_cpu_fp32'] = vertex_parity(model, device, crops,
+                                                     ('fp32', 'fp16', 'bf16'), reference)
+        if device.type == 'cuda':
+            configure_backends('tf32')
+            report['parity_vs_cpu_fp32'].update(vertex_parity(model, device, crops, ('tf32',),
+                                                              reference))
     image = test_image(*size['image'])
-    # Raw decoded boxes (px) of every anchor: with random weights NMS may pick other boxes
-    # for tiny differences, so the network output itself is compared.
-    raw = {}
-    for name, dtype in (('fp32', torch.float32), ('fp16', torch.float16)):
-        # fp16 only on the device: it is compared with the CPU's fp32 (CPU fp16 is slow).
-        for where in sorted({'cpu' if name == 'fp32' else device.type, device.type}):
-            detector = random_detector(size['detector'], torch.device(where), dtype,
-                                       size['imgsz'])
-            tensor, _ = detector.preprocess(image)
-            raw[f'{name}_{where}'] = detector.raw(tensor)[0][0, :4].float().cpu()
-    report['detector_raw_boxes_max_abs_px_vs_cpu_fp32'] = {
-        name: float((raw[f'{name}_{device.type}'] - raw['fp32_cpu']).abs().max())
-        for name in ('fp32', 'fp16')}
+    with report.section('detector_parity'):
+        # Raw decoded boxes (px) of every anchor: with random weights NMS may pick other
+        # boxes for tiny differences, so the network output itself is compared.
+        raw = {}
+        for name, dtype in (('fp32', torch.float32), ('fp16', torch.float16)):
+            # fp16 only on the device, compared with the CPU's fp32 (CPU fp16 is slow).
+            for where in sorted({'cpu' if name == 'fp32' else device.type, device.type}):
+                detector = random_detector(size['detector'], torch.device(where), dtype,
+                                           size['imgsz'])
+                tensor, _ = detector.preprocess(image)
+                raw[f'{name}_{where}'] = detector.raw(tensor)[0][0, :4].float().cpu()
+        report['detector_raw_boxes_max_abs_px_vs_cpu_fp32'] = {
+            name: float((raw[f'{name}_{device.type}'] - raw['fp32_cpu']).abs().max())
+            for name in ('fp32', 'fp16')}
+    with report.section('reconstructor_precisions'):
+        precisions = ('fp32', 'tf32', 'fp16', 'bf16') if device.type == 'cuda' \
+            else ('fp32', 'bf16')
+        report['reconstructor_ms'] = network_times(model, device, precisions,
+                                                   model.crop_size, repeats)
 
     # The pipeline at the requested precision.
     precision = resolve_precision(args.precision, device)
@@ -247,67 +310,72 @@ def main():
                         reconstructor, conf=0.0, max_hands=2)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    report['warm_up_s'] = pipe.warm_up(size['image'])
-    paths = {}
-    hands = pipe(image)
-    paths['detector_and_sharp_crops'] = len(hands)
-    height, width = size['image']
-    two = np.array([[0.2 * width, 0.3 * height, 0.4 * width, 0.6 * height],
-                    [0.6 * width, 0.3 * height, 0.8 * width, 0.6 * height]], np.float32)
-    paths['left_and_right'] = [h.is_right for h in pipe.reconstruct(image, two, [0, 1])]
-    large = np.array([[0.1 * width, 0.05 * height, 0.9 * width, 0.95 * height]], np.float32)
-    blurred = pipe.reconstruct(image, large * max(1.0, 640.0 / width), [False])
-    paths['blurred_crop'] = bool(blurred and np.isfinite(blurred[0].vertices).all())
-    frame = torch.from_numpy(image).to(device)
-    found = pipe.detector.detect(frame, conf=0.0, max_det=2)
-    paths['reconstruct_device_tensors'] = len(pipe.reconstruct(frame, found['boxes'],
-                                                               found['is_right']))
-    paths['process_batch'] = [len(h) for h in pipe.process_batch([image, image[::-1].copy()])]
-    paths['all_finite'] = all(np.isfinite(h.vertices).all() for h in hands)
-    report['code_paths'] = paths
-    report['host_waits_per_frame'] = count_host_waits(pipe, image, device)
-
-    speed = {}
-    for count in HANDS:
-        pipe.configure(max_hands=count)
-        _, times = timed(lambda: pipe(image), device, repeats)
-        speed[f'{count}_hands'] = latency(times)
-    pipe.configure(max_hands=2)
-    for count in FRAMES:
-        images = [image] * count
-        _, times = timed(lambda: pipe.process_batch(images), device,
-                         max(1, min(repeats, 32 // count)))
-        result = latency(times)
-        result['frames_per_s'] = count * result['fps']
-        speed[f'batch_{count}_frames'] = result
-    report['speed'] = speed
-    report['stages_ms'] = {f'{count}_hands': stage_times(pipe, image, count, device, repeats)
-                           for count in HANDS}
+        report['model_memory_mb'] = torch.cuda.memory_allocated(device) / 2 ** 20
+    paths = report['code_paths'] = {}
+    with report.section('code_paths'):
+        report['warm_up_s'] = pipe.warm_up(size['image'])
+        hands = pipe(image)
+        paths['detector_and_sharp_crops'] = len(hands)
+        height, width = size['image']
+        two = np.array([[0.2 * width, 0.3 * height, 0.4 * width, 0.6 * height],
+                        [0.6 * width, 0.3 * height, 0.8 * width, 0.6 * height]], np.float32)
+        paths['left_and_right'] = [h.is_right for h in pipe.reconstruct(image, two, [0, 1])]
+        large = np.array([[0.1 * width, 0.05 * height, 0.9 * width, 0.95 * height]],
+                         np.float32)
+        blurred = pipe.reconstruct(image, large * max(1.0, 640.0 / width), [False])
+        paths['blurred_crop'] = bool(blurred and np.isfinite(blurred[0].vertices).all())
+        frame = torch.from_numpy(image).to(device)
+        found = pipe.detector.detect(frame, conf=0.0, max_det=2)
+        paths['reconstruct_device_tensors'] = len(pipe.reconstruct(frame, found['boxes'],
+                                                                   found['is_right']))
+        paths['process_batch'] = [len(h) for h in pipe.process_batch([image,
+                                                                      image[::-1].copy()])]
+        paths['all_finite'] = all(np.isfinite(h.vertices).all() for h in hands)
+    with report.section('host_waits'):
+        report['host_waits_per_frame'] = count_host_waits(pipe, image, device)
+    speed = report['speed'] = {}
+    with report.section('speed'):
+        for count in HANDS:
+            pipe.configure(max_hands=count)
+            _, times = timed(lambda: pipe(image), device, repeats)
+            speed[f'{count}_hands'] = latency(times)
+        pipe.configure(max_hands=2)
+        for count in FRAMES:
+            images = [image] * count
+            _, times = timed(lambda: pipe.process_batch(images), device,
+                             max(1, min(repeats, 32 // count)))
+            result = latency(times)
+            result['frames_per_s'] = count * result['fps']
+            speed[f'batch_{count}_frames'] = result
+    with report.section('stages'):
+        report['stages_ms'] = {f'{count}_hands': stage_times(pipe, image, count, device,
+                                                             repeats)
+                               for count in HANDS}
+    if device.type == 'cuda':
+        report['peak_memory_mb'] = torch.cuda.max_memory_allocated(device) / 2 ** 20
     if device.type == 'cuda' and not args.no_compile:
-        try:
+        with report.section('compile'):
             compiled = HandPipeline(pipe.detector, pipe.reconstructor, conf=0.0, max_hands=2,
                                     compile=True)
             report['compile_warm_up_s'] = compiled.warm_up(size['image'], max_hands=2)
             _, times = timed(lambda: compiled(image), device, repeats)
             report['speed']['2_hands_compiled'] = latency(times)
-        except Exception as error:  # report it, keep the rest of the check
-            report['compile_error'] = f'{type(error).__name__}: {error}'[:500]
-    if device.type == 'cuda':
-        report['peak_memory_mb'] = torch.cuda.max_memory_allocated(device) / 2 ** 20
     report['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report['seconds'] = time.perf_counter() - started
-    parity = report['parity_vs_cpu_fp32']
-    report['ok'] = bool(parity['fp32']['max_abs_vertices_m'] < 1e-3
+    parity = report.get('parity_vs_cpu_fp32', {})
+    waits = report.get('host_waits_per_frame', {})
+    report['ok'] = bool('fp32' in parity and parity['fp32']['max_abs_vertices_m'] < 1e-3
                         and all(p['finite'] for p in parity.values())
-                        and paths['all_finite'] and paths['blurred_crop']
-                        and report['host_waits_per_frame']['blocking'] <= 3)
-    args.out.write_text(json.dumps(report, indent=2))
+                        and paths.get('all_finite') and paths.get('blurred_crop')
+                        and waits.get('blocking', 99) <= 3
+                        and set(report.get('errors', {})) <= {'compile'})
+    report.write()
     print(f'gpu_check {"OK" if report["ok"] else "FAILED"}: {report.get("gpu", device)} '
-          f'{precision}; fp32 vs CPU {parity["fp32"]["max_abs_vertices_m"]:.2e} m, bf16 '
-          f'{parity["bf16"]["max_abs_vertices_m"]:.2e} m; host waits/frame '
-          f'{report["host_waits_per_frame"]["blocking"]}; 1/2/4 hands '
-          + '/'.join(f'{speed[f"{n}_hands"]["fps"]:.1f}' for n in HANDS)
-          + f' fps; 8 frames {speed["batch_8_frames"]["frames_per_s"]:.1f} frames/s; '
+          f'{precision}; fp32 vs CPU {parity.get("fp32", {}).get("max_abs_vertices_m", -1):.2e}'
+          f' m, bf16 {parity.get("bf16", {}).get("max_abs_vertices_m", -1):.2e} m; host '
+          f'waits/frame {waits.get("blocking")}; 1/2/4 hands '
+          + '/'.join(f'{speed.get(f"{n}_hands", {}).get("fps", 0):.1f}' for n in HANDS)
+          + ' fps; 8 frames '
+          f'{speed.get("batch_8_frames", {}).get("frames_per_s", 0):.1f} frames/s; '
           f'{report["seconds"]:.0f} s -> {args.out}')
     return 0 if report['ok'] else 1
 
