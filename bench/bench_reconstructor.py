@@ -113,6 +113,8 @@ def main():
     parser.add_argument('--batches', default='1,2,4', help='comma-separated batch sizes')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--device', choices=('all', 'cpu', 'cuda'), default='all',
+                        help='all: the CPU, then CUDA when available')
     args = parser.parse_args()
     batches = tuple(int(b) for b in args.batches.split(','))
     if args.threads:
@@ -126,6 +128,8 @@ def main():
         label = str(args.checkpoint)
     images = torch.from_numpy(np.load(FIXTURES / 'crops.npz')['img'])
     devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    if args.device != 'all':
+        devices = [args.device]
     print(f'model: {label}; ViT width {model.backbone.embed_dim}, '
           f'depth {len(model.backbone.blocks)}; torch {torch.__version__}, '
           f'{torch.get_num_threads()} CPU threads')

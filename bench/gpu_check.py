@@ -144,6 +144,8 @@ def count_host_waits(pipe, image, device):
         caught = []
 
         def record(message, *_):
+            if str(message).startswith('Synchronization debug mode is a prototype'):
+                return  # the notice of switching the mode on, not a synchronisation
             # The warning's text names no operation: keep the project's frames of the stack.
             stack = [f'{pathlib.Path(f.filename).name}:{f.lineno} {f.line}'
                      for f in traceback.extract_stack()

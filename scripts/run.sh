@@ -121,22 +121,24 @@ if [ -z "${WILOR_DETECTOR:-}" ] || [ -z "${WILOR_RECONSTRUCTOR:-}" ]; then
   WILOR_RECONSTRUCTOR=${WILOR_RECONSTRUCTOR:-$CACHE/wilor_final.ckpt}
 fi
 
+# A file or folder is paced on the node and sent reliably (every frame); a webcam runs live,
+# best effort like a camera driver.
+pacing=(-p pace_topic:=hands -p image_reliability:=reliable)
+images=(-p image_reliability:=reliable)
+case "$SOURCE" in
+  /dev/video*) pacing=() images=() ;;
+  *[!0-9]*) ;;
+  *) pacing=() images=() ;;  # a webcam index
+esac
 # autostart: the lifecycle node configures and activates itself (ignored by a plain node).
 start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
   -p autostart:=true \
   -p detector_path:="$WILOR_DETECTOR" -p reconstructor_path:="$WILOR_RECONSTRUCTOR" \
   -p device:="${WILOR_DEVICE:-auto}" -p precision:="${WILOR_PRECISION:-auto}" \
-  -p publish.debug_image:=true
+  -p publish.debug_image:=true "${images[@]}"
 node_pid=$started
 start "$PY" -m wilor_ros.ros.overlay_recorder --output "$OUTPUT"
 recorder_pid=$started
-# A file or folder is paced on the node (every frame); a webcam runs live.
-pacing=(-p pace_topic:=hands)
-case "$SOURCE" in
-  /dev/video*) pacing=() ;;
-  *[!0-9]*) ;;
-  *) pacing=() ;;  # a webcam index
-esac
 start "$VENV/bin/wilor_source" --ros-args -p source:="$SOURCE" -p loop:=false "${pacing[@]}"
 source_pid=$started
 say "writing the overlay to $OUTPUT (Ctrl-C to stop); hands on /hands, ROS_DOMAIN_ID=$ROS_DOMAIN_ID"

@@ -42,8 +42,12 @@ PROGRAMS = pathlib.Path(__file__).resolve().parent / 'ros_programs'
 # participant next to config/fastdds.xml's (rmw_fastrtps_shared_cpp/src/participant.cpp), and
 # FASTDDS_BUILTIN_TRANSPORTS does not apply there (use_builtin_transports is false). Measured with
 # the Jazzy wheels: 10-41 of 90 VGA frames at 30 Hz arrive best-effort, 90 of 90 reliable.
-# scripts/test_jazzy.sh sets WILOR_TEST_LARGE_BEST_EFFORT=lossy, which skips the tests whose
-# assertions need (nearly) every large best-effort sample; the reliable VGA test still runs.
+# scripts/test_jazzy.sh therefore sets
+# * WILOR_TEST_IMAGE_QOS=reliable: the test cameras (ros_programs/image_qos.py) publish images
+#   reliably and wilor_node subscribes with image_reliability:=reliable, so every node test runs;
+# * WILOR_TEST_LARGE_BEST_EFFORT=lossy: the few tests of best-effort transport itself are
+#   skipped, with that reason.
+RELIABLE_IMAGES = os.environ.get('WILOR_TEST_IMAGE_QOS') == 'reliable'
 LARGE_BEST_EFFORT_LOSSY = os.environ.get('WILOR_TEST_LARGE_BEST_EFFORT') == 'lossy'
 needs_large_best_effort = pytest.mark.skipif(
     LARGE_BEST_EFFORT_LOSSY,
@@ -188,8 +192,11 @@ def node_process(env, *arguments, autostart=True):
 
     The detection threshold 0.25 finds the fixture detector's 8 hands on the fixture image.
     With ``autostart`` the node configures and activates itself; without, it waits for the
-    lifecycle transitions.
+    lifecycle transitions. Under ``WILOR_TEST_IMAGE_QOS=reliable`` it subscribes to images
+    reliably, as the test cameras then publish them.
     """
+    if RELIABLE_IMAGES:
+        arguments = ('-p', 'image_reliability:=reliable') + arguments
     return RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                        '-p', f'autostart:={str(autostart).lower()}',
                        '-p', f'detector_path:={DETECTOR}',

@@ -24,7 +24,7 @@ while the others keep their monocular depth.
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import (DrivenProcess, needs_large_best_effort, node_process,
+from ros_harness import (DrivenProcess, node_process,
                          PROGRAMS, ros_env)
 from scipy.spatial.transform import Rotation
 
@@ -144,7 +144,6 @@ def test_depth_sourced_hands_and_their_wrist_frames_on_tf(client, clock, scene):
         assert (rotation.inv() * expected_rotation).magnitude() < 1e-5
 
 
-@needs_large_best_effort
 def test_raw_and_filtered_hands_are_both_published(client, clock, scene):
     send(client, clock, scene[0]['paths'])
     reply = send(client, clock, scene[1]['paths'])

@@ -138,10 +138,12 @@ def test_source_feeds_wilor_node(tmp_path):
             '-m', 'wilor_ros.ros.wilor_node', '--ros-args', '-p', 'autostart:=true',
             '-p', f'detector_path:={FIXTURES / "detector" / "detector.pt"}',
             '-p', f'reconstructor_path:={FIXTURES / "wilor" / "checkpoint.ckpt"}',
-            '-p', 'device:=cpu'], env, cwd=REPO))
+            '-p', 'device:=cpu', '-p', 'image_reliability:=reliable'], env, cwd=REPO))
+        # Reliable at both ends, as scripts/run.sh runs a file source.
         processes.append(RosProcess([
             '-m', 'wilor_ros.ros.source_node', '--ros-args', '-p', f'source:={frames}',
-            '-p', 'rate:=2.0', '-p', 'loop:=true', '-p', 'frame_id:=cam_optical'], env))
+            '-p', 'rate:=2.0', '-p', 'loop:=true', '-p', 'frame_id:=cam_optical',
+            '-p', 'image_reliability:=reliable'], env))
         listener.wait_for_line(lambda line: line == 'RECEIVED', timeout=60)
         assert listener.finish() == 0, listener.output
     finally:

@@ -25,7 +25,7 @@ with the node's parameters on the same image.
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import needs_large_best_effort, node_process, node_rig, ros_env, RosProcess
+from ros_harness import node_process, node_rig, ros_env, RosProcess
 
 # The fixture detector finds 8 hands at this confidence on the fixture image.
 CONFIDENCE = 0.25
@@ -179,7 +179,6 @@ def test_markers_obey_the_rviz_rules_over_dds(rig):
         [Marker.TRIANGLE_LIST, Marker.LINE_LIST, Marker.SPHERE_LIST] * len(hands['hands']))
 
 
-@needs_large_best_effort
 def test_debug_image_is_built_only_while_subscribed(rig):
     unsubscribed = int(rig.counters_after_processing(fx=600.0)['published.debug_image'])
     rig.process(fx=600.0)
@@ -238,7 +237,6 @@ def test_a_threshold_change_applies_to_the_next_frame(rig, pipeline, image):
     assert len(rig.process(fx=600.0)['hands']) == expected
 
 
-@needs_large_best_effort
 @pytest.mark.parametrize('kind', ['step', 'short', 'encoding', 'empty', 'huge'])
 def test_malformed_images_are_survived(rig, kind):
     errors = int(rig.counters_after_processing(fx=600.0).get('errors.bad_image', 0))
@@ -269,7 +267,6 @@ def node_rss_bytes(process):
     raise AssertionError('no VmRSS')
 
 
-@needs_large_best_effort
 def test_a_flood_of_images_is_dropped_not_queued(rig):
     # Warm up at the flood rate so the allocator has seen this load before measuring.
     rig.camera('flood', rate=60.0, seconds=1.0, first_sec=rig.stamp()[0] + 10, timeout=5.0)

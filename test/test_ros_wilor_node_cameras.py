@@ -14,13 +14,12 @@
 
 """One wilor_node serving three cameras over DDS: own topics, own headers, one model."""
 
-from ros_harness import needs_large_best_effort, node_process, node_rig, ros_env
+from ros_harness import node_process, node_rig, ros_env
 
 CAMERAS = {'cam_a': 500.0, 'cam_b': 600.0, 'rig/cam_c': 700.0}
 CAMERA_INFO = 1  # Hand.FOCAL_CAMERA_INFO
 
 
-@needs_large_best_effort
 def test_three_cameras_get_their_own_hands_with_their_own_headers():
     env = ros_env()
     names = ','.join(CAMERAS)

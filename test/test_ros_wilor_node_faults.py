@@ -59,7 +59,6 @@ def assert_normal(received, focal_source=CAMERA_INFO):
         assert hand['finite'] and hand['id'] and hand['focal_source'] == focal_source, hand
 
 
-@needs_large_best_effort
 def test_each_kind_of_bad_input_is_logged(rig):
     # First in this module, so no kind sent here was logged within the throttle period before.
     # Four kinds within a few seconds: throttled per call site, only the first of each site
@@ -93,7 +92,6 @@ def test_absurd_intrinsics_fall_back_to_the_heuristic_and_stay_finite(rig, fx):
         assert_normal(rig.process(fx=600.0))
 
 
-@needs_large_best_effort
 @pytest.mark.parametrize('size', [[4000, 2], [2, 4000], [1, 1]])
 def test_extreme_but_legal_frame_sizes_give_a_hand_array(rig, size):
     before = errors(rig)

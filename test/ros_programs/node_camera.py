@@ -16,7 +16,8 @@
 A scripted camera for the wilor_node tests: publishes the detector fixture image on command.
 
 Reads one JSON command per line on stdin and answers each with one line {"reply": ...}.
-Images go out with sensor-data QoS (as camera drivers publish), camera_info reliable.
+Images go out with sensor-data QoS (as camera drivers publish; see image_qos.py),
+camera_info reliable.
 Commands (``stamp`` is [sec, nanosec]; topics are relative names, default 'image'):
 
 * wait_match {topic, compressed}: wait until a subscriber (the node) matches the topic.
@@ -35,9 +36,10 @@ import time
 
 from command_loop import serve
 import cv2
+from image_qos import image_qos
 import numpy as np
 import rclpy
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'fixtures' / 'a'
@@ -54,7 +56,7 @@ class Camera:
         key = (msg_type, topic)
         if key not in self.publishers:
             qos = (QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-                   if msg_type is CameraInfo else qos_profile_sensor_data)
+                   if msg_type is CameraInfo else image_qos())
             publisher = self.node.create_publisher(msg_type, topic, qos)
             # A sample sent before discovery matched the node is lost (camera_info is sent
             # once per frame here), so a new publisher first waits for its subscriber.

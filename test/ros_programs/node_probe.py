@@ -43,12 +43,12 @@ import time
 
 from command_loop import serve
 from diagnostic_msgs.msg import DiagnosticArray
+from image_qos import image_qos
 import numpy as np
 from rcl_interfaces.srv import GetParameters, SetParameters
 import rclpy
 from rclpy.parameter import Parameter, parameter_value_to_python
-from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 from wilor_msgs.msg import HandArray, MeshFaces
@@ -147,7 +147,7 @@ class Probe:
                 self.counts[(what, topic)] = self.counts.get((what, topic), 0) + 1
                 self.condition.notify_all()
 
-        qos = (qos_profile_sensor_data if what == 'debug_image'
+        qos = (image_qos() if what == 'debug_image'
                else QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
         self.subscriptions[(what, topic)] = self.node.create_subscription(
             TYPES[what], topic, record, qos)

@@ -33,10 +33,10 @@ import time
 
 from command_loop import serve
 from diagnostic_msgs.msg import DiagnosticArray
+from image_qos import image_qos
 import numpy as np
 import rclpy
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
-                       ReliabilityPolicy)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from wilor_msgs.msg import HandArray
@@ -68,8 +68,8 @@ class Client:
         self.lock = threading.Lock()
         self.received = {'hands': {}, 'hands_raw': {}, 'tf': {}}
         self.diagnostics = []
-        self.image_pub = node.create_publisher(Image, 'image', qos_profile_sensor_data)
-        self.depth_pub = node.create_publisher(Image, 'depth_image', qos_profile_sensor_data)
+        self.image_pub = node.create_publisher(Image, 'image', image_qos())
+        self.depth_pub = node.create_publisher(Image, 'depth_image', image_qos())
         self.info_pub = node.create_publisher(
             CameraInfo, 'camera_info', QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

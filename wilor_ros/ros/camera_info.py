@@ -15,14 +15,13 @@
 """
 sensor_msgs/CameraInfo for the node: the intrinsics of each image, checked once.
 
-The matching CameraInfo is the one with the image's stamp when it arrived, else the newest;
-its K goes through the one validity rule of the camera model (:mod:`wilor_ros.camera`).
+The matching CameraInfo is the one with the image's stamp (waited for briefly when it has not
+arrived yet, :mod:`wilor_ros.ros.stamped_messages`), else the newest; its K goes through the one
+validity rule of the camera model (:mod:`wilor_ros.camera`).
 """
 
-import collections
-import threading
-
 from wilor_ros.camera import CameraError, intrinsics_from_camera_info_k
+from wilor_ros.ros.stamped_messages import stamp_nanoseconds, StampedMessages
 
 
 class CameraInfoCache:
@@ -30,26 +29,27 @@ class CameraInfoCache:
 
     def __init__(self, size=16):
         """Keep the newest size messages."""
-        self._infos = collections.deque(maxlen=size)
-        self._lock = threading.Lock()
+        self._infos = StampedMessages(size)
 
     def add(self, msg):
         """Store a CameraInfo (executor thread)."""
-        with self._lock:
-            self._infos.append(msg)
+        self._infos.add(msg)
 
-    def intrinsics_for(self, header, width, height):
+    def intrinsics_for(self, header, width, height, wait=0.0):
         """
         Return (intrinsics or None, problem or None) for an image with header and size.
 
-        None without a problem: no CameraInfo yet, or an uncalibrated one (K = 0). A problem is
-        (kind, text) when the CameraInfo does not fit the image or its K is not a camera.
+        Waits up to ``wait`` s for the CameraInfo with the image's stamp when it has not
+        arrived yet. None without a problem: no CameraInfo yet, or an uncalibrated one (K = 0).
+        A problem is (kind, text) when the CameraInfo does not fit the image or its K is not a
+        camera.
         """
-        with self._lock:
-            infos = list(self._infos)
+        self._infos.wait_for(header.stamp, wait)
+        infos = self._infos.messages()
         if not infos:
             return None, None
-        info = next((i for i in reversed(infos) if i.header.stamp == header.stamp), infos[-1])
+        stamp = stamp_nanoseconds(header.stamp)
+        info = next((i for s, i in reversed(infos) if s == stamp), infos[-1][1])
         if (info.width or info.height) and (info.width, info.height) != (width, height):
             return None, ('camera_info_size',
                           f'camera_info is for {info.width}x{info.height} images but the image '

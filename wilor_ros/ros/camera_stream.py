@@ -61,11 +61,18 @@ class CameraStream:
             Image, self.prefix + 'debug_image',
             QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
 
-    def subscribe(self, node, image_transport, on_image):
-        """Create the subscriptions; ``on_image(stream, msg)`` receives every image."""
+    def subscribe(self, node, image_transport, on_image, reliability='best_effort'):
+        """
+        Create the subscriptions; ``on_image(stream, msg)`` receives every image.
+
+        ``reliability`` (best_effort or reliable) is that of the image and depth image.
+        """
         def callback(msg):
             on_image(self, msg)
 
+        images = qos_profile_sensor_data
+        if reliability == 'reliable':
+            images = QoSProfile(depth=images.depth, reliability=ReliabilityPolicy.RELIABLE)
         overrides = QoSOverridingOptions.with_default_policies()
         if image_transport == 'compressed':
             # As image_transport names it: the base topic (after remapping) + '/compressed'.
@@ -74,11 +81,10 @@ class CameraStream:
             base = self.prefix + 'image'
             topic = f'{resolve(base)}/compressed' if resolve else f'{base}/compressed'
             self.image_sub = node.create_subscription(
-                CompressedImage, topic, callback, qos_profile_sensor_data,
-                qos_overriding_options=overrides)
+                CompressedImage, topic, callback, images, qos_overriding_options=overrides)
         else:
             self.image_sub = node.create_subscription(
-                Image, self.prefix + 'image', callback, qos_profile_sensor_data,
+                Image, self.prefix + 'image', callback, images,
                 qos_overriding_options=overrides)
         # Best effort matches reliable and best-effort camera_info publishers alike.
         self.camera_info_sub = node.create_subscription(
@@ -86,7 +92,7 @@ class CameraStream:
             qos_profile_sensor_data,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
         self.depth_sub = node.create_subscription(
-            Image, self.prefix + 'depth_image', self.depths.add, qos_profile_sensor_data,
+            Image, self.prefix + 'depth_image', self.depths.add, images,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
     def unsubscribe(self, node):

@@ -19,17 +19,16 @@ The ROS ecosystem's tool for this is ``message_filters.ApproximateTimeSynchroniz
 installable here (no wheel), and the node needs less than it offers: the colour image already
 goes through a newest-frame mailbox, so only the depth half must be found. This class keeps the
 last few depth images and returns the one nearest in stamp to a colour image, within a
-tolerance; it needs no rclpy (testable alone) and is safe between the executor thread (``add``)
-and the worker thread (``match``). Users with message_filters may feed the node from an
-ApproximateTime pair instead; the result is the same pairing rule.
+tolerance, waiting briefly when it may still be on its way
+(:mod:`wilor_ros.ros.stamped_messages`); it needs no rclpy (testable alone) and is safe between
+the executor thread (``add``) and the worker thread (``match``). Users with message_filters may
+feed the node from an ApproximateTime pair instead; the result is the same pairing rule.
 """
-
-import collections
-import threading
 
 from wilor_ros.depth_fusion import depth_to_metres
 from wilor_ros.image_conversion import depth_image_to_array
 from wilor_ros.ros.messages import stamp_seconds
+from wilor_ros.ros.stamped_messages import StampedMessages
 
 
 class DepthMatcher:
@@ -37,15 +36,16 @@ class DepthMatcher:
 
     def __init__(self, size=10):
         """Keep the newest ``size`` depth messages."""
-        self._depths = collections.deque(maxlen=size)
-        self._lock = threading.Lock()
-        self.received = 0
+        self._depths = StampedMessages(size)
 
     def add(self, msg):
         """Store a depth sensor_msgs/Image (executor thread)."""
-        with self._lock:
-            self._depths.append((stamp_seconds(msg.header.stamp), msg))
-            self.received += 1
+        self._depths.add(msg)
+
+    @property
+    def received(self):
+        """Depth images received so far."""
+        return self._depths.received
 
     def match(self, stamp, tolerance):
         """
@@ -54,23 +54,26 @@ class DepthMatcher:
         The depth image with the nearest stamp, if it lies within ``tolerance`` seconds; the
         offset (depth minus colour) is that of the nearest one, None when nothing was stored.
         """
-        with self._lock:
-            depths = list(self._depths)
+        depths = [(stamp_seconds(msg.header.stamp), msg) for _, msg in self._depths.messages()]
         if not depths:
             return None, None
         depth_stamp, msg = min(depths, key=lambda item: abs(item[0] - stamp))
         offset = depth_stamp - stamp
         return (msg if abs(offset) <= tolerance else None), offset
 
-    def depth_for(self, header, image_shape, has_camera_matrix, tolerance, max_pixels=None):
+    def depth_for(self, header, image_shape, has_camera_matrix, tolerance, max_pixels=None,
+                  wait=0.0):
         """
         Return (depth in metres or None, offset s or None, problem or None) for a colour image.
 
+        Waits up to ``wait`` s for a depth image stamped at or after the colour image when none
+        is stored yet (a later one could be the nearer).
         None without a problem when no depth image ever arrived (the node runs monocular, as
         without a depth camera). A problem is (kind, text): no depth image within
         ``tolerance`` of the image's stamp, no camera matrix (depth cannot be fused with the
         focal heuristic), or a depth image that cannot be used (encoding, size, alignment).
         """
+        self._depths.wait_for(header.stamp, wait)
         if not self.received:
             return None, None, None
         msg, offset = self.match(stamp_seconds(header.stamp), tolerance)

@@ -63,7 +63,8 @@ class FrameWorker:
         if not settings.use_camera_info:
             return None
         height, width = image_shape[:2]
-        intrinsics, problem = stream.camera_infos.intrinsics_for(header, width, height)
+        intrinsics, problem = stream.camera_infos.intrinsics_for(header, width, height,
+                                                                 settings.sync_wait)
         if problem is not None:
             kind, text = problem
             self.stats.count_error(kind, text)
@@ -77,7 +78,7 @@ class FrameWorker:
             return None
         depth, offset, problem = stream.depths.depth_for(
             header, image_shape, intrinsics is not None, settings.depth_sync_tolerance,
-            settings.max_image_pixels)
+            settings.max_image_pixels, settings.sync_wait)
         self.rgbd_stats.set_offset(offset)
         if problem is not None:
             kind, text = problem

@@ -39,6 +39,7 @@ from wilor_ros.weights import default_weight_paths
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
 PRECISIONS = ('auto', 'fp32', 'tf32', 'fp16', 'bf16')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
+RELIABILITIES = ('best_effort', 'reliable')
 # A relative ROS namespace: name tokens separated by '/'.
 _CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 
@@ -148,6 +149,13 @@ PARAMETERS = (
                   'compressed: subscribe to image/compressed (sensor_msgs/CompressedImage, '
                   'decoded in the node)', read_only=True, check=_choice(*IMAGE_TRANSPORTS),
                   constraints=' | '.join(IMAGE_TRANSPORTS)),
+    # As yolo_ros's image_reliability; qos_overrides.<topic>.subscription.reliability still
+    # overrides it per topic.
+    ParameterSpec('image_reliability', 'best_effort', 'QoS reliability of the image and '
+                  'depth_image subscriptions: best_effort (sensor data; matches every camera '
+                  'driver) or reliable (every frame of a reliable publisher, e.g. wilor_source '
+                  'of a file; best-effort publishers then do not match)', read_only=True,
+                  check=_choice(*RELIABILITIES), constraints=' | '.join(RELIABILITIES)),
     # Applied from the next frame on.
     ParameterSpec('use_camera_info', True,
                   'place hands with the K of camera_info (metric depth) when it arrives; false '
@@ -197,6 +205,10 @@ PARAMETERS = (
     ParameterSpec('use_depth', True, 'fuse the aligned depth image (depth_image, 16UC1 mm or '
                   '32FC1 m) with the stamp nearest to the colour image: hands at the measured '
                   'depth (needs camera_info)'),
+    ParameterSpec('sync.wait', 0.1, 'seconds an image waits for the camera_info and depth image '
+                  'with its stamp when they have not arrived yet (topics arrive in any order); '
+                  'a topic that comes up empty 3 times in a row is not waited for until it is '
+                  'on time again; 0: never wait', value_range=(0.0, 1.0)),
     ParameterSpec('depth.sync_tolerance', 0.02, 'largest stamp difference (s) between the '
                   'colour image and the depth image fused with it', value_range=(0.0, 1.0)),
     ParameterSpec('publish.tf', True, 'publish a wrist frame per hand on /tf (parent: the '
@@ -281,6 +293,7 @@ class NodeSettings:
     precision: str
     compile: bool  # noqa: A003 (the parameter's name)
     image_transport: str
+    image_reliability: str
     use_camera_info: bool
     detection_confidence: float
     detection_iou: float
@@ -300,6 +313,7 @@ class NodeSettings:
     smoothing_min_cutoff: float
     smoothing_beta: float
     use_depth: bool
+    sync_wait: float
     depth_sync_tolerance: float
     publish_tf: bool
     tf_frame_pattern: str

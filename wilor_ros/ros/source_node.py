@@ -89,6 +89,13 @@ class SourceNode(Node):
                                          'frame (files and folders); empty: no pacing'))
         self.pace_timeout = float(self._parameter('pace_timeout', 30.0, 'seconds before an '
                                                   'unacknowledged frame is sent again'))
+        reliability = str(self._parameter('image_reliability', 'best_effort', 'QoS of image: '
+                                          'best_effort (sensor data, as camera drivers) or '
+                                          'reliable (every frame; a best-effort subscriber '
+                                          'still matches)'))
+        if reliability not in ('best_effort', 'reliable'):
+            raise MediaError(f'image_reliability must be best_effort or reliable, got '
+                             f'{reliability!r}')
 
         self.source = open_input(self.source_spec, width=width, height=height)
         if self.source.kind == 'bag':
@@ -102,7 +109,11 @@ class SourceNode(Node):
         self.finished = False
         self._camera_info_cache = {}
 
-        self.image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
+        image_qos = qos_profile_sensor_data
+        if reliability == 'reliable':
+            image_qos = QoSProfile(depth=image_qos.depth,
+                                   reliability=ReliabilityPolicy.RELIABLE)
+        self.image_pub = self.create_publisher(Image, 'image', image_qos)
         self.info_pub = self.create_publisher(
             CameraInfo, 'camera_info',
             QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))

@@ -25,12 +25,13 @@ release everything. ``autostart:=true`` configures and activates at start-up (``
 Topics per camera (``cameras`` parameter; relative names, so namespaces and remapping apply;
 the camera ``''`` uses the names below as they are, camera ``left`` prefixes them ``left/``):
 
-* ``image`` (sensor_msgs/Image, sensor-data QoS, changeable with the ``qos_overrides``
-  parameters), or with ``image_transport:=compressed`` ``<image>/compressed``
-  (sensor_msgs/CompressedImage, decoded here);
+* ``image`` (sensor_msgs/Image, sensor-data QoS, or reliable with
+  ``image_reliability:=reliable``; per topic the ``qos_overrides`` parameters apply), or with
+  ``image_transport:=compressed`` ``<image>/compressed`` (sensor_msgs/CompressedImage, decoded
+  here);
 * ``camera_info`` (sensor_msgs/CameraInfo): its K places the hands metrically;
-* ``depth_image`` (sensor_msgs/Image 16UC1 mm / 32FC1 m, aligned to ``image``, sensor-data
-  QoS): paired by stamp, it puts the hands at the measured depth (README, RGB-D);
+* ``depth_image`` (sensor_msgs/Image 16UC1 mm / 32FC1 m, aligned to ``image``, the QoS of
+  ``image``): paired by stamp, it puts the hands at the measured depth (README, RGB-D);
 * -> ``hands`` (wilor_msgs/HandArray, reliable; header copied from the image) and
   ``hands_raw`` (the same hands unfiltered, built only while subscribed);
 * -> ``markers`` (visualization_msgs/MarkerArray, reliable) and ``debug_image``
@@ -177,7 +178,8 @@ class WilorNode(FrameWorker, LifecycleNode):
         self._stop.clear()
         self._mailbox.reopen()
         for stream in self.streams.values():
-            stream.subscribe(self, self.settings.image_transport, self._on_image)
+            stream.subscribe(self, self.settings.image_transport, self._on_image,
+                             self.settings.image_reliability)
         self._worker = threading.Thread(target=self._run_worker, name='wilor_inference',
                                         daemon=True)
         self._worker.start()

@@ -1,0 +1,35 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The QoS of the test cameras' images: sensor data, as camera drivers publish.
+
+Under ``WILOR_TEST_IMAGE_QOS=reliable`` (scripts/test_jazzy.sh: Jazzy's rmw_fastrtps loses
+large best-effort samples under LOCALHOST discovery, see test/ros_harness.py) the images go
+reliable, and the harness starts wilor_node with ``image_reliability:=reliable`` to match.
+"""
+
+import os
+
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+
+RELIABLE_IMAGES = os.environ.get('WILOR_TEST_IMAGE_QOS') == 'reliable'
+
+
+def image_qos():
+    """Return the QoS profile for publishing (or receiving) test images."""
+    if RELIABLE_IMAGES:
+        return QoSProfile(depth=qos_profile_sensor_data.depth,
+                          reliability=ReliabilityPolicy.RELIABLE)
+    return qos_profile_sensor_data
