@@ -12,4 +12,8 @@ export ROS_DOMAIN_ID=${WILOR_TEST_DOMAIN_ID:-$((RANDOM % 100 + 1))}
 source scripts/ros_env.sh 2>/dev/null
 export WILOR_TEST_DOMAIN_BASE=${WILOR_TEST_DOMAIN_BASE:-$((RANDOM % 90 + 1))}
 VENV=${WILOR_VENV:-.venv}
+# The tests' own venv, even when another one is activated in the caller's shell (CMake's
+# FindPython, run by the colcon test, follows VIRTUAL_ENV).
+VIRTUAL_ENV=$(cd "$VENV" && pwd)
+export VIRTUAL_ENV PATH="$VIRTUAL_ENV/bin:$PATH"
 exec "$VENV/bin/python" -m pytest test -p no:cacheprovider "$@"

@@ -186,7 +186,7 @@ class DrivenProcess(RosProcess):
         super().stop()
 
 
-def node_process(env, *arguments, autostart=True):
+def node_process(env, *arguments, autostart=True, reconstructor=RECONSTRUCTOR):
     """
     Start wilor_node with the fixture weights on CPU and extra ``--ros-args``.
 
@@ -200,7 +200,7 @@ def node_process(env, *arguments, autostart=True):
     return RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                        '-p', f'autostart:={str(autostart).lower()}',
                        '-p', f'detector_path:={DETECTOR}',
-                       '-p', f'reconstructor_path:={RECONSTRUCTOR}',
+                       '-p', f'reconstructor_path:={reconstructor}',
                        '-p', 'device:=cpu', '-p', 'detection.confidence:=0.25',
                        *arguments], env)
 

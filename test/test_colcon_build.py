@@ -36,7 +36,8 @@ def test_colcon_workspace_build(tmp_path):
     source = tmp_path / 'src' / 'wilor_ros'
     shutil.copytree(REPO, source, ignore=SKIP)
     prefix = str(pathlib.Path(sys.prefix))
-    env = dict(os.environ, AMENT_PREFIX_PATH=prefix, CMAKE_PREFIX_PATH=prefix,
+    # VIRTUAL_ENV too: CMake's FindPython follows it (an activated other venv must not win).
+    env = dict(os.environ, AMENT_PREFIX_PATH=prefix, CMAKE_PREFIX_PATH=prefix, VIRTUAL_ENV=prefix,
                PATH=f'{prefix}/bin:' + os.environ.get('PATH', ''))
     result = subprocess.run(
         [f'{prefix}/bin/colcon', 'build', '--base-paths', 'src/wilor_ros',

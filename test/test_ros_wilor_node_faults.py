@@ -130,11 +130,8 @@ def nan_checkpoint(path):
 
 
 def test_a_degenerate_network_output_never_reaches_a_message(rig, tmp_path):
-    node = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args', '-p', 'autostart:=true',
-                       '-p', f'detector_path:={DETECTOR}',
-                       '-p', f'reconstructor_path:={nan_checkpoint(tmp_path / "nan.ckpt")}',
-                       '-p', 'device:=cpu', '-p', 'detection.confidence:=0.25',
-                       '-r', '__ns:=/nan', '-r', '__node:=wilor_node_nan'], rig.env)
+    node = node_process(rig.env, '-r', '__ns:=/nan', '-r', '__node:=wilor_node_nan',
+                        reconstructor=nan_checkpoint(tmp_path / 'nan.ckpt'))
     try:
         node.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)
         assert rig.camera('wait_match', topic='/nan/image')['matched']

@@ -65,7 +65,8 @@ class CameraStream:
         """
         Create the subscriptions; ``on_image(stream, msg)`` receives every image.
 
-        ``reliability`` (best_effort or reliable) is that of the image and depth image.
+        ``reliability`` (best_effort or reliable) is that of the image, camera_info and depth
+        image.
         """
         def callback(msg):
             on_image(self, msg)
@@ -86,10 +87,10 @@ class CameraStream:
             self.image_sub = node.create_subscription(
                 Image, self.prefix + 'image', callback, images,
                 qos_overriding_options=overrides)
-        # Best effort matches reliable and best-effort camera_info publishers alike.
+        # Best effort matches reliable and best-effort camera_info publishers alike; with
+        # reliable images the camera's camera_info is reliable too, and must not be lost.
         self.camera_info_sub = node.create_subscription(
-            CameraInfo, self.prefix + 'camera_info', self.camera_infos.add,
-            qos_profile_sensor_data,
+            CameraInfo, self.prefix + 'camera_info', self.camera_infos.add, images,
             qos_overriding_options=QoSOverridingOptions.with_default_policies())
         self.depth_sub = node.create_subscription(
             Image, self.prefix + 'depth_image', self.depths.add, images,

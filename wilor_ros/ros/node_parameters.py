@@ -151,10 +151,11 @@ PARAMETERS = (
                   constraints=' | '.join(IMAGE_TRANSPORTS)),
     # As yolo_ros's image_reliability; qos_overrides.<topic>.subscription.reliability still
     # overrides it per topic.
-    ParameterSpec('image_reliability', 'best_effort', 'QoS reliability of the image and '
-                  'depth_image subscriptions: best_effort (sensor data; matches every camera '
-                  'driver) or reliable (every frame of a reliable publisher, e.g. wilor_source '
-                  'of a file; best-effort publishers then do not match)', read_only=True,
+    ParameterSpec('image_reliability', 'best_effort', 'QoS reliability of the image, '
+                  'camera_info and depth_image subscriptions: best_effort (sensor data; matches '
+                  'every camera driver) or reliable (every frame of a reliable publisher, e.g. '
+                  'wilor_source of a file; best-effort publishers then do not match)',
+                  read_only=True,
                   check=_choice(*RELIABILITIES), constraints=' | '.join(RELIABILITIES)),
     # Applied from the next frame on.
     ParameterSpec('use_camera_info', True,

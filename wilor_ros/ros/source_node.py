@@ -264,13 +264,19 @@ class SourceNode(Node):
 
 def main(args=None):
     """Run ``wilor_source`` until the input ends (no loop) or Ctrl-C; return the exit status."""
+    from rclpy.impl.implementation_singleton import rclpy_implementation
+
     rclpy.init(args=args)
     node = None
     status = 0
     try:
         node = SourceNode()
         while rclpy.ok() and not node.finished:
-            rclpy.spin_once(node, timeout_sec=0.1)
+            try:
+                rclpy.spin_once(node, timeout_sec=0.1)
+            except rclpy_implementation.RCLError:
+                if rclpy.ok():  # Jazzy: raised when Ctrl-C shuts the context down mid-wait
+                    raise
     except MediaError as error:
         rclpy.logging.get_logger('wilor_source').error(f'cannot open the source: {error}')
         status = 1
