@@ -121,14 +121,17 @@ if [ -z "${WILOR_DETECTOR:-}" ] || [ -z "${WILOR_RECONSTRUCTOR:-}" ]; then
   WILOR_RECONSTRUCTOR=${WILOR_RECONSTRUCTOR:-$CACHE/wilor_final.ckpt}
 fi
 
-# A file or folder is paced on the node and sent reliably (every frame); a webcam runs live,
-# best effort like a camera driver.
-pacing=(-p pace_topic:=hands -p image_reliability:=reliable)
-images=(-p image_reliability:=reliable)
+# A file or folder is paced on the node (every frame; a frame lost on the way is sent again
+# after pace_timeout); a webcam runs live. WILOR_IMAGE_RELIABILITY=reliable sends the images
+# reliably at both ends (for Jazzy's rmw_fastrtps, which loses large best-effort frames under
+# LOCALHOST discovery; docs/install.md).
+reliability=${WILOR_IMAGE_RELIABILITY:-best_effort}
+images=(-p image_reliability:="$reliability")
+pacing=(-p pace_topic:=hands "${images[@]}")
 case "$SOURCE" in
-  /dev/video*) pacing=() images=() ;;
+  /dev/video*) pacing=("${images[@]}") ;;
   *[!0-9]*) ;;
-  *) pacing=() images=() ;;  # a webcam index
+  *) pacing=("${images[@]}") ;;  # a webcam index
 esac
 # autostart: the lifecycle node configures and activates itself (ignored by a plain node).
 start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
