@@ -121,18 +121,18 @@ if [ -z "${WILOR_DETECTOR:-}" ] || [ -z "${WILOR_RECONSTRUCTOR:-}" ]; then
   WILOR_RECONSTRUCTOR=${WILOR_RECONSTRUCTOR:-$CACHE/wilor_final.ckpt}
 fi
 
-# A file or folder is paced on the node (every frame; a frame lost on the way is sent again
-# after pace_timeout); a webcam runs live. WILOR_IMAGE_RELIABILITY=reliable sends the images
-# reliably at both ends (for Jazzy's rmw_fastrtps, which loses large best-effort frames under
-# LOCALHOST discovery; docs/install.md).
-reliability=${WILOR_IMAGE_RELIABILITY:-best_effort}
-images=(-p image_reliability:="$reliability")
-pacing=(-p pace_topic:=hands "${images[@]}")
+# A file or folder is paced on the node and sent reliably (every frame is wanted; and Jazzy's
+# rmw_fastrtps loses large best-effort frames under LOCALHOST discovery, docs/install.md); a
+# webcam runs live and best effort, as a camera driver. WILOR_IMAGE_RELIABILITY overrides.
 case "$SOURCE" in
-  /dev/video*) pacing=("${images[@]}") ;;
-  *[!0-9]*) ;;
-  *) pacing=("${images[@]}") ;;  # a webcam index
+  /dev/video*) live=1 ;;
+  *[!0-9]*) live=0 ;;
+  *) live=1 ;;  # a webcam index
 esac
+if [ "$live" = 1 ]; then reliability=${WILOR_IMAGE_RELIABILITY:-best_effort}; pacing=()
+else reliability=${WILOR_IMAGE_RELIABILITY:-reliable}; pacing=(-p pace_topic:=hands); fi
+images=(-p image_reliability:="$reliability")
+pacing+=("${images[@]}")
 # autostart: the lifecycle node configures and activates itself (ignored by a plain node).
 start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
   -p autostart:=true \
