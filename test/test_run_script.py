@@ -73,8 +73,8 @@ def environment(token, **extra):
     return env
 
 
-def processes_with(token):
-    """Return the command lines of the running processes whose environment holds ``token``."""
+def processes_with(token, pids=False):
+    """Return the command lines (or pids) of running processes with ``token`` in their env."""
     found = []
     for entry in pathlib.Path('/proc').iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -83,10 +83,28 @@ def processes_with(token):
             if f'WILOR_RUN_TEST_TOKEN={token}'.encode() in (entry / 'environ').read_bytes():
                 state = (entry / 'stat').read_text().rsplit(')', 1)[1].split()[0]
                 if state != 'Z':
-                    found.append((entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode())
+                    found.append(int(entry.name) if pids else
+                                 (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode())
         except OSError:
             continue
     return found
+
+
+@pytest.fixture
+def token():
+    """
+    Mark one test's processes; whatever still carries the mark is killed afterwards.
+
+    The nodes run in sessions of their own, so a failed test could leave them running, to
+    answer a later test in the same ROS domain.
+    """
+    value = uuid.uuid4().hex
+    yield value
+    for pid in processes_with(value, pids=True):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def assert_nothing_left(token):
@@ -96,8 +114,7 @@ def assert_nothing_left(token):
     assert processes_with(token) == []
 
 
-def test_a_missing_source_fails_fast_with_one_clear_line(tmp_path):
-    token = uuid.uuid4().hex
+def test_a_missing_source_fails_fast_with_one_clear_line(tmp_path, token):
     start = time.monotonic()
     # Relative to the caller's folder, not to the repository.
     result = subprocess.run(['bash', str(RUN), 'no/such.mp4', 'out.mp4'], cwd=tmp_path,
@@ -114,8 +131,7 @@ def test_a_missing_source_fails_fast_with_one_clear_line(tmp_path):
     assert_nothing_left(token)
 
 
-def test_a_video_gives_every_frame_at_its_own_rate(tmp_path):
-    token = uuid.uuid4().hex
+def test_a_video_gives_every_frame_at_its_own_rate(tmp_path, token):
     write_clip(tmp_path / 'clip.mp4', frames=40, fps=10.0)
     result = subprocess.run(['bash', str(RUN), 'clip.mp4', 'overlay/out.mp4'], cwd=tmp_path,
                             env=environment(token), capture_output=True, text=True, timeout=120)
@@ -135,8 +151,7 @@ def test_a_video_gives_every_frame_at_its_own_rate(tmp_path):
     assert_nothing_left(token)
 
 
-def test_sigterm_from_timeout_leaves_no_process_behind(tmp_path):
-    token = uuid.uuid4().hex
+def test_sigterm_from_timeout_leaves_no_process_behind(tmp_path, token):
     # Long enough to be still running when timeout sends SIGTERM.
     write_clip(tmp_path / 'clip.mp4', frames=400, fps=10.0)
     start = time.monotonic()
@@ -151,8 +166,7 @@ def test_sigterm_from_timeout_leaves_no_process_behind(tmp_path):
     assert_nothing_left(token)
 
 
-def test_ctrl_c_stops_everything_cleanly(tmp_path):
-    token = uuid.uuid4().hex
+def test_ctrl_c_stops_everything_cleanly(tmp_path, token):
     write_clip(tmp_path / 'clip.mp4', frames=400, fps=10.0)
     # A terminal's Ctrl-C sends SIGINT to the foreground process group: the script's.
     # A terminal's shell does not ignore SIGINT, but pytest may have been started by one that
