@@ -194,7 +194,9 @@ def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
                        '-p', f'detector_path:={DETECTOR}',
                        '-p', f'reconstructor_path:={RECONSTRUCTOR}', '-p', 'device:=cpu',
                        '-p', f'diagnostics.stall_timeout:={stall_timeout}',
-                       '-p', 'diagnostics.latency_budget:=0.0'], env)
+                       '-p', 'diagnostics.latency_budget:=0.0',
+                       # No pairing wait between the last good frame and the hang.
+                       '-p', 'sync.wait:=0.0'], env)
     with node_rig(node, env) as (camera, probe):
         probe('subscribe', what='hands')   # without a subscriber the node would idle
         assert probe('wait_publisher')['matched'], node.output

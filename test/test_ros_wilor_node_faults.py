@@ -142,7 +142,11 @@ def test_a_degenerate_network_output_never_reaches_a_message(rig, tmp_path):
             assert received['hands'] == []  # 8 hands found, none of them finite
         assert errors(rig, 'wilor_node_nan')['non_finite_hand'] >= 3 * 8
         warnings = [line for line in node.lines if 'non-finite' in line]
-        assert len(warnings) == 1 and '[WARN]' in warnings[0], node.output
+        # Throttled: one warning, then at most a summary line per throttle period (frames may
+        # be more than a period apart when DDS repairs a lost sample), never one per hand.
+        assert '[WARN]' in warnings[0] and 'more like it' not in warnings[0], node.output
+        assert all('more like it not logged' in line for line in warnings[1:]), node.output
+        assert len(warnings) <= 3, node.output
     finally:
         node.stop()
     assert_normal(rig.process(fx=600.0))

@@ -39,6 +39,7 @@ import cv2
 from image_qos import image_qos
 import numpy as np
 import rclpy
+from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -114,7 +115,11 @@ class Camera:
                 fx = float(command['fx'])
                 fy = float(command.get('fy') or fx)
                 info.k = [fx, 0.0, (width - 1) / 2.0, 0.0, fy, (height - 1) / 2.0, 0.0, 0.0, 1.0]
-            self.publisher(CameraInfo, command.get('info_topic', 'camera_info')).publish(info)
+            publisher = self.publisher(CameraInfo, command.get('info_topic', 'camera_info'))
+            publisher.publish(info)
+            # Received before the image when the node reads camera_info reliably (a reliable
+            # reader acknowledges it; with a best-effort reader this returns at once).
+            publisher.wait_for_all_acked(Duration(seconds=5.0))
         msg = self.header_of(self.image_msg(command.get('encoding', 'rgb8'),
                                             command.get('size')), command)
         self.publisher(Image, command.get('topic', 'image')).publish(msg)

@@ -36,6 +36,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from image_qos import image_qos
 import numpy as np
 import rclpy
+from rclpy.duration import Duration
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
@@ -135,7 +136,10 @@ class Client:
             msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
             msg.header.frame_id = 'cam_optical'
             publisher.publish(msg)
-            time.sleep(0.01)   # camera_info and depth before the image, as drivers do
+            if publisher is not self.image_pub:
+                # camera_info and depth before the image, as drivers do: reliable readers
+                # acknowledge them first (best-effort ones return at once).
+                publisher.wait_for_all_acked(Duration(seconds=5.0))
         wanted = ['hands', 'hands_raw'] + (['tf'] if command.get('expect_tf', True) else [])
         deadline = time.monotonic() + command.get('timeout', 20.0)
         while time.monotonic() < deadline:
