@@ -88,3 +88,15 @@ def test_a_topic_that_never_pairs_stops_being_waited_for_until_it_is_on_time():
     later(0.2, messages.add, stamped(Image(), 7))
     assert messages.wait_for(stamped(Image(), 7).header.stamp, PATIENT)
     assert [stamp for stamp, _ in messages.messages()] == [6_000_000_000, 7_000_000_000]
+
+
+def test_a_topic_back_after_a_gap_is_waited_for_again_even_when_always_late():
+    # A depth camera that stalls for a few frames, then comes back slightly after each image:
+    # its first message after the gap ends the skipping, so later images wait for theirs.
+    messages = StampedMessages(4)
+    for frame in range(MAX_MISSES):
+        assert not messages.wait_for(stamped(Image(), frame).header.stamp, 0.05)
+    assert not messages.wait_for(stamped(Image(), 3).header.stamp, PATIENT)   # skipped
+    messages.add(stamped(Image(), 3))            # the late one for the last skipped image
+    later(0.2, messages.add, stamped(Image(), 4))
+    assert messages.wait_for(stamped(Image(), 4).header.stamp, PATIENT)

@@ -21,7 +21,8 @@ transport, another executor turn). :meth:`StampedMessages.wait_for` lets the wor
 briefly for the partner of an image, as an exact-time synchroniser would, without making a
 topic that never pairs (not published, or stamped by another clock) cost that wait on every
 frame: after ``MAX_MISSES`` waits in a row that end with nothing newer, the topic is not waited
-for again until one of its messages is already there, stamped at or after an image.
+for again until one of its messages arrives stamped at or after the last image it missed (it was
+late, not absent: a depth camera back after a hiccup) or is already there for an image.
 """
 
 import collections
@@ -44,13 +45,18 @@ class StampedMessages:
         self._messages = collections.deque(maxlen=size)
         self._arrived = threading.Condition()
         self._misses = 0
+        self._missed_stamp = None   # stamp (ns) of the last image whose wait came up empty
         self.received = 0
 
     def add(self, msg):
         """Store a message with a header (executor thread) and wake a waiting lookup."""
+        stamp = stamp_nanoseconds(msg.header.stamp)
         with self._arrived:
-            self._messages.append((stamp_nanoseconds(msg.header.stamp), msg))
+            self._messages.append((stamp, msg))
             self.received += 1
+            if self._missed_stamp is not None and stamp >= self._missed_stamp:
+                self._misses = 0   # late, not absent: wait for this topic again
+                self._missed_stamp = None
             self._arrived.notify_all()
 
     def messages(self):
@@ -75,13 +81,16 @@ class StampedMessages:
                 self._misses = 0
                 return True
             if timeout <= 0 or self._misses >= MAX_MISSES:
+                self._missed_stamp = stamp_ns if timeout > 0 else self._missed_stamp
                 return False
             deadline = time.monotonic() + timeout
             while not self._has_from(stamp_ns):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._misses += 1
+                    self._missed_stamp = stamp_ns
                     return False
                 self._arrived.wait(left)
             self._misses = 0
+            self._missed_stamp = None
             return True
