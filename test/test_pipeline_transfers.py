@@ -23,6 +23,7 @@ devices, and the simulated-GPU results equal the CPU pipeline's.
 """
 
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+import cv2
 from gpu_tracer import CUDA, SimulatedCuda
 import numpy as np
 import pytest
@@ -33,6 +34,12 @@ from wilor_ros.pipeline import HandPipeline
 from wilor_ros.reconstructor import load_reconstructor
 
 MAX_BLOCKING_PER_FRAME = 3
+# The device path cuts crops as OpenCV >= 4.11 does (8-bit warpAffine in float32); older OpenCV
+# (jammy's 4.5.4) uses 1/32-pixel fixed point, a few grey levels apart (docs/install.md), so
+# against its CPU path the outputs agree less closely (measured with 4.5.4: vertices up to
+# 2.4e-3 m on the fixture's hands, which sit 14.7 m away: 1.6e-4 relative).
+NEW_OPENCV = tuple(int(v) for v in cv2.__version__.split('.')[:2]) >= (4, 11)
+VERTICES_ATOL, POSE_ATOL = (1e-5, 1e-4) if NEW_OPENCV else (5e-3, 5e-2)
 
 
 @pytest.fixture(scope='module')
@@ -80,8 +87,8 @@ def test_a_frame_waits_for_the_device_at_most_three_times(simulated, reference, 
     assert [h.is_right for h in found] == [h.is_right for h in expected]
     for ours, theirs in zip(found, expected):
         np.testing.assert_allclose(ours.box, theirs.box, atol=1e-3)
-        np.testing.assert_allclose(ours.vertices, theirs.vertices, atol=1e-5)
-        np.testing.assert_allclose(ours.hand_pose, theirs.hand_pose, atol=1e-4)
+        np.testing.assert_allclose(ours.vertices, theirs.vertices, atol=VERTICES_ATOL)
+        np.testing.assert_allclose(ours.hand_pose, theirs.hand_pose, atol=POSE_ATOL)
 
 
 def test_a_batch_of_frames_waits_twice_in_all(simulated, image):
