@@ -74,7 +74,8 @@ build_interfaces() {
   )
 }
 
-msg_hash=$(hash_of wilor_msgs/CMakeLists.txt wilor_msgs/package.xml wilor_msgs/msg/*.msg)
+msg_hash=$(hash_of wilor_msgs/CMakeLists.txt wilor_msgs/cmake/*.cmake wilor_msgs/package.xml \
+  wilor_msgs/msg/*.msg)
 if ! stamp_ok wilor_msgs "$msg_hash" || [ ! -d "$VENV/share/wilor_msgs" ]; then
   log "building wilor_msgs"
   build_interfaces wilor_msgs wilor_msgs
@@ -84,7 +85,8 @@ fi
 # tf2_msgs is not on PyPI; the node publishes tf2_msgs/TFMessage on /tf. Build the identical
 # definition (scripts/interfaces/tf2_msgs, never seen by colcon) only when no real one is there.
 tf_dir=scripts/interfaces/tf2_msgs
-tf_hash=$(hash_of $tf_dir/CMakeLists.txt $tf_dir/package.xml $tf_dir/msg/*.msg)
+tf_hash=$(hash_of $tf_dir/CMakeLists.txt wilor_msgs/cmake/*.cmake $tf_dir/package.xml \
+  $tf_dir/msg/*.msg)
 tf_needed=1
 if stamp_ok tf2_msgs "$tf_hash" && [ -d "$VENV/share/tf2_msgs" ]; then
   tf_needed=0  # ours, up to date
