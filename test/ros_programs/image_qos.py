@@ -22,14 +22,11 @@ reliable, and the harness starts wilor_node with ``image_reliability:=reliable``
 
 import os
 
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from wilor_ros.ros.image_qos import image_qos as qos_of
 
 RELIABLE_IMAGES = os.environ.get('WILOR_TEST_IMAGE_QOS') == 'reliable'
 
 
 def image_qos():
     """Return the QoS profile for publishing (or receiving) test images."""
-    if RELIABLE_IMAGES:
-        return QoSProfile(depth=qos_profile_sensor_data.depth,
-                          reliability=ReliabilityPolicy.RELIABLE)
-    return qos_profile_sensor_data
+    return qos_of('reliable' if RELIABLE_IMAGES else 'best_effort')

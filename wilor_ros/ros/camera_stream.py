@@ -23,7 +23,7 @@ apply. Publishers are lifecycle publishers (created at configure, active between
 deactivate); subscriptions exist only while the node is active.
 """
 
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
@@ -31,6 +31,7 @@ from wilor_msgs.msg import HandArray
 
 from wilor_ros.ros.camera_info import CameraInfoCache
 from wilor_ros.ros.depth_sync import DepthMatcher
+from wilor_ros.ros.image_qos import image_qos
 
 
 class CameraStream:
@@ -71,9 +72,7 @@ class CameraStream:
         def callback(msg):
             on_image(self, msg)
 
-        images = qos_profile_sensor_data
-        if reliability == 'reliable':
-            images = QoSProfile(depth=images.depth, reliability=ReliabilityPolicy.RELIABLE)
+        images = image_qos(reliability)
         overrides = QoSOverridingOptions.with_default_policies()
         if image_transport == 'compressed':
             # As image_transport names it: the base topic (after remapping) + '/compressed'.

@@ -31,6 +31,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
                                 SetParametersResult)
 
 from wilor_ros.hand_frame import check_frame_pattern
+from wilor_ros.ros.image_qos import RELIABILITIES
 from wilor_ros.ros.markers import MarkerStyle
 from wilor_ros.ros.node_diagnostics import (DEFAULT_LATENCY_BUDGET, DEFAULT_STALL_TIMEOUT,
                                             DEFAULT_WINDOW, MAX_WINDOW)
@@ -39,7 +40,6 @@ from wilor_ros.weights import default_weight_paths
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
 PRECISIONS = ('auto', 'fp32', 'tf32', 'fp16', 'bf16')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
-RELIABILITIES = ('best_effort', 'reliable')
 # A relative ROS namespace: name tokens separated by '/'.
 _CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 

@@ -55,12 +55,13 @@ import rclpy
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from wilor_msgs.msg import HandArray
 
 from wilor_ros.camera import CameraError, field_of_view_guess, intrinsics_from_values
 from wilor_ros.media_io import MediaError, open_input
+from wilor_ros.ros.image_qos import image_qos, RELIABILITIES
 from wilor_ros.ros.messages import bgr_image_msg, camera_info_msg
 
 DEFAULT_FRAME_ID = 'camera_optical_frame'
@@ -93,7 +94,7 @@ class SourceNode(Node):
                                           'best_effort (sensor data, as camera drivers) or '
                                           'reliable (every frame; a best-effort subscriber '
                                           'still matches)'))
-        if reliability not in ('best_effort', 'reliable'):
+        if reliability not in RELIABILITIES:
             raise MediaError(f'image_reliability must be best_effort or reliable, got '
                              f'{reliability!r}')
 
@@ -109,11 +110,7 @@ class SourceNode(Node):
         self.finished = False
         self._camera_info_cache = {}
 
-        image_qos = qos_profile_sensor_data
-        if reliability == 'reliable':
-            image_qos = QoSProfile(depth=image_qos.depth,
-                                   reliability=ReliabilityPolicy.RELIABLE)
-        self.image_pub = self.create_publisher(Image, 'image', image_qos)
+        self.image_pub = self.create_publisher(Image, 'image', image_qos(reliability))
         self.info_pub = self.create_publisher(
             CameraInfo, 'camera_info',
             QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
