@@ -63,6 +63,7 @@ from wilor_ros.camera import CameraError, field_of_view_guess, intrinsics_from_v
 from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.ros.image_qos import image_qos, RELIABILITIES
 from wilor_ros.ros.messages import bgr_image_msg, camera_info_msg
+from wilor_ros.ros.shutdown import shutdown_ends_spin
 
 DEFAULT_FRAME_ID = 'camera_optical_frame'
 _DEFAULT_RATES = {'video': 30.0, 'camera': 30.0, 'images': 10.0}
@@ -261,19 +262,14 @@ class SourceNode(Node):
 
 def main(args=None):
     """Run ``wilor_source`` until the input ends (no loop) or Ctrl-C; return the exit status."""
-    from rclpy.impl.implementation_singleton import rclpy_implementation
-
     rclpy.init(args=args)
     node = None
     status = 0
     try:
         node = SourceNode()
         while rclpy.ok() and not node.finished:
-            try:
+            with shutdown_ends_spin():
                 rclpy.spin_once(node, timeout_sec=0.1)
-            except rclpy_implementation.RCLError:
-                if rclpy.ok():  # Jazzy: raised when Ctrl-C shuts the context down mid-wait
-                    raise
     except MediaError as error:
         rclpy.logging.get_logger('wilor_source').error(f'cannot open the source: {error}')
         status = 1

@@ -77,6 +77,7 @@ from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
 from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
+from wilor_ros.ros.shutdown import shutdown_ends_spin
 from wilor_ros.ros.throttled_log import KindThrottledLogger
 
 WARNING_PERIOD = 5.0
@@ -292,23 +293,6 @@ def ros_arguments_problem(error):
     return text.replace('failed to initialize rcl: ', '').strip()
 
 
-def spin_until_shutdown(node):
-    """
-    Spin ``node`` until the context shuts down (Ctrl-C, SIGTERM).
-
-    rclpy 7 (Jazzy) can raise RCLError ("the given context is not valid") instead of
-    ExternalShutdownException when the signal handler shuts the context down while the executor
-    builds its wait set: after a shutdown that is the same ending, not an error.
-    """
-    from rclpy.impl.implementation_singleton import rclpy_implementation
-
-    try:
-        rclpy.spin(node)
-    except rclpy_implementation.RCLError:
-        if rclpy.ok():
-            raise
-
-
 def main(args=None):
     """Run ``wilor_node`` until Ctrl-C; return the exit status (1: cannot start, 2: bad args)."""
     from rclpy.impl.implementation_singleton import rclpy_implementation
@@ -334,7 +318,8 @@ def main(args=None):
         else:
             logger.info('unconfigured: waiting for the lifecycle transitions configure and '
                         'activate (or start with -p autostart:=true)')
-        spin_until_shutdown(node)
+        with shutdown_ends_spin():
+            rclpy.spin(node)
     except StartupError as error:
         if 'see above' not in str(error):
             logger.fatal(str(error))
