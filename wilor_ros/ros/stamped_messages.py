@@ -80,8 +80,10 @@ class StampedMessages:
             if self._has_from(stamp_ns):
                 self._misses = 0
                 return True
-            if timeout <= 0 or self._misses >= MAX_MISSES:
-                self._missed_stamp = stamp_ns if timeout > 0 else self._missed_stamp
+            if timeout <= 0:
+                return False
+            if self._misses >= MAX_MISSES:   # not waited for; a late message re-enables it
+                self._missed_stamp = stamp_ns
                 return False
             deadline = time.monotonic() + timeout
             while not self._has_from(stamp_ns):
