@@ -23,7 +23,8 @@ its speed-up over fp32 and its vertex deviation from fp32 (mean and max, mm) in 
 
 ``bf16-percall`` is the former behaviour for comparison: float32 weights under bf16 autocast,
 which re-casts every weight on every call (autocast caches only weights that require grad);
-``bf16`` casts the Linear and convolution weights once.
+``bf16`` casts the Linear and convolution weights once. ``bf16-packed`` and ``bf16-all`` are
+CPU experiments (see :func:`with_precision`).
 
 The network is the checkpoint given with ``--checkpoint`` (default: the tiny parity fixture),
 or, with ``--width``/``--depth``, a randomly initialised WiLoR of that size (``--width 1280
@@ -41,6 +42,7 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
 
 from wilor_ros.models.checkpoint_io import load_checkpoint
 from wilor_ros.models.mano import mano_buffers_from_state_dict, MANOLayer
@@ -51,15 +53,69 @@ from wilor_ros.reconstructor import load_reconstructor, WiLoR
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a' / 'wilor'
 BATCHES = (1, 2, 4)
 WARM_UP = 3
-PRECISIONS = ('fp32', 'tf32', 'fp16', 'bf16', 'bf16-percall')
+PRECISIONS = ('fp32', 'tf32', 'fp16', 'bf16', 'bf16-percall', 'bf16-packed', 'bf16-all')
+# ViT tokens of one crop (256x192 pixels in 16x16 patches): the row hint of oneDNN packing.
+TOKENS = 192
 
 
-def with_precision(model, precision):
-    """Copy the fp32 ``model`` into ``precision`` (weights cast once, or per call)."""
+class PackedLinear(nn.Module):
+    """A bf16 Linear whose weight oneDNN reordered once for this CPU (no per-call reorder)."""
+
+    def __init__(self, linear, rows):
+        """Pack ``linear``'s weight for inputs of ``rows`` rows."""
+        super().__init__()
+        weight = linear.weight.detach().to(torch.bfloat16)
+        self.out_features = weight.shape[0]
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, rows)
+        self.bias = None if linear.bias is None else linear.bias.detach().to(torch.bfloat16)
+
+    def forward(self, x):
+        """Apply the layer to (..., in_features) in bf16."""
+        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+        out = torch.ops.mkldnn._linear_pointwise(flat, self.packed, self.bias, 'none', [], '')
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
+def pack_linears(module, rows):
+    """Replace every nn.Linear under ``module`` by a PackedLinear, in place."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.Linear):
+            setattr(module, name, PackedLinear(child, rows))
+        else:
+            pack_linears(child, rows)
+    return module
+
+
+def all_bf16(model):
+    """Run ``model``'s ViT entirely in bf16 (norms and softmax too), outside autocast."""
+    backbone = model.backbone.to(torch.bfloat16)
+    forward = backbone.forward
+
+    def bf16_forward(x):
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return forward(x.to(torch.bfloat16))
+
+    backbone.forward = bf16_forward
+    return model
+
+
+def with_precision(model, precision, rows=TOKENS):
+    """
+    Copy the fp32 ``model`` into ``precision`` (weights cast once, or per call).
+
+    Two CPU experiments besides the package's precisions (docs/speed.md; the package does
+    neither): ``bf16-packed``, the ViT's Linear weights reordered by oneDNN once for inputs of
+    ``rows`` rows, and ``bf16-all``, the whole ViT in bf16.
+    """
     candidate = copy.deepcopy(model)
     if precision == 'bf16-percall':
         candidate._dtype = torch.bfloat16  # autocast over float32 weights
         return candidate
+    if precision == 'bf16-packed':
+        pack_linears(candidate.set_precision('bf16').backbone, rows)
+        return candidate
+    if precision == 'bf16-all':
+        return all_bf16(candidate.set_precision('bf16'))
     return candidate.set_precision(precision)
 
 
@@ -139,8 +195,13 @@ def main():
         model.to(device)
         with torch.inference_mode():
             reference = model(images[torch.arange(max(batches)) % len(images)].to(device))
-        candidates = {precision: with_precision(model, precision)
-                      for precision in args.precision}
+        candidates = {}
+        for precision in args.precision:
+            try:
+                candidates[precision] = with_precision(model, precision,
+                                                       TOKENS * max(batches))
+            except RuntimeError as error:  # the oneDNN packing exists on the CPU only
+                print(f'{device:6} {precision:12} unsupported: {error}')
         per_crop = {precision: {} for precision in candidates}
         for batch in batches:
             crops = images[torch.arange(batch) % len(images)].to(device)
