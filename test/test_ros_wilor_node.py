@@ -72,6 +72,20 @@ class Rig:
         self.process(ns=ns, **frame)
         return self.diagnostics(node)
 
+    def wait_for_camera_info(self, attempts=6):
+        """
+        Send calibrated frames until the node places hands with their camera_info.
+
+        The camera's camera_info publisher sees the node's reader match before that
+        best-effort reader has matched it in turn; what it sends in between is lost, so a test
+        whose first camera_info matters waits here first.
+        """
+        for _ in range(attempts):
+            hands = self.process(fx=600.0)['hands']
+            if hands and all(hand['focal_source'] == CAMERA_INFO for hand in hands):
+                return
+        raise AssertionError(f'camera_info never used; node output:\n{self.node.output}')
+
     def wait_for_count(self, key, above, node='wilor_node', timeout_frames=10):
         """Wait until the diagnostics value ``key`` exceeds ``above``; return it."""
         for _ in range(timeout_frames):
@@ -87,7 +101,9 @@ def rig():
     node = node_process(env, '-p', 'smoothing.enabled:=false')
     with node_rig(node, env) as (camera, probe):
         assert probe('wait_publisher')['matched'], node.output
-        yield Rig(env, node, camera, probe)
+        rig = Rig(env, node, camera, probe)
+        rig.wait_for_camera_info()
+        yield rig
 
 
 @pytest.fixture(scope='module')

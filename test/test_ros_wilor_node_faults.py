@@ -42,7 +42,9 @@ def rig():
     node = node_process(env)
     with node_rig(node, env) as (camera, probe):
         assert probe('wait_publisher')['matched'], node.output
-        yield Rig(env, node, camera, probe)
+        rig = Rig(env, node, camera, probe)
+        rig.wait_for_camera_info()
+        yield rig
 
 
 def errors(rig, node='wilor_node'):

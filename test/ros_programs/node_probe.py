@@ -25,8 +25,9 @@ Commands (``ns``: namespace of the node's topics, default ''; ``stamp``: [sec, n
   image with that stamp, or {"timeout": true}.
 * subscribe / unsubscribe {what: markers | debug_image, ns}.
 * count {what, ns}: how many messages of that output arrived so far.
-* diagnostics {node, timeout}: the first /diagnostics status of ``node`` received after the
-  command.
+* diagnostics {node, timeout}: the first /diagnostics status of ``node`` stamped after the
+  command (the node stamps a status before reading its counters, so it counts everything the
+  node did before the command; one merely received after it may be older).
 * set_params {node, params: {name: value}}: SetParameters results [{successful, reason}].
 * get_params {node, names}: current values.
 * mano_faces {ns, timeout}: subscribe late (transient local) and summarise the faces.
@@ -198,8 +199,9 @@ class Probe:
 
     def on_diagnostics(self, msg):
         with self.condition:
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
             for status in msg.status:
-                self.diagnostics.append((time.monotonic(), status.name, {
+                self.diagnostics.append((stamp, status.name, {
                     'level': int.from_bytes(status.level, 'little')
                     if isinstance(status.level, bytes) else int(status.level),
                     'message': status.message,
@@ -208,13 +210,14 @@ class Probe:
             self.condition.notify_all()
 
     def diagnostics_of(self, command):
-        asked = time.monotonic()
+        # The node's clock is the system clock (no sim time in these tests): same machine.
+        asked = time.time_ns()
         prefix = f'{command.get("node", "wilor_node")}:'
-        deadline = asked + command.get('timeout', 10.0)
+        deadline = time.monotonic() + command.get('timeout', 10.0)
         with self.condition:
             while True:
-                for received, name, status in self.diagnostics:
-                    if received > asked and name.startswith(prefix):
+                for stamp, name, status in self.diagnostics:
+                    if stamp > asked and name.startswith(prefix):
                         return status
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

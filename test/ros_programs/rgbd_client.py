@@ -25,7 +25,8 @@ Reads one JSON command per line on stdin, answers each with one line {"reply": .
   hands_raw and /tf.
 * frame {stamp, image, depth, fx, timeout}: ``image`` / ``depth``: .npy paths (BGR uint8 /
   float32 metres, or null for no depth); returns hands, hands_raw and tf for that stamp.
-* diagnostics {timeout}: the values of the first wilor_node status received afterwards.
+* diagnostics {timeout}: the values of the first wilor_node status stamped afterwards (the
+  node stamps before reading its counters; a status received afterwards may be older).
 """
 
 import threading
@@ -99,9 +100,11 @@ class Client:
 
     def _diagnostics(self, msg):
         with self.lock:
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
             for status in msg.status:
                 if 'wilor_node' in status.name:
-                    self.diagnostics.append({v.key: v.value for v in status.values})
+                    self.diagnostics.append((stamp, {v.key: v.value for v in status.values}))
+            del self.diagnostics[:-50]
 
     def wait_match(self, command):
         deadline = time.monotonic() + command.get('timeout', 30.0)
@@ -151,13 +154,12 @@ class Client:
         return {'timeout': True, 'found': [w for w, v in found.items() if v is not None]}
 
     def diagnostics_values(self, command):
-        with self.lock:
-            start = len(self.diagnostics)
+        asked = time.time_ns()  # the node's clock is the system clock on this machine
         deadline = time.monotonic() + command.get('timeout', 10.0)
         while time.monotonic() < deadline:
             with self.lock:
-                if len(self.diagnostics) > start:
-                    return self.diagnostics[-1]
+                if self.diagnostics and self.diagnostics[-1][0] > asked:
+                    return self.diagnostics[-1][1]
             time.sleep(0.05)
         return {'timeout': True}
 

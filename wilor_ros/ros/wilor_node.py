@@ -256,6 +256,9 @@ class WilorNode(FrameWorker, LifecycleNode):
         self.stats.count_received(dropped)
 
     def _publish_diagnostics(self):
+        # Stamped before the counters are read: a status stamped after a moment counts
+        # everything that happened before that moment.
+        stamp = self.get_clock().now().to_msg()
         streams = list(self.streams.values())
         topics = ', '.join(s.image_sub.topic_name for s in streams if s.image_sub is not None)
         settings = self.settings
@@ -278,7 +281,7 @@ class WilorNode(FrameWorker, LifecycleNode):
                 status.values.append(KeyValue(key=f'camera.{stream.label}.frames_dropped',
                                               value=str(stream.dropped)))
         array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
+        array.header.stamp = stamp
         self._diagnostics_pub.publish(array)
 
     def destroy_node(self):
