@@ -21,9 +21,12 @@ the RealSense (same topic names and frame_id) and a small script stands in for r
 the command line it was started with.
 """
 
+import signal
+
 from conftest import FIXTURES
 import cv2
 import numpy as np
+import pytest
 from ros_harness import ros_env, RosProcess
 
 REALSENSE_FRAME = 'camera_color_optical_frame'
@@ -79,3 +82,18 @@ def test_missing_rviz_is_one_clear_line(tmp_path):
     assert rviz.finish(timeout=30) == 1
     assert rviz.lines == ['wilor_rviz: rviz2 is not installed (apt install '
                           'ros-$ROS_DISTRO-rviz2)']
+
+
+@pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_while_waiting_for_the_camera_ends_quietly(tmp_path, signal_number):
+    # No camera: it waits and says so; the signal ends it with status 0, no traceback, no RViz.
+    rviz = RosProcess(['-m', 'wilor_ros.ros.rviz_launcher', '--config', 'wilor.rviz',
+                       '--rviz-executable', fake_rviz(tmp_path)], ros_env())
+    try:
+        rviz.wait_for_line(lambda text: 'waiting for a message on' in text, timeout=30)
+        rviz.proc.send_signal(signal_number)
+        assert rviz.finish(timeout=20) == 0, rviz.output
+    finally:
+        rviz.stop()
+    assert not [line for line in rviz.lines if 'Traceback' in line or 'RVIZ2' in line], \
+        rviz.output

@@ -43,6 +43,8 @@ from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from wilor_msgs.msg import HandArray
 
+from wilor_ros.ros.shutdown import shutdown_ends_spin
+
 REMINDER_PERIOD = 5.0
 
 
@@ -121,13 +123,16 @@ def main(argv=None):
         rclpy.init(args=ros_args)
         node = rclpy.create_node('wilor_rviz')
         try:
-            frame = wait_for_frame(node)
-            node.get_logger().info(f'RViz fixed frame: {frame} (the camera frame)')
+            with shutdown_ends_spin():
+                frame = wait_for_frame(node)
+                node.get_logger().info(f'RViz fixed frame: {frame} (the camera frame)')
         except (KeyboardInterrupt, ExternalShutdownException):
-            return 0
+            pass
         finally:
             node.destroy_node()
             rclpy.try_shutdown()
+        if not frame:
+            return 0  # Ctrl-C / SIGTERM before any camera message: no RViz wanted any more.
     sys.stdout.flush()
     command = rviz_command(executable, args.config, frame, args.remap)
     os.execv(command[0], command)
