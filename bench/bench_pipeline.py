@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
-from wilor_ros.pipeline import load_pipeline
+from wilor_ros.loading import load_pipeline
 from wilor_ros.postprocess import build_hand_results
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a'

@@ -34,7 +34,7 @@ from wilor_ros.hand_schema import EXTRAS, RENAMED
 
 @pytest.fixture(scope='module')
 def hands():
-    from wilor_ros.pipeline import load_pipeline
+    from wilor_ros.loading import load_pipeline
 
     pipe = load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu', conf=0.25)
     image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']

@@ -18,8 +18,9 @@ import subprocess
 import sys
 
 CORE_MODULES = ['wilor_ros', 'wilor_ros.detector', 'wilor_ros.reconstructor', 'wilor_ros.crops',
-                'wilor_ros.pipeline', 'wilor_ros.tracking', 'wilor_ros.image_conversion',
-                'wilor_ros.debug_overlay', 'wilor_ros.tools.download']
+                'wilor_ros.pipeline', 'wilor_ros.loading', 'wilor_ros.tracking',
+                'wilor_ros.image_conversion', 'wilor_ros.debug_overlay',
+                'wilor_ros.tools.download']
 
 
 def test_core_modules_do_not_import_rclpy():

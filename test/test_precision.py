@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from wilor_ros import pipeline
+from wilor_ros import loading
 from wilor_ros.precision import (configure_backends, detector_dtype, PRECISIONS,
                                  resolve_precision)
 from wilor_ros.reconstructor import load_reconstructor, OUTPUT_KEYS
@@ -85,8 +85,8 @@ def test_auto_device_warns_when_a_gpu_is_there_but_cuda_is_not():
     with mock.patch('torch.cuda.is_available', return_value=False), \
             mock.patch('os.path.exists', return_value=True):
         with pytest.warns(RuntimeWarning, match='GPU is present.*CPU'):
-            assert pipeline.resolve_device('auto') == 'cpu'
+            assert loading.resolve_device('auto') == 'cpu'
     with mock.patch('torch.cuda.is_available', return_value=False), \
             mock.patch('os.path.exists', return_value=False), \
             mock.patch('shutil.which', return_value=None):
-        assert pipeline.resolve_device('auto') == 'cpu'
+        assert loading.resolve_device('auto') == 'cpu'

@@ -96,7 +96,7 @@ def test_keypoints_2d_is_the_projection_of_keypoints_3d_with_the_published_camer
     from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
     from std_msgs.msg import Header
 
-    from wilor_ros.pipeline import load_pipeline
+    from wilor_ros.loading import load_pipeline
     from wilor_ros.ros.messages import hands_to_msg
 
     pipe = load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu')

@@ -30,8 +30,9 @@ from wilor_ros.camera import CameraError, CameraIntrinsics
 from wilor_ros.crops import crop_hands
 from wilor_ros.detector import HandDetector, load_detector
 from wilor_ros.hand import HandResult
+from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.models.checkpoint_io import CheckpointError
-from wilor_ros.pipeline import HandPipeline, load_pipeline, PipelineLoadError
+from wilor_ros.pipeline import HandPipeline
 from wilor_ros.reconstructor import load_reconstructor, WiLoR
 from wilor_ros.smoothing import SmoothingConfig
 from wilor_ros.tracking import HandTracker

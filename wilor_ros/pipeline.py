@@ -29,14 +29,11 @@ blocking (``test/test_pipeline_transfers.py`` counts it on a simulated GPU):
 
 With ``compile=True`` the batch is padded to a static bucket (1, 2, 4, 8, then multiples of 8
 hands) and the detector and reconstructor run through ``torch.compile(mode='reduce-overhead')``
-(CUDA graphs on a GPU); neither has a graph break. Precisions: :mod:`wilor_ros.precision`.
+(CUDA graphs on a GPU); neither has a graph break. Precisions: :mod:`wilor_ros.precision`;
+loading both networks onto a device: :mod:`wilor_ros.loading`.
 """
 
 import dataclasses
-import os
-import pathlib
-import shutil
-import warnings
 
 import numpy as np
 import torch
@@ -46,8 +43,6 @@ from wilor_ros.crops import _crops_opencv, crop_geometry, cut_crops, frame_to_te
 from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
 from wilor_ros.finite import split_finite
 from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
-from wilor_ros.precision import (configure_backends, detector_dtype, PRECISIONS,
-                                 resolve_precision)
 from wilor_ros.transfers import host_array, to_host
 
 DEFAULT_MAX_HANDS = 10
@@ -56,109 +51,7 @@ BATCH_BUCKETS = (1, 2, 4, 8)
 # Image size the warm-up letterboxes when none is given (VGA).
 WARM_UP_IMAGE_HW = (480, 640)
 
-__all__ = ['BATCH_BUCKETS', 'detector_dtype', 'HandPipeline', 'load_pipeline',
-           'PipelineLoadError', 'PRECISIONS', 'resolve_device']
-
-
-class PipelineLoadError(RuntimeError):
-    """The pipeline cannot be built (weights missing or unreadable, device unusable)."""
-
-
-def resolve_device(device='auto'):
-    """
-    Map a device string to the torch device to use; PipelineLoadError when it is unusable.
-
-    ``auto``: ``cuda`` when torch can use a GPU, else ``cpu``; ``cpu``; ``cuda`` or ``cuda:N``
-    (checked against the GPUs torch sees).
-    """
-    text = str(device).strip().lower()
-    if text == 'auto':
-        if torch.cuda.is_available():
-            return 'cuda'
-        gpu = _gpu_without_cuda()
-        if gpu:
-            warnings.warn(f'device auto: {gpu}, but torch {torch.__version__} cannot use it '
-                          f'({_why_no_cuda()}); running on the CPU, which is far slower',
-                          RuntimeWarning, stacklevel=2)
-        return 'cpu'
-    if text == 'cpu':
-        return 'cpu'
-    kind, _, index = text.partition(':')
-    if kind != 'cuda' or (index and not index.isdigit()):
-        raise PipelineLoadError(f'unknown device {device!r}: expected auto, cpu, cuda or cuda:N')
-    if not torch.cuda.is_available():
-        raise PipelineLoadError(f'device {device} requested but CUDA is not available to torch '
-                                f'{torch.__version__} ({_why_no_cuda()}); use device cpu or '
-                                'auto')
-    if int(index or 0) >= torch.cuda.device_count():
-        raise PipelineLoadError(f'device {device} requested but only '
-                                f'{torch.cuda.device_count()} CUDA device(s) exist')
-    return text
-
-
-def _gpu_without_cuda():
-    """Describe an NVIDIA GPU visible to the OS, or '' (used when torch sees no CUDA)."""
-    if os.path.exists('/dev/nvidiactl') or os.path.exists('/dev/nvidia0'):
-        return 'an NVIDIA GPU is present (/dev/nvidia*)'
-    if shutil.which('nvidia-smi'):
-        return 'nvidia-smi is installed'
-    return ''
-
-
-def _why_no_cuda():
-    if torch.version.cuda is None:
-        return 'a CPU-only torch build; install a CUDA build of torch'
-    return (f'built for CUDA {torch.version.cuda}; the driver is missing, too old or not '
-            'accessible (check nvidia-smi and CUDA_VISIBLE_DEVICES)')
-
-
-def load_pipeline(detector_path, reconstructor_path, device='auto', precision='auto', *,
-                  conf=0.3, iou=0.7, rescale_factor=2.0, max_hands=DEFAULT_MAX_HANDS,
-                  compile=False, warm_up=False):  # noqa: A002 (the parameter's name)
-    """
-    Load both networks and build the :class:`HandPipeline`.
-
-    The one way the node, the CLI and the benchmarks get a pipeline.
-
-    ``device``: see :func:`resolve_device`; ``precision``: 'auto' (bf16 on CUDA, fp32 on the
-    CPU), 'fp32', 'tf32', 'fp16' or 'bf16' for the reconstructor's network layers (the
-    detector: :func:`detector_dtype`); it also sets the process-wide TF32 switches
-    (:func:`wilor_ros.precision.configure_backends`). ``compile``: static batch buckets and
-    ``torch.compile(mode='reduce-overhead')``; ``warm_up``: run :meth:`HandPipeline.warm_up`
-    before returning. Raises :class:`PipelineLoadError` with one line naming the file and the
-    ``wilor-download`` command when a weights file is missing or unusable, or the device when
-    it is unusable.
-    """
-    from wilor_ros.detector import load_detector
-    from wilor_ros.models.checkpoint_io import CheckpointError
-    from wilor_ros.reconstructor import load_reconstructor
-    from wilor_ros.weights import missing_weights_hint
-
-    if precision not in PRECISIONS:
-        raise PipelineLoadError(f'unknown precision {precision!r}: expected one of '
-                                f'{", ".join(PRECISIONS)}')
-    paths = {}
-    for what, path in (('hand detector', detector_path),
-                       ('WiLoR reconstructor', reconstructor_path)):
-        path = pathlib.Path(path).expanduser()
-        if not path.is_file():
-            raise PipelineLoadError(f'{what} weights not found: {path}; {missing_weights_hint()}')
-        paths[what] = path
-    torch_device = resolve_device(device)
-    precision = resolve_precision(precision, torch_device)
-    configure_backends(precision)
-    try:
-        detector = load_detector(paths['hand detector'], torch_device, detector_dtype(precision))
-        reconstructor = load_reconstructor(paths['WiLoR reconstructor'], torch_device,
-                                           dtype=precision)
-    except CheckpointError as error:
-        raise PipelineLoadError(f'{error}; {missing_weights_hint()}') from None
-    pipe = HandPipeline(detector, reconstructor, conf=conf, iou=iou,
-                        rescale_factor=rescale_factor, max_hands=max_hands, compile=compile)
-    pipe.precision = precision
-    if warm_up:
-        pipe.warm_up()
-    return pipe
+__all__ = ['BATCH_BUCKETS', 'DEFAULT_MAX_HANDS', 'HandPipeline']
 
 
 class HandPipeline:

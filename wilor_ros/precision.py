@@ -81,7 +81,7 @@ def configure_backends(precision):
     TF32 is on only for ``tf32``; every other precision gets IEEE float32 wherever float32
     runs (cuDNN's default would be TF32 convolutions). These flags are process-global: the last
     pipeline loaded decides them for every model in the process. Called by
-    :func:`wilor_ros.pipeline.load_pipeline`, the one place that sets them.
+    :func:`wilor_ros.loading.load_pipeline`, the one place that sets them.
     """
     tf32 = precision == 'tf32'
     torch.backends.cuda.matmul.allow_tf32 = tf32

@@ -89,8 +89,8 @@ class StartupError(RuntimeError):
 
 
 def build_pipeline(settings, logger):
-    """Load both networks with the node's settings (:func:`wilor_ros.pipeline.load_pipeline`)."""
-    from wilor_ros.pipeline import load_pipeline, PipelineLoadError
+    """Load both networks with the node's settings (:func:`wilor_ros.loading.load_pipeline`)."""
+    from wilor_ros.loading import load_pipeline, PipelineLoadError
 
     detector_path, reconstructor_path = settings.weight_paths()
     try:

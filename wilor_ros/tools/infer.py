@@ -35,8 +35,9 @@ import pathlib
 import sys
 
 from wilor_ros.camera import CameraError, parse_camera_spec
+from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.media_io import MediaError, open_input
-from wilor_ros.pipeline import load_pipeline, PipelineLoadError, PRECISIONS
+from wilor_ros.precision import PRECISIONS
 from wilor_ros.tools import interrupt_on_sigterm
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
                                            OverlayOutput)
