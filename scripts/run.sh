@@ -132,7 +132,6 @@ esac
 if [ "$live" = 1 ]; then reliability=${WILOR_IMAGE_RELIABILITY:-best_effort}; pacing=()
 else reliability=${WILOR_IMAGE_RELIABILITY:-reliable}; pacing=(-p pace_topic:=hands); fi
 images=(-p image_reliability:="$reliability")
-pacing+=("${images[@]}")
 # autostart: the lifecycle node configures and activates itself (ignored by a plain node).
 start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
   -p autostart:=true \
@@ -142,7 +141,8 @@ start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
 node_pid=$started
 start "$PY" -m wilor_ros.ros.overlay_recorder --output "$OUTPUT"
 recorder_pid=$started
-start "$VENV/bin/wilor_source" --ros-args -p source:="$SOURCE" -p loop:=false "${pacing[@]}"
+start "$VENV/bin/wilor_source" --ros-args -p source:="$SOURCE" -p loop:=false \
+  "${pacing[@]}" "${images[@]}"
 source_pid=$started
 say "writing the overlay to $OUTPUT (Ctrl-C to stop); hands on /hands, ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
 

@@ -24,8 +24,7 @@ while the others keep their monocular depth.
 from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
-from ros_harness import (DrivenProcess, node_process,
-                         PROGRAMS, ros_env)
+from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env
 from scipy.spatial.transform import Rotation
 
 from wilor_ros.camera import intrinsics_from_values

@@ -54,6 +54,8 @@ from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 from wilor_msgs.msg import HandArray, MeshFaces
 
+from wilor_ros.ros.stamped_messages import stamp_nanoseconds
+
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'fixtures' / 'a'
 TYPES = {'hands': HandArray, 'markers': MarkerArray, 'debug_image': Image}
 
@@ -199,7 +201,7 @@ class Probe:
 
     def on_diagnostics(self, msg):
         with self.condition:
-            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            stamp = stamp_nanoseconds(msg.header.stamp)
             for status in msg.status:
                 self.diagnostics.append((stamp, status.name, {
                     'level': int.from_bytes(status.level, 'little')

@@ -43,6 +43,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
 from wilor_msgs.msg import HandArray
 
+from wilor_ros.ros.stamped_messages import stamp_nanoseconds
+
 TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                     reliability=ReliabilityPolicy.RELIABLE,
                     durability=DurabilityPolicy.VOLATILE)
@@ -100,7 +102,7 @@ class Client:
 
     def _diagnostics(self, msg):
         with self.lock:
-            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            stamp = stamp_nanoseconds(msg.header.stamp)
             for status in msg.status:
                 if 'wilor_node' in status.name:
                     self.diagnostics.append((stamp, {v.key: v.value for v in status.values}))

@@ -35,6 +35,7 @@ from wilor_ros.ros.image_qos import RELIABILITIES
 from wilor_ros.ros.markers import MarkerStyle
 from wilor_ros.ros.node_diagnostics import (DEFAULT_LATENCY_BUDGET, DEFAULT_STALL_TIMEOUT,
                                             DEFAULT_WINDOW, MAX_WINDOW)
+from wilor_ros.ros.stamped_messages import MAX_MISSES
 from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
@@ -208,8 +209,8 @@ PARAMETERS = (
                   'depth (needs camera_info)'),
     ParameterSpec('sync.wait', 0.1, 'seconds an image waits for the camera_info and depth image '
                   'with its stamp when they have not arrived yet (topics arrive in any order); '
-                  'a topic that comes up empty 3 times in a row is not waited for until it is '
-                  'on time again; 0: never wait', value_range=(0.0, 1.0)),
+                  f'a topic that comes up empty {MAX_MISSES} times in a row is not waited for '
+                  'until it is on time again; 0: never wait', value_range=(0.0, 1.0)),
     ParameterSpec('depth.sync_tolerance', 0.02, 'largest stamp difference (s) between the '
                   'colour image and the depth image fused with it', value_range=(0.0, 1.0)),
     ParameterSpec('publish.tf', True, 'publish a wrist frame per hand on /tf (parent: the '
