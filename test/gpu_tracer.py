@@ -33,9 +33,17 @@ behave:
 * ``mixed``: an op mixing device tensors with host tensors that are not 0-d: logged, then
   RuntimeError as on CUDA.
 
+:meth:`SimulatedCuda.count_kernels` also counts kernel launches: the aten operators (as the
+dispatcher runs them, below ``torch.nn.functional`` and composite decompositions) executed for a
+torch call that reads or writes a device tensor, less views and allocations, which launch
+nothing on a GPU. It approximates what a GPU would launch (a fused or cuBLAS kernel may be
+several launches), which is enough to compare two versions of the same code.
+
 Test-only code: it lives in test/, never in the package.
 """
 
+import collections
+import contextlib
 import dataclasses
 import traceback
 from unittest import mock
@@ -43,6 +51,7 @@ import weakref
 
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 CUDA = torch.device('cuda', 0)
 # Registry of simulated device tensors and pinned host tensors by identity. Module level, so
@@ -56,6 +65,10 @@ _HOST_READS = {'item', 'tolist', '__bool__', '__int__', '__float__', '__index__'
 _DYNAMIC_SHAPES = {'nonzero', 'argwhere', 'masked_select', 'unique', 'unique_consecutive',
                    'repeat_interleave', 'nonzero_static'}
 _INDEXING = {'__getitem__', '__setitem__', 'index_put_', 'index_put'}
+# aten operators that allocate or describe memory without launching a kernel (views are found
+# from their schemas: OpOverload.is_view).
+_NO_KERNEL = {'empty', 'empty_strided', 'empty_like', 'resize_', 'lift_fresh', 'set_',
+              '_unsafe_view', 'alias', 'detach'}
 
 
 def _has(registry, tensor):
@@ -105,6 +118,31 @@ class Event:
                f'at {self.where}'
 
 
+class KernelCount(TorchDispatchMode):
+    """Kernel launches counted by :meth:`SimulatedCuda.count_kernels`: ``total`` and ``ops``."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = collections.Counter()
+        self.device_call = 0
+
+    @property
+    def total(self):
+        """All kernel launches counted so far."""
+        return sum(self.ops.values())
+
+    def reset(self):
+        """Forget the launches counted so far."""
+        self.ops.clear()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if self.device_call and not func.is_view and name not in _NO_KERNEL \
+                and not name.startswith(('is_', 'sym_')):
+            self.ops[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
 class SimulatedCuda(TorchFunctionMode):
     """Run torch code as if on ``cuda:0`` (computing on the CPU) and log transfers; see module."""
 
@@ -112,6 +150,7 @@ class SimulatedCuda(TorchFunctionMode):
         super().__init__()
         self.events = []
         self._patches = [mock.patch('torch.cuda._lazy_init', lambda: None)]
+        self._kernels = None
 
     def __enter__(self):
         for patch in self._patches:
@@ -144,6 +183,17 @@ class SimulatedCuda(TorchFunctionMode):
         """Forget the events logged so far."""
         self.events = []
 
+    @contextlib.contextmanager
+    def count_kernels(self):
+        """Count kernel launches on the device inside the block; yield a :class:`KernelCount`."""
+        counter = KernelCount()
+        self._kernels = counter
+        try:
+            with counter:
+                yield counter
+        finally:
+            self._kernels = None
+
     def _log(self, kind, function, blocking):
         frames = [frame for frame in traceback.extract_stack()
                   if 'wilor_ros' in frame.filename]
@@ -160,6 +210,19 @@ class SimulatedCuda(TorchFunctionMode):
             return func(*args, **kwargs)
         inputs = list(_tensors((args, kwargs)))
         device_in = any(on_device(t) for t in inputs)
+        kernels = self._kernels
+        if kernels is None:
+            return self._function(func, name, args, kwargs, inputs, device_in)
+        # The aten operators this call runs launch on the device when it touches the device.
+        on_gpu = device_in or _is_cuda(kwargs.get('device')) or (
+            name in ('to', 'cuda') and _is_cuda(_target(name, args[1:], kwargs)))
+        kernels.device_call += on_gpu
+        try:
+            return self._function(func, name, args, kwargs, inputs, device_in)
+        finally:
+            kernels.device_call -= on_gpu
+
+    def _function(self, func, name, args, kwargs, inputs, device_in):
         self_tensor = args[0] if args and isinstance(args[0], torch.Tensor) else None
 
         if name in ('to', 'cuda', 'cpu') and self_tensor is not None:
@@ -228,12 +291,7 @@ class SimulatedCuda(TorchFunctionMode):
         return func(*args)
 
     def _move(self, func, name, tensor, args, kwargs):
-        if name == 'cuda':
-            target, non_blocking, dtype = CUDA, kwargs.get('non_blocking', False), None
-        elif name == 'cpu':
-            target, non_blocking, dtype = torch.device('cpu'), False, None
-        else:
-            target, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
+        target, dtype, non_blocking = _parse_move(name, args, kwargs)
         source_on_device = on_device(tensor)
         moved = tensor.to(dtype=dtype) if dtype is not None else tensor
         if target is None:
@@ -260,3 +318,20 @@ class SimulatedCuda(TorchFunctionMode):
         elif not on_device(target) and on_device(source):
             self._log('d2h', 'copy_', True)
         return func(*args, **kwargs)
+
+
+def _parse_move(name, args, kwargs):
+    # (target device, dtype, non_blocking) of a to() / cuda() / cpu() call.
+    if name == 'cuda':
+        return CUDA, None, kwargs.get('non_blocking', False)
+    if name == 'cpu':
+        return torch.device('cpu'), None, False
+    target, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
+    return target, dtype, non_blocking
+
+
+def _target(name, args, kwargs):
+    try:
+        return _parse_move(name, args, kwargs)[0]
+    except (TypeError, RuntimeError):
+        return None

@@ -19,10 +19,10 @@ from conftest import DETECTOR, FIXTURES
 import cv2
 import numpy as np
 import pytest
+from reference_nms import box_iou_greedy_keep
 import torch
 
-from wilor_ros.detector import (box_iou_greedy_keep, HandDetector, load_detector,
-                                non_max_suppression)
+from wilor_ros.detector import HandDetector, load_detector, non_max_suppression
 from wilor_ros.letterbox import letterbox_numpy, letterbox_torch, plan_letterbox
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
 from wilor_ros.models.yolo_pose import (

@@ -25,7 +25,9 @@ execution (see :mod:`wilor_ros.models.checkpoint_io`).
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from wilor_ros.compile_counters import CompileCounter
 from wilor_ros.letterbox import letterbox_numpy, letterbox_torch, plan_letterbox
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
 from wilor_ros.models.yolo_pose import build_yolo_pose
@@ -33,6 +35,8 @@ from wilor_ros.models.yolo_pose import build_yolo_pose
 # ultralytics non_max_suppression: per-class box offset (px) and candidate cap before NMS.
 CLASS_OFFSET = 7680.0
 MAX_NMS_CANDIDATES = 30000
+# Rows per frame of HandDetector.detect_batch: the pipeline's max_hands (default 10) fits.
+DEFAULT_TABLE_SIZE = 16
 
 # Layer classes of yolov8-pose.yaml (ultralytics layers 0-22), checked before loading.
 YOLOV8_POSE_LAYERS = (
@@ -42,100 +46,104 @@ YOLOV8_POSE_LAYERS = (
 )
 
 
-def box_iou_greedy_keep(boxes, scores, iou_threshold, max_keep):
+def greedy_nms_fixed(boxes, scores, iou_threshold, steps, early_exit=False):
     """
-    Greedy NMS (torchvision ``nms`` semantics) on the CPU; return kept indices by score.
+    Greedy NMS on the boxes' device with a fixed-size result: (index (N, steps), valid).
 
-    A box is dropped when its IoU with an already kept, higher-scoring box exceeds the
-    threshold. Stops after ``max_keep`` boxes, which equals NMS followed by ``[:max_keep]``.
+    ``boxes`` (N, A, 4) x1, y1, x2, y2 and ``scores`` (N, A), -inf where a box is no candidate
+    (or (A, 4) and (A,) for one frame, giving (steps,) results). Each step keeps, in every
+    frame at once, the highest-scoring remaining box (the first on ties, as a stable sort) and
+    removes every box whose IoU with it exceeds ``iou_threshold`` (a number or a 0-d tensor):
+    torchvision ``nms`` followed by ``[:steps]``, decision for decision (IoU computed in the
+    same order of operations). Exactly ``steps`` steps, no host synchronisation and no
+    data-dependent shape, so it can be captured in a CUDA graph; ``valid`` marks the steps that
+    found a box (a prefix per frame; the index is 0 elsewhere). ``early_exit`` stops once no
+    frame has a box left, reading a value on the host: only for CPU tensors, where that costs
+    nothing (the result then has fewer columns).
     """
-    order = np.argsort(-scores, kind='stable')
-    boxes = boxes[order]
-    x1, y1, x2, y2 = boxes.T
-    areas = (x2 - x1) * (y2 - y1)
-    suppressed = np.zeros(len(order), dtype=bool)
-    keep = []
-    for i in range(len(order)):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        if len(keep) >= max_keep:
-            break
-        rest = slice(i + 1, None)
-        inter_w = np.maximum(0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
-        inter_h = np.maximum(0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
-        inter = inter_w * inter_h
-        iou = inter / (areas[i] + areas[rest] - inter)
-        suppressed[rest] |= iou > iou_threshold
-    return order[np.asarray(keep, dtype=np.int64)]
-
-
-def greedy_nms_fixed(boxes, scores, iou_threshold, max_keep, early_exit=False):
-    """
-    Greedy NMS on the boxes' device with a fixed-size result: (index (K,), valid (K,) bool).
-
-    The same decisions as :func:`box_iou_greedy_keep` (torchvision ``nms`` followed by
-    ``[:max_keep]``): each step keeps the highest-scoring remaining box (the first on ties, as a
-    stable sort) and removes every box whose IoU with it exceeds the threshold. ``scores`` is
-    -inf where a box is no candidate. Exactly ``max_keep`` steps, no host synchronisation and
-    no data-dependent shape, so it can be captured in a CUDA graph; ``valid`` marks the steps
-    that found a box (a prefix). ``early_exit`` stops once nothing remains, which reads a value
-    on the host: only for CPU tensors, where that costs nothing.
-    """
-    x1, y1, x2, y2 = boxes.unbind(1)
-    areas = (x2 - x1) * (y2 - y1)
+    single = scores.dim() == 1
+    if single:
+        boxes, scores = boxes[None], scores[None]
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    # One gather per step fetches the kept box and its area; storing -x1, -y1 turns the two
+    # overlap corners into one minimum: min(x2, x2') + min(-x1, -x1') = min(x2, x2') - max(x1,
+    # x1') exactly (negation is exact). 12 kernels per step, all frames at once (before: 23 per
+    # step and frame, counted on test/gpu_tracer.py's simulated GPU); a precomputed IoU matrix
+    # would cost 4 per step but A x A memory (8400^2 floats per frame at 640 px), and over a
+    # top-k of candidates it is not exact once more than k boxes are suppressed.
+    packed = torch.stack((x2, y2, -x1, -y1, (x2 - x1) * (y2 - y1)), -1)
+    corners, areas = packed[..., :4], packed[..., 4]
     remaining = scores.clone()
-    positions = torch.arange(scores.shape[0], device=scores.device)
-    picked, found = [], []
-    for _ in range(max_keep):
-        best = remaining.argmax().reshape(1)
-        ok = remaining.index_select(0, best) > float('-inf')
-        box = boxes.index_select(0, best)[0]
-        inter_w = (torch.minimum(box[2], x2) - torch.maximum(box[0], x1)).clamp_(min=0)
-        inter_h = (torch.minimum(box[3], y2) - torch.maximum(box[1], y1)).clamp_(min=0)
-        inter = inter_w * inter_h
-        iou = inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter)
-        removed = (iou > iou_threshold) | (positions == best)
-        remaining = remaining.masked_fill(removed, float('-inf'))
+    picked, values = [], []
+    for _ in range(steps):
+        value, best = remaining.max(1, keepdim=True)
+        chosen = packed.gather(1, best[..., None].expand(-1, -1, 5))
+        overlap = torch.minimum(corners, chosen[..., :4])
+        sides = (overlap[..., :2] + overlap[..., 2:]).clamp_(min=0)
+        inter = sides.prod(-1)
+        # torchvision's order: inter / (area_kept + area - inter).
+        iou = inter / ((chosen[..., 4] + areas) - inter)
+        remaining.masked_fill_(iou > iou_threshold, float('-inf'))
+        # The kept box itself (its IoU is NaN when its area is 0, or <= a threshold >= 1).
+        remaining.scatter_(1, best, float('-inf'))
         picked.append(best)
-        found.append(ok)
-        if early_exit and not bool(ok):
+        values.append(value)
+        if early_exit and not bool(value.max() > float('-inf')):
             break
-    index = torch.zeros(max_keep, dtype=torch.int64, device=scores.device)
-    valid = torch.zeros(max_keep, dtype=torch.bool, device=scores.device)
-    if picked:
-        index[:len(picked)] = torch.cat(picked)
-        valid[:len(found)] = torch.cat(found)
-    return torch.where(valid, index, torch.zeros_like(index)), valid
+    if not picked:
+        empty = scores.new_zeros((scores.shape[0], 0))
+        index, valid = empty.long(), empty.bool()
+    else:
+        index, valid = torch.cat(picked, 1), torch.cat(values, 1) > float('-inf')
+        index = torch.where(valid, index, 0)
+    return (index[0], valid[0]) if single else (index, valid)
 
 
-def non_max_suppression_fixed(raw, num_classes, conf=0.25, iou=0.7, max_det=300):
+def non_max_suppression_fixed(raw, num_classes, conf=0.25, iou=0.7, max_det=300,
+                              table_size=None):
     """
-    Ultralytics ``non_max_suppression`` for one image, fixed-size and on the device.
+    Ultralytics ``non_max_suppression``, batched, fixed-size and on the device.
 
-    ``raw`` is (4 + nc + nk, A) decoded output. Returns (rows (max_det, 6 + nk), valid
-    (max_det,) bool): x1, y1, x2, y2, score, class, keypoint values (letterbox px) sorted by
-    descending score; rows past the valid prefix are zero. Nothing is read on the host when
-    ``raw`` lives on a GPU (see :func:`greedy_nms_fixed`).
+    ``raw`` is the decoded (N, 4 + nc + nk, A) output (or (4 + nc + nk, A) for one image).
+    Returns (rows (N, T, 6 + nk), valid (N, T) bool): x1, y1, x2, y2, score, class, keypoint
+    values (letterbox px) sorted by descending score; rows past each frame's valid prefix are
+    zero. ``conf``, ``iou`` and ``max_det`` may be numbers or 0-d tensors on ``raw``'s device
+    (a compiled graph then does not depend on their values); ``T`` = ``table_size`` (default
+    ``max_det``, which must then be a number) is the number of NMS steps and rows; rows at or
+    past ``max_det`` are invalid. Nothing is read on the host when ``raw`` lives on a GPU.
     """
-    pred = raw.transpose(0, 1)
-    score, cls = pred[:, 4:4 + num_classes].max(1, keepdim=True)
-    if pred.shape[0] > MAX_NMS_CANDIDATES:
+    single = raw.dim() == 2
+    if single:
+        raw = raw[None]
+    table = int(max_det) if table_size is None else int(table_size)
+    pred = raw.transpose(1, 2)
+    score, cls = pred[..., 4:4 + num_classes].max(-1)
+    if pred.shape[1] > MAX_NMS_CANDIDATES:
         # ultralytics keeps the best MAX_NMS_CANDIDATES candidates; a top-k of the same size
         # keeps the shape static (non-candidates are removed by the threshold below).
-        top = score.view(-1).topk(MAX_NMS_CANDIDATES).indices.sort().values
-        pred, score, cls = pred[top], score[top], cls[top]
-    cx, cy, w, h = pred[:, :4].unbind(1)
-    boxes = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), 1)
-    rows = torch.cat((boxes, score, cls.float(), pred[:, 4 + num_classes:]), 1)
-    candidate_scores = score.view(-1).masked_fill(score.view(-1) <= conf, float('-inf'))
+        top = score.topk(MAX_NMS_CANDIDATES, dim=1).indices.sort(dim=1).values
+        pred = pred.gather(1, top[..., None].expand(-1, -1, pred.shape[2]))
+        score, cls = score.gather(1, top), cls.gather(1, top)
+    cx, cy, w, h = pred[..., :4].unbind(-1)
+    boxes = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), -1)
+    classes = cls.float()
+    rows = torch.cat((boxes, score[..., None], classes[..., None], pred[..., 4 + num_classes:]),
+                     -1)
+    candidate_scores = score.masked_fill(score <= conf, float('-inf'))
     # Boxes of different classes never overlap once shifted by class * 7680 px.
-    shifted = boxes + rows[:, 5:6] * CLASS_OFFSET
+    shifted = boxes + classes[..., None] * CLASS_OFFSET
     # Stopping early reads a value on the host: free on the CPU, never on a GPU or in a graph.
     early_exit = raw.device.type == 'cpu' and not torch.compiler.is_compiling()
-    index, valid = greedy_nms_fixed(shifted, candidate_scores, iou, max_det,
-                                    early_exit=early_exit)
-    return torch.where(valid[:, None], rows.index_select(0, index), 0.0), valid
+    steps = min(table, int(max_det)) if early_exit else table
+    index, valid = greedy_nms_fixed(shifted, candidate_scores, iou, steps, early_exit)
+    if index.shape[1] < table:
+        index = F.pad(index, (0, table - index.shape[1]))
+        valid = F.pad(valid, (0, table - valid.shape[1]))
+    # max_det as a mask over the table: a 0-d tensor, so a new value is no new graph.
+    valid = valid & (torch.arange(table, device=raw.device) < max_det)
+    kept = rows.gather(1, index[..., None].expand(-1, -1, rows.shape[2]))
+    rows = torch.where(valid[..., None], kept, 0.0)
+    return (rows[0], valid[0]) if single else (rows, valid)
 
 
 def non_max_suppression(raw, num_classes, conf=0.25, iou=0.7, max_det=300):
@@ -152,24 +160,26 @@ def non_max_suppression(raw, num_classes, conf=0.25, iou=0.7, max_det=300):
 
 def scale_to_image(boxes, keypoints, box):
     """
-    Map letterbox boxes (N, 4) and keypoints (N, K, >=2) back to image px and clip.
+    Map letterbox boxes (..., 4) and keypoints (..., K, >=2) back to image px and clip.
 
     Follows ultralytics ``scale_boxes`` (padding rounded with ``round(pad - 0.1)``) and
-    ``scale_coords`` (padding unrounded); the gain is from input and image sizes.
+    ``scale_coords`` (padding unrounded); the gain is from input and image sizes. Returns
+    (boxes, keypoints), keypoints with their first two values mapped and the rest kept.
     """
     in_h, in_w = box.input_hw
     h, w = box.image_hw
     gain = min(in_h / h, in_w / w)
     pad_x, pad_y = (in_w - w * gain) / 2, (in_h - h * gain) / 2
-    # Python scalars, not a tensor of offsets: nothing is uploaded per frame.
+    # Python scalars, not a tensor of offsets: nothing is uploaded per frame. x and y columns
+    # are mapped as two strided views (x1, x2 and y1, y2): 7 kernels for the boxes instead of
+    # 13 one column at a time, the same arithmetic per value.
     off_x, off_y = round(pad_x - 0.1), round(pad_y - 0.1)
-    boxes = torch.stack((((boxes[:, 0] - off_x) / gain).clamp(0, w),
-                         ((boxes[:, 1] - off_y) / gain).clamp(0, h),
-                         ((boxes[:, 2] - off_x) / gain).clamp(0, w),
-                         ((boxes[:, 3] - off_y) / gain).clamp(0, h)), 1)
-    keypoints = keypoints.clone()
-    keypoints[..., 0] = ((keypoints[..., 0] - pad_x) / gain).clamp(0, w)
-    keypoints[..., 1] = ((keypoints[..., 1] - pad_y) / gain).clamp(0, h)
+    xs = ((boxes[..., 0::2] - off_x) / gain).clamp(0, w)
+    ys = ((boxes[..., 1::2] - off_y) / gain).clamp(0, h)
+    boxes = torch.stack((xs, ys), -1).flatten(-2)
+    u = ((keypoints[..., 0] - pad_x) / gain).clamp(0, w)
+    v = ((keypoints[..., 1] - pad_y) / gain).clamp(0, h)
+    keypoints = torch.cat((torch.stack((u, v), -1), keypoints[..., 2:]), -1)
     return boxes, keypoints
 
 
@@ -180,37 +190,44 @@ class HandDetector:
     ``network`` is a fused :class:`~wilor_ros.models.yolo_pose.YoloPose`; ``imgsz`` the letterbox
     target (int or (h, w)); ``class_names`` maps class index to name ('left', 'right').
     ``dtype`` float16/bfloat16 runs the convolutions in that precision (decode, NMS and scaling
-    stay float32).
+    stay float32). ``table_size`` is the fixed number of detection rows per frame of
+    :meth:`detect_batch` (the NMS runs that many steps; ``max_det`` may not exceed it).
     """
 
     def __init__(self, network, *, imgsz=640, class_names=None, device='cpu',
-                 dtype=torch.float32, stride=32):
+                 dtype=torch.float32, stride=32, table_size=DEFAULT_TABLE_SIZE):
         self.device = torch.device(device)
         self.dtype = dtype
         self.imgsz = imgsz
         self.stride = int(stride)
+        self.table_size = int(table_size)
+        if self.table_size < 1:
+            raise ValueError(f'table_size must be at least 1, got {table_size}')
         self.class_names = dict(class_names or {0: 'left', 1: 'right'})
         right = [i for i, name in self.class_names.items() if str(name).lower() == 'right']
         self.right_class = int(right[0]) if right else 1
         self.network = network.to(device=self.device, dtype=dtype).eval()
         self.config = network.config
         self._compiled = None
+        self.compile_counter = CompileCounter('hand detector')
+        self._threshold_key = None
+        self._thresholds = None
 
     def preprocess(self, image_bgr):
         """Letterbox a BGR uint8 image (numpy, or tensor on any device) -> (input, Letterbox)."""
-        if isinstance(image_bgr, torch.Tensor) and image_bgr.device.type == 'cpu':
-            # OpenCV is much faster on the CPU and gives the same pixels as letterbox_torch.
-            image_bgr = image_bgr.numpy()
-        if isinstance(image_bgr, torch.Tensor):
-            _check_image(tuple(image_bgr.shape), image_bgr.dtype == torch.uint8)
-            box = plan_letterbox(tuple(image_bgr.shape[:2]), self.imgsz, self.stride)
-            tensor = letterbox_torch(image_bgr.to(self.device), box)
-        else:
-            image_bgr = np.asarray(image_bgr)
-            _check_image(image_bgr.shape, image_bgr.dtype == np.uint8)
-            box = plan_letterbox(image_bgr.shape[:2], self.imgsz, self.stride)
-            tensor = letterbox_numpy(image_bgr, box).to(self.device)
-        return tensor, box
+        image_bgr = _host_or_tensor(image_bgr)
+        box = plan_letterbox(tuple(image_bgr.shape[:2]), self.imgsz, self.stride)
+        return self._letterbox([image_bgr], box), box
+
+    def _letterbox(self, images, box):
+        # Frames of one size: one letterbox for all of them, on the device for device tensors.
+        if isinstance(images[0], torch.Tensor):
+            stack = images[0][None] if len(images) == 1 else torch.stack(images)
+            return letterbox_torch(stack.to(self.device), box)
+        # OpenCV is much faster on the CPU and gives the same pixels as letterbox_torch; the
+        # frames go up in one copy.
+        inputs = [letterbox_numpy(image, box) for image in images]
+        return (inputs[0] if len(inputs) == 1 else torch.cat(inputs)).to(self.device)
 
     @torch.inference_mode()
     def raw(self, input_tensor):
@@ -226,51 +243,136 @@ class HandDetector:
         return output, [m.float() for m in box_cls]
 
     @torch.inference_mode()
+    def detect_batch(self, images, conf=0.25, iou=0.7, max_det=None):
+        """
+        Detect hands in several frames into fixed-size tensors; nothing is read on the host.
+
+        ``images``: a list of uint8 HxWx3 BGR images (numpy, or uint8 tensors on one device);
+        sizes may differ. Returns a dict of tensors on the detector's device, a leading frame
+        axis (N) and ``T`` = ``table_size`` rows per frame: ``valid`` (N, T) bool (a prefix per
+        frame, by descending score; rows at or past ``max_det`` are invalid), ``boxes`` (N, T, 4)
+        x1, y1, x2, y2 image px (unrounded, clipped, each frame by its own letterbox),
+        ``scores`` (N, T), ``classes`` (N, T) int64, ``is_right`` (N, T) bool, ``keypoints``
+        (N, T, K, 3) u, v, visibility image px; invalid rows hold the mapping of zeros.
+        ``max_det`` (default ``T``) must be at most ``T``: ValueError otherwise.
+
+        Frames whose letterbox has the same input size run together: one letterbox per image
+        size, one network forward and one NMS per input size (one in all for same-size frames,
+        the multi-camera case). Frames of different input sizes are not padded onto one
+        canvas: ultralytics letterboxes each image to its own minimal stride multiple, and
+        extra padding would change the detections.
+        """
+        max_det = self.table_size if max_det is None else int(max_det)
+        if not 0 <= max_det <= self.table_size:
+            raise ValueError(f'max_det must be between 0 and the detector table size '
+                             f'{self.table_size}, got {max_det}')
+        return self._detect_batch(images, conf, iou, max_det, self.table_size)
+
+    def _detect_batch(self, images, conf, iou, max_det, table_size):
+        images = [_host_or_tensor(image) for image in images]
+        if not images:
+            raise ValueError('detect_batch needs at least one image')
+        boxes = [plan_letterbox(tuple(image.shape[:2]), self.imgsz, self.stride)
+                 for image in images]
+        thresholds = self._threshold_tensors(conf, iou, max_det)
+        # Frames by network input size, then by image size (= letterbox) inside each.
+        groups = {}
+        for index, box in enumerate(boxes):
+            groups.setdefault(box.input_hw, {}).setdefault(box, []).append(index)
+        pieces, frame_at = [], [None] * len(images)
+        for by_box in groups.values():
+            parts = [self._letterbox([images[i] for i in indices], box)
+                     for box, indices in by_box.items()]
+            rows, valid = self._forward(parts[0] if len(parts) == 1 else torch.cat(parts),
+                                        *thresholds, table_size)
+            if self._compiled is not None:
+                # CUDA-graph outputs are overwritten by the next replay; these are small.
+                rows, valid = rows.clone(), valid.clone()
+            start = 0
+            for box, indices in by_box.items():
+                end = start + len(indices)
+                pieces.append(self._detections(rows[start:end], valid[start:end], box))
+                for offset, index in enumerate(indices):
+                    frame_at[index] = (len(pieces) - 1, offset)
+                start = end
+        if len(pieces) == 1:
+            return pieces[0]
+        # Back to the callers' frame order: one concatenation per key.
+        return {key: torch.cat([pieces[piece][key][offset:offset + 1]
+                                for piece, offset in frame_at])
+                for key in pieces[0]}
+
+    def _threshold_tensors(self, conf, iou, max_det):
+        # 0-d device tensors, so a compiled forward_fixed does not specialise on their values;
+        # torch.full launches a fill (no host copy), and only when a value changes.
+        key = (float(conf), float(iou), int(max_det))
+        if key != self._threshold_key:
+            self._thresholds = (
+                torch.full((), key[0], dtype=torch.float32, device=self.device),
+                torch.full((), key[1], dtype=torch.float32, device=self.device),
+                torch.full((), key[2], dtype=torch.int64, device=self.device))
+            self._threshold_key = key
+        return self._thresholds
+
+    @torch.inference_mode()
     def detect_fixed(self, image_bgr, conf=0.25, iou=0.7, max_det=300):
         """
-        Detect hands into fixed-size tensors on the detector's device; nothing read on the host.
+        Detect hands in one image into fixed-size tensors on the detector's device.
 
         Same keys as :meth:`detect`, each with ``max_det`` rows, plus ``valid`` (max_det,) bool
-        marking the detections (a prefix, by descending score); other rows are zero. The shapes
-        depend only on ``max_det`` and the image size, so this can be captured in a CUDA graph.
+        marking the detections (a prefix, by descending score). The single-frame form of
+        :meth:`detect_batch`; the table has ``max(table_size, max_det)`` rows, so up to
+        ``table_size`` the compiled graph is the batch path's.
         """
-        tensor, box = self.preprocess(image_bgr)
-        rows, valid = self._forward(tensor, float(conf), float(iou), int(max_det))
-        if self._compiled is not None:
-            # CUDA-graph outputs are overwritten by the next replay; these are small.
-            rows, valid = rows.clone(), valid.clone()
-        return self._detections(rows, valid, box)
+        max_det = int(max_det)
+        if max_det < 0:
+            raise ValueError(f'max_det must be >= 0, got {max_det}')
+        found = self._detect_batch([image_bgr], conf, iou, max_det,
+                                   max(self.table_size, max_det))
+        return {key: value[0, :max_det] for key, value in found.items()}
 
-    def forward_fixed(self, input_tensor, conf, iou, max_det):
+    def forward_fixed(self, input_tensor, conf, iou, max_det, table_size=None):
         """
-        Network, decoding and NMS on a letterboxed (1, 3, H, W) input: (rows, valid).
+        Network, decoding and NMS on a letterboxed (N, 3, H, W) input: (rows, valid).
 
-        The capturable core of :meth:`detect_fixed` (no host read, static shapes): what
-        :meth:`compile` compiles and what the graph-break test traces.
+        The capturable core of :meth:`detect_batch` (no host read, static shapes): what
+        :meth:`compile` compiles and what the graph-break test traces. ``conf``, ``iou`` and
+        ``max_det`` are 0-d device tensors (numbers work, but a compiled graph specialises on
+        them); rows (N, T, 6 + nk) and valid (N, T), ``T`` = ``table_size`` (default
+        ``self.table_size``).
         """
+        table_size = self.table_size if table_size is None else table_size
         x = input_tensor.to(device=self.device, dtype=self.dtype)
         output = self.network.head.decode(*self.network.forward_maps(x))
-        return non_max_suppression_fixed(output[0], self.config.num_classes, conf, iou,
-                                         max_det)
+        return non_max_suppression_fixed(output, self.config.num_classes, conf, iou, max_det,
+                                         table_size)
 
-    def compile(self, mode='reduce-overhead'):  # noqa: A003 (as nn.Module.compile)
-        """Run :meth:`forward_fixed` through ``torch.compile`` (CUDA graphs on a GPU)."""
-        self._compiled = torch.compile(self.forward_fixed, mode=mode, dynamic=False)
+    def compile(self, mode='reduce-overhead', backend='inductor'):  # noqa: A003 (as nn.Module)
+        """
+        Run :meth:`forward_fixed` through ``torch.compile`` (CUDA graphs on a GPU).
+
+        ``backend`` 'eager' or 'aot_eager' (with ``mode=None``) trace with Dynamo's real guards
+        but compile nothing: the tests' fast check for recompilations. Compilations are counted
+        in :attr:`compile_counter` (:class:`~wilor_ros.compile_counters.CompileCounter`).
+        """
+        options = {} if mode is None else {'mode': mode}
+        compiled = torch.compile(self.forward_fixed, backend=backend, dynamic=False, **options)
+        self._compiled = self.compile_counter.wrap(compiled)
         return self
 
-    def _forward(self, input_tensor, conf, iou, max_det):
+    def _forward(self, input_tensor, conf, iou, max_det, table_size):
         function = self._compiled if self._compiled is not None else self.forward_fixed
-        return function(input_tensor, conf, iou, max_det)
+        return function(input_tensor, conf, iou, max_det, table_size)
 
     def _detections(self, rows, valid, box):
         num_kpt, kpt_dims = self.config.keypoint_shape
-        keypoints = rows[:, 6:].reshape(-1, num_kpt, kpt_dims)
+        keypoints = rows[..., 6:].unflatten(-1, (num_kpt, kpt_dims))
         if kpt_dims == 2:
             # Models without a visibility channel: every keypoint counts as visible.
             keypoints = torch.cat((keypoints, torch.ones_like(keypoints[..., :1])), -1)
-        boxes, keypoints = scale_to_image(rows[:, :4], keypoints, box)
-        classes = rows[:, 5].long()
-        return {'boxes': boxes, 'scores': rows[:, 4], 'classes': classes,
+        boxes, keypoints = scale_to_image(rows[..., :4], keypoints, box)
+        classes = rows[..., 5].long()
+        return {'boxes': boxes, 'scores': rows[..., 4], 'classes': classes,
                 'is_right': classes == self.right_class, 'keypoints': keypoints, 'valid': valid}
 
     @torch.inference_mode()
@@ -294,6 +396,19 @@ class HandDetector:
                 'scores': result['scores'].float().cpu().numpy(),
                 'is_right': result['is_right'].cpu().numpy(),
                 'keypoints': result['keypoints'].float().cpu().numpy()}
+
+
+def _host_or_tensor(image):
+    # A checked uint8 HxWx3 frame: a device tensor as it is, anything else as numpy (a CPU
+    # tensor too: OpenCV letterboxes it faster than torch, to the same pixels).
+    if isinstance(image, torch.Tensor) and image.device.type != 'cpu':
+        _check_image(tuple(image.shape), image.dtype == torch.uint8)
+        return image
+    if isinstance(image, torch.Tensor):
+        image = image.numpy()
+    image = np.asarray(image)
+    _check_image(image.shape, image.dtype == np.uint8)
+    return image
 
 
 def _check_image(shape, is_uint8):

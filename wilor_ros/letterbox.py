@@ -115,20 +115,21 @@ def _cached_taps(src_size, dst_size, device, clamp_fraction):
 
 def resize_linear_uint8(image, height, width):
     """
-    Resize a uint8 HxWxC tensor exactly like ``cv2.resize(INTER_LINEAR)``.
+    Resize a uint8 HxWxC (or NxHxWxC) tensor exactly like ``cv2.resize(INTER_LINEAR)``.
 
     Bit-exact with OpenCV's vectorised 8-bit path, so letterboxing on the GPU feeds the network
-    the same pixels as the CPU path.
+    the same pixels as the CPU path. A leading frame axis resizes a batch of same-size frames
+    with the same number of kernels as one frame.
     """
-    src_h, src_w = image.shape[:2]
+    src_h, src_w = image.shape[-3:-1]
     ys0, ys1, b0, b1 = _cached_taps(src_h, height, image.device, clamp_fraction=False)
     xs0, xs1, a0, a1 = _cached_taps(src_w, width, image.device, clamp_fraction=True)
     img = image.int()
 
     def horizontal(rows):
-        return rows[:, xs0] * a0[None, :, None] + rows[:, xs1] * a1[None, :, None]
+        return rows[..., xs0, :] * a0[:, None] + rows[..., xs1, :] * a1[:, None]
 
-    top, bottom = horizontal(img[ys0]), horizontal(img[ys1])
+    top, bottom = horizontal(img[..., ys0, :, :]), horizontal(img[..., ys1, :, :])
     b0, b1 = b0[:, None, None], b1[:, None, None]
     # The SIMD vertical pass rounds in these steps (not one >> 22); kept for bit-exactness.
     out = (((b0 * (top >> 4)) >> 16) + ((b1 * (bottom >> 4)) >> 16) + 2) >> 2
@@ -136,10 +137,15 @@ def resize_linear_uint8(image, height, width):
 
 
 def letterbox_torch(image_bgr, box):
-    """Letterbox a uint8 HxWx3 BGR tensor on its own device; return (1, 3, H, W) RGB float /255."""
+    """
+    Letterbox a uint8 HxWx3 BGR tensor on its own device; return (1, 3, H, W) RGB float /255.
+
+    A (N, H, W, 3) stack of frames of ``box.image_hw`` gives (N, 3, H, W) in one pass.
+    """
     h, w = box.resized_hw
-    if tuple(image_bgr.shape[:2]) != (h, w):
-        image_bgr = resize_linear_uint8(image_bgr, h, w)
-    chw = image_bgr.permute(2, 0, 1).flip(0)
-    chw = F.pad(chw, (box.left, box.right, box.top, box.bottom), value=PAD_VALUE)
-    return chw.unsqueeze(0).float().div_(255.0)
+    batch = image_bgr if image_bgr.dim() == 4 else image_bgr.unsqueeze(0)
+    if tuple(batch.shape[1:3]) != (h, w):
+        batch = resize_linear_uint8(batch, h, w)
+    nchw = batch.permute(0, 3, 1, 2).flip(1)
+    nchw = F.pad(nchw, (box.left, box.right, box.top, box.bottom), value=PAD_VALUE)
+    return nchw.float().div_(255.0)

@@ -189,18 +189,14 @@ class PoseHead(nn.Module):
 
     def anchors(self, maps):
         """Anchor centres (2, A) in grid units and their strides (1, A) for these map sizes."""
+        if torch.compiler.is_compiling():
+            # Traced inline: a graph reading the cache would be guarded on the dict, which the
+            # first call fills, so the second call would recompile. Inside a graph the anchors
+            # are constants (folded, or a few kernels replayed with the CUDA graph).
+            return _make_anchors(maps, self.strides)
         key = (tuple(m.shape[-2:] for m in maps), maps[0].device)
         if key not in self._anchor_cache:
-            points, strides = [], []
-            for stride, m in zip(self.strides, maps):
-                h, w = m.shape[-2:]
-                # ultralytics make_anchors: cell centres at index + 0.5, x varies fastest.
-                rows = torch.arange(h, device=m.device, dtype=torch.float32) + 0.5
-                cols = torch.arange(w, device=m.device, dtype=torch.float32) + 0.5
-                sy, sx = torch.meshgrid(rows, cols, indexing='ij')
-                points.append(torch.stack((sx, sy)).view(2, -1))
-                strides.append(torch.full((1, h * w), stride, device=m.device))
-            self._anchor_cache = {key: (torch.cat(points, 1), torch.cat(strides, 1))}
+            self._anchor_cache = {key: _make_anchors(maps, self.strides)}
         return self._anchor_cache[key]
 
     def decode(self, box_cls, keypoints):
@@ -230,6 +226,19 @@ class PoseHead(nn.Module):
         kpt[:, 0::ndim] = (kpt[:, 0::ndim] * 2.0 + (anchors[0] - 0.5)) * strides
         kpt[:, 1::ndim] = (kpt[:, 1::ndim] * 2.0 + (anchors[1] - 0.5)) * strides
         return torch.cat((boxes, logits.sigmoid(), kpt), 1)
+
+
+def _make_anchors(maps, level_strides):
+    points, strides = [], []
+    for stride, m in zip(level_strides, maps):
+        h, w = m.shape[-2:]
+        # ultralytics make_anchors: cell centres at index + 0.5, x varies fastest.
+        rows = torch.arange(h, device=m.device, dtype=torch.float32) + 0.5
+        cols = torch.arange(w, device=m.device, dtype=torch.float32) + 0.5
+        sy, sx = torch.meshgrid(rows, cols, indexing='ij')
+        points.append(torch.stack((sx, sy)).view(2, -1))
+        strides.append(torch.full((1, h * w), stride, device=m.device))
+    return torch.cat(points, 1), torch.cat(strides, 1)
 
 
 class YoloPose(nn.Module):
