@@ -122,6 +122,14 @@ def test_unopenable_source_exits_non_zero(tmp_path, source):
     assert 'cannot open the source' in process.output and str(path) in process.output
 
 
+@pytest.mark.parametrize('parameter', ['rate:=-5.0', 'fx:=-3', 'image_reliability:=sometimes'])
+def test_invalid_parameter_exits_non_zero_naming_it(tmp_path, parameter):
+    process = RosProcess(['-m', 'wilor_ros.ros.source_node', '--ros-args', '-p',
+                          f'source:={tmp_path}', '-p', parameter], ros_env())
+    assert process.finish(timeout=30) == 1
+    assert parameter.split(':=')[0] in process.output and 'Traceback' not in process.output
+
+
 def test_source_feeds_wilor_node(tmp_path):
     pytest.importorskip('wilor_ros.ros.wilor_node')
     image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']

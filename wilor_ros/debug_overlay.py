@@ -27,8 +27,12 @@ import numpy as np
 
 from wilor_ros.skeleton import BONES
 
+# The hand colours (RGBA, 0..1) and mesh opacity of the overlay, RViz markers
+# (wilor_ros.ros.markers.MarkerStyle) and the node's markers.* parameter defaults. The mesh is
+# translucent so that the skeleton stays visible through it; 0 = no mesh.
 DEFAULT_LEFT_COLOR = (0.15, 0.55, 1.0, 1.0)
 DEFAULT_RIGHT_COLOR = (1.0, 0.45, 0.15, 1.0)
+DEFAULT_MESH_ALPHA = 0.6
 
 # fillConvexPoly/line take fixed-point coordinates with this many fractional bits.
 _SHIFT = 4
@@ -133,8 +137,9 @@ def draw_box(canvas, box, label, color_bgr, thickness):
 
 
 def draw_hands(image_bgr, hands, faces=None, *, camera_matrix=None,
-               left_color=DEFAULT_LEFT_COLOR, right_color=DEFAULT_RIGHT_COLOR, mesh_alpha=0.6,
-               draw_mesh=True, draw_skeleton_lines=True, draw_boxes=True):
+               left_color=DEFAULT_LEFT_COLOR, right_color=DEFAULT_RIGHT_COLOR,
+               mesh_alpha=DEFAULT_MESH_ALPHA, draw_mesh=True, draw_skeleton_lines=True,
+               draw_boxes=True):
     """
     Return a copy of ``image_bgr`` (H, W, 3 uint8) with the hands drawn over it.
 

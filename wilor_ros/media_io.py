@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 
 from wilor_ros.camera import CameraError, intrinsics_from_camera_info_k
+from wilor_ros.depth_pairing import nearest_depth
+from wilor_ros.stamps import media_time_nanoseconds, seconds_to_nanoseconds, stamp_nanoseconds
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv')
@@ -159,7 +161,7 @@ class VideoCapture:
                 ok, image = capture.read()
                 if not ok or image is None:
                     return
-                stamp = int(round(index * 1e9 / self.fps)) if self.fps else None
+                stamp = media_time_nanoseconds(index, self.fps) if self.fps else None
                 yield Frame(index, image, f'{self.spec}#{index}', stamp_ns=stamp)
                 index += 1
         finally:
@@ -189,10 +191,6 @@ def camera_matrix_from_k(k):
     except CameraError:
         return None
     return None if intrinsics is None else intrinsics.matrix
-
-
-def _stamp_ns(header):
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
 
 class BagImages:
@@ -248,7 +246,7 @@ class BagImages:
             raise MediaError(f'{self.path} has no sensor_msgs/msg/Image topic {depth_topic} '
                              f'for --depth-topic; topics: {", ".join(sorted(topics))}')
         self.depth_topic = depth_topic or None
-        self.depth_tolerance_ns = int(depth_tolerance * 1e9)
+        self.depth_tolerance_ns = seconds_to_nanoseconds(depth_tolerance)
         self.count = counts.get(topic)
         self.fps = None
 
@@ -307,7 +305,7 @@ class BagImages:
                     frame.error = problem
                     yield frame
                     continue
-                frame.stamp_ns = _stamp_ns(decoded.header)
+                frame.stamp_ns = stamp_nanoseconds(decoded.header.stamp)
                 frame.frame_id = decoded.header.frame_id
                 try:
                     frame.image = _as_bgr(image_msg_to_bgr(decoded))
@@ -322,10 +320,11 @@ class BagImages:
 
 class _DepthPairing:
     """
-    Pair bag frames with the depth image nearest in stamp (log order may put it after).
+    Pair bag frames with their depth image as the node does (log order may put it after).
 
-    A frame waits until a depth image stamped later than the frame plus the tolerance was read
-    (no nearer one can follow), at most ``max_pending`` frames, or the end of the bag.
+    The rule is :func:`wilor_ros.depth_pairing.nearest_depth`; what is bag-specific is when a
+    frame is decided: once a depth image stamped later than the frame plus the tolerance was
+    read (no nearer one can follow), after ``max_pending`` frames, or at the end of the bag.
     """
 
     def __init__(self, tolerance_ns, max_pending=8):
@@ -338,7 +337,7 @@ class _DepthPairing:
     def add_depth(self, msg):
         from wilor_ros.image_conversion import depth_image_to_array
 
-        stamp = _stamp_ns(msg.header)
+        stamp = stamp_nanoseconds(msg.header.stamp)
         try:
             self.depths.append((stamp, depth_image_to_array(msg)))
         except ValueError:
@@ -357,10 +356,8 @@ class _DepthPairing:
             if not ready:
                 return
             self.frames.popleft()
-            if frame.stamp_ns is not None and self.depths:
-                stamp, depth = min(self.depths, key=lambda item: abs(item[0] - frame.stamp_ns))
-                if abs(stamp - frame.stamp_ns) <= self.tolerance_ns:
-                    frame.depth = depth
+            if frame.stamp_ns is not None:
+                frame.depth, _ = nearest_depth(self.depths, frame.stamp_ns, self.tolerance_ns)
             yield frame
 
 

@@ -35,6 +35,7 @@ from rclpy.serialization import serialize_message
 from std_msgs.msg import Header
 
 from wilor_ros.ros.messages import hands_to_msg, mesh_faces_msg
+from wilor_ros.stamps import from_nanoseconds
 
 _PRIMITIVE_TYPES = frozenset((
     'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32',
@@ -143,8 +144,7 @@ class HandBagWriter:
     def _write_faces(self, log_time):
         channel, msg = self._faces
         self._faces = None
-        msg.header.stamp.sec = int(log_time // 1_000_000_000)
-        msg.header.stamp.nanosec = int(log_time % 1_000_000_000)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = from_nanoseconds(log_time)
         self._writer.add_message(channel, log_time=log_time, data=serialize_message(msg),
                                  publish_time=log_time, sequence=0)
 
@@ -153,8 +153,7 @@ class HandBagWriter:
         if self._faces is not None:
             self._write_faces(frame.log_time_ns)
         header = Header()
-        header.stamp.sec = int(frame.stamp_ns // 1_000_000_000)
-        header.stamp.nanosec = int(frame.stamp_ns % 1_000_000_000)
+        header.stamp.sec, header.stamp.nanosec = from_nanoseconds(frame.stamp_ns)
         header.frame_id = frame.frame_id
         data = serialize_message(hands_to_msg(hands, header))
         self._writer.add_message(self._channel, log_time=frame.log_time_ns, data=data,

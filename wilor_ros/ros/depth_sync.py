@@ -22,13 +22,15 @@ last few depth images and returns the one nearest in stamp to a colour image, wi
 tolerance, waiting briefly when it may still be on its way
 (:mod:`wilor_ros.ros.stamped_messages`); it needs no rclpy (testable alone) and is safe between
 the executor thread (``add``) and the worker thread (``match``). Users with message_filters may
-feed the node from an ApproximateTime pair instead; the result is the same pairing rule.
+feed the node from an ApproximateTime pair instead; the result is the same pairing rule
+(:func:`wilor_ros.depth_pairing.nearest_depth`, which ``wilor-infer`` applies to bags too).
 """
 
 from wilor_ros.depth_fusion import depth_to_metres
+from wilor_ros.depth_pairing import nearest_depth
 from wilor_ros.image_conversion import depth_image_to_array
-from wilor_ros.ros.messages import stamp_seconds
 from wilor_ros.ros.stamped_messages import StampedMessages
+from wilor_ros.stamps import nanoseconds_to_seconds, seconds_to_nanoseconds, stamp_nanoseconds
 
 
 class DepthMatcher:
@@ -54,12 +56,12 @@ class DepthMatcher:
         The depth image with the nearest stamp, if it lies within ``tolerance`` seconds; the
         offset (depth minus colour) is that of the nearest one, None when nothing was stored.
         """
-        depths = [(stamp_seconds(msg.header.stamp), msg) for _, msg in self._depths.messages()]
-        if not depths:
-            return None, None
-        depth_stamp, msg = min(depths, key=lambda item: abs(item[0] - stamp))
-        offset = depth_stamp - stamp
-        return (msg if abs(offset) <= tolerance else None), offset
+        return self._nearest(seconds_to_nanoseconds(stamp), tolerance)
+
+    def _nearest(self, stamp_ns, tolerance):
+        msg, offset_ns = nearest_depth(self._depths.messages(), stamp_ns,
+                                       seconds_to_nanoseconds(tolerance))
+        return msg, (None if offset_ns is None else nanoseconds_to_seconds(offset_ns))
 
     def depth_for(self, header, image_shape, has_camera_matrix, tolerance, max_pixels=None,
                   wait=0.0):
@@ -76,7 +78,8 @@ class DepthMatcher:
         self._depths.wait_for(header.stamp, wait)
         if not self.received:
             return None, None, None
-        msg, offset = self.match(stamp_seconds(header.stamp), tolerance)
+        # The header's exact stamp: seconds since the epoch as a float resolve only 0.2 us.
+        msg, offset = self._nearest(stamp_nanoseconds(header.stamp), tolerance)
         if msg is None:
             return None, offset, ('depth_unmatched', f'no depth image within '
                                   f'{tolerance * 1000:.0f} ms of the colour image (nearest: '

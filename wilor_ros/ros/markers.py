@@ -40,7 +40,9 @@ import numpy as np
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
+from wilor_ros.debug_overlay import DEFAULT_LEFT_COLOR, DEFAULT_MESH_ALPHA, DEFAULT_RIGHT_COLOR
 from wilor_ros.skeleton import BONES
+from wilor_ros.stamps import from_nanoseconds, seconds_to_nanoseconds
 
 # Marker ids inside the namespace: MARKERS_PER_HAND consecutive ids per hand.
 MESH, SKELETON, JOINTS = 0, 1, 2
@@ -55,10 +57,10 @@ class MarkerStyle:
     ``lifetime`` 0 keeps a marker until the next frame's DELETEALL replaces it.
     """
 
-    left_color: Tuple[float, float, float, float] = (0.15, 0.55, 1.0, 1.0)
-    right_color: Tuple[float, float, float, float] = (1.0, 0.45, 0.15, 1.0)
-    # Opacity of the mesh, so that the skeleton stays visible through it; 0 = no mesh.
-    mesh_alpha: float = 0.6
+    # The debug image's colours and opacity: one hand looks the same in RViz and the overlay.
+    left_color: Tuple[float, float, float, float] = DEFAULT_LEFT_COLOR
+    right_color: Tuple[float, float, float, float] = DEFAULT_RIGHT_COLOR
+    mesh_alpha: float = DEFAULT_MESH_ALPHA
     lifetime: float = 0.0
     line_width: float = 0.004
     joint_diameter: float = 0.01
@@ -66,8 +68,8 @@ class MarkerStyle:
 
 
 def _duration(seconds):
-    nanoseconds = int(round(max(float(seconds), 0.0) * 1e9))
-    return Duration(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+    sec, nanosec = from_nanoseconds(seconds_to_nanoseconds(max(float(seconds), 0.0)))
+    return Duration(sec=sec, nanosec=nanosec)
 
 
 def _color(rgba, alpha=None):

@@ -30,11 +30,8 @@ from wilor_msgs.msg import Hand, HandArray, MeshFaces
 
 from wilor_ros.hand_frame import hand_frame_names, wrist_pose
 from wilor_ros.hand_schema import hand_fields
-
-
-def stamp_seconds(stamp):
-    """Return a builtin_interfaces/Time as float seconds (0.0 when the publisher left it unset)."""
-    return stamp.sec + stamp.nanosec * 1e-9
+# Re-exported: the frame worker reads header stamps as seconds through this module.
+from wilor_ros.stamps import stamp_seconds  # noqa: F401
 
 
 def _float32(values, size):

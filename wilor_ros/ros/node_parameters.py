@@ -15,42 +15,36 @@
 """
 The parameters of ``wilor_node``: declarations, descriptors, validation and a settings snapshot.
 
-Every parameter is declared with a ``ParameterDescriptor`` (description, range for numbers,
-``read_only`` for what is fixed at start-up) and checked by :func:`check_value` both at start-up
-and on every change, so an invalid value is rejected with a reason instead of reaching the
-pipeline. :class:`NodeSettings` is an immutable snapshot the inference thread reads once per
+:data:`PARAMETERS` is the only list of them: every parameter is declared from it with a
+``ParameterDescriptor`` (description, range for numbers, ``read_only`` for what is fixed at
+start-up) and checked by :func:`check_value` both at start-up and on every change, so an invalid
+value is rejected with a reason instead of reaching the pipeline. :class:`NodeSettings`, whose
+fields are made from the table, is an immutable snapshot the inference thread reads once per
 frame; live changes replace the whole snapshot, so a frame never sees half an update.
+``config/wilor.yaml`` and the README's parameter table name the same parameters
+(``test/test_parameter_docs.py``).
 """
 
-import dataclasses
 import pathlib
 import re
-from typing import Any, Callable, Optional, Tuple
 
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import SetParametersResult
 
 from wilor_ros.hand_frame import check_frame_pattern
+from wilor_ros.precision import PRECISIONS
+from wilor_ros.ros import parameter_spec
 from wilor_ros.ros.image_qos import RELIABILITIES
 from wilor_ros.ros.markers import MarkerStyle
 from wilor_ros.ros.node_diagnostics import (DEFAULT_LATENCY_BUDGET, DEFAULT_STALL_TIMEOUT,
                                             DEFAULT_WINDOW, MAX_WINDOW)
+from wilor_ros.ros.parameter_spec import choice, ParameterSpec, settings_dataclass
 from wilor_ros.ros.stamped_messages import MAX_MISSES
 from wilor_ros.weights import default_weight_paths
 
 _DEVICE_PATTERN = re.compile(r'(auto|cpu|cuda(:\d+)?)')
-PRECISIONS = ('auto', 'fp32', 'tf32', 'fp16', 'bf16')
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 # A relative ROS namespace: name tokens separated by '/'.
 _CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
-
-
-def _choice(*choices):
-    def check(value):
-        if value not in choices:
-            return f'must be one of {", ".join(choices)}, got {value!r}'
-        return None
-    return check
 
 
 def _device(value):
@@ -72,46 +66,11 @@ def _camera_names(value):
     return None
 
 
-def _list_value(spec, value):
-    """Return a list parameter as the settings hold it: a tuple of strings or of floats."""
-    if spec.default and isinstance(spec.default[0], str):
-        return tuple(str(v) for v in value)
-    return tuple(float(v) for v in value)
-
-
 def _rgba(value):
     values = list(value)
     if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
         return f'must be 4 numbers R, G, B, A in [0, 1], got {values}'
     return None
-
-
-@dataclasses.dataclass(frozen=True)
-class ParameterSpec:
-    """One node parameter: name, default (its type is the parameter type), documentation."""
-
-    name: str
-    default: Any
-    description: str
-    read_only: bool = False
-    value_range: Optional[Tuple[float, float]] = None
-    check: Optional[Callable[[Any], Optional[str]]] = None
-    constraints: str = ''
-
-    def descriptor(self):
-        """Return the ParameterDescriptor shown by ``ros2 param describe``."""
-        descriptor = ParameterDescriptor(name=self.name, description=self.description,
-                                         read_only=self.read_only,
-                                         additional_constraints=self.constraints)
-        if self.value_range is not None:
-            low, high = self.value_range
-            if isinstance(self.default, int) and not isinstance(self.default, bool):
-                descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
-                                                         step=1)]
-            else:
-                descriptor.floating_point_range = [
-                    FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
-        return descriptor
 
 
 _DEFAULT_STYLE = MarkerStyle()
@@ -141,14 +100,14 @@ PARAMETERS = (
     ParameterSpec('precision', 'auto', 'compute precision of the reconstructor (MANO stays '
                   'fp32; the detector runs fp16 for fp16/bf16, else fp32): auto = bf16 on CUDA, '
                   'fp32 on the CPU; fp32 is strict IEEE float32; tf32 uses TF32 tensor cores',
-                  read_only=True, check=_choice(*PRECISIONS),
+                  read_only=True, check=choice(*PRECISIONS),
                   constraints=' | '.join(PRECISIONS)),
     ParameterSpec('compile', False, 'torch.compile both networks with CUDA graphs '
                   '(reduce-overhead) and static batch buckets of 1, 2, 4, 8 hands; start-up '
                   'then compiles for a minute or more', read_only=True),
     ParameterSpec('image_transport', 'raw', 'raw: subscribe to image (sensor_msgs/Image); '
                   'compressed: subscribe to image/compressed (sensor_msgs/CompressedImage, '
-                  'decoded in the node)', read_only=True, check=_choice(*IMAGE_TRANSPORTS),
+                  'decoded in the node)', read_only=True, check=choice(*IMAGE_TRANSPORTS),
                   constraints=' | '.join(IMAGE_TRANSPORTS)),
     # As yolo_ros's image_reliability; qos_overrides.<topic>.subscription.reliability still
     # overrides it per topic.
@@ -157,7 +116,7 @@ PARAMETERS = (
                   'every camera driver) or reliable (every frame of a reliable publisher, e.g. '
                   'wilor_source of a file; best-effort publishers then do not match)',
                   read_only=True,
-                  check=_choice(*RELIABILITIES), constraints=' | '.join(RELIABILITIES)),
+                  check=choice(*RELIABILITIES), constraints=' | '.join(RELIABILITIES)),
     # Applied from the next frame on.
     ParameterSpec('use_camera_info', True,
                   'place hands with the K of camera_info (metric depth) when it arrives; false '
@@ -242,29 +201,7 @@ SPECS = {spec.name: spec for spec in PARAMETERS}
 def check_value(name, value):
     """Return why ``value`` is invalid for parameter ``name``, or None when it is valid."""
     spec = SPECS.get(name)
-    if spec is None:
-        return None
-    if isinstance(spec.default, bool):
-        valid_type = isinstance(value, bool)
-    elif isinstance(spec.default, int):
-        valid_type = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(spec.default, float):
-        valid_type = isinstance(value, float)
-    elif isinstance(spec.default, list):
-        valid_type = not isinstance(value, (str, bytes)) and hasattr(value, '__len__')
-    else:
-        valid_type = isinstance(value, type(spec.default))
-    if not valid_type:
-        return f'{name} must be of type {type(spec.default).__name__}, got {value!r}'
-    if spec.value_range is not None:
-        low, high = spec.value_range
-        if not low <= value <= high:
-            return f'{name} must be in [{low}, {high}], got {value}'
-    if spec.check is not None:
-        reason = spec.check(value)
-        if reason:
-            return f'{name} {reason}'
-    return None
+    return None if spec is None else spec.problem(value)
 
 
 def validate_parameters(parameters):
@@ -279,80 +216,17 @@ def validate_parameters(parameters):
 
 def declare_parameters(node):
     """Declare every parameter on ``node`` (values from YAML / command line override)."""
-    node.declare_parameters('', [(spec.name, spec.default, spec.descriptor())
-                                 for spec in PARAMETERS])
+    parameter_spec.declare_parameters(node, PARAMETERS)
 
 
-@dataclasses.dataclass(frozen=True)
-class NodeSettings:
-    """Snapshot of every parameter value, attribute names with '_' for '.'."""
+class NodeSettings(settings_dataclass('NodeSettingsFields', PARAMETERS)):
+    """
+    Snapshot of every parameter value, attribute names with '_' for '.'.
 
-    autostart: bool
-    cameras: Tuple[str, ...]
-    detector_path: str
-    reconstructor_path: str
-    device: str
-    precision: str
-    compile: bool  # noqa: A003 (the parameter's name)
-    image_transport: str
-    image_reliability: str
-    use_camera_info: bool
-    detection_confidence: float
-    detection_iou: float
-    max_hands: int
-    rescale_factor: float
-    max_image_pixels: int
-    publish_vertices: bool
-    publish_markers: bool
-    publish_debug_image: bool
-    markers_left_color: Tuple[float, ...]
-    markers_right_color: Tuple[float, ...]
-    markers_alpha: float
-    markers_lifetime: float
-    tracking_enabled: bool
-    tracking_max_missed: int
-    smoothing_enabled: bool
-    smoothing_min_cutoff: float
-    smoothing_beta: float
-    use_depth: bool
-    sync_wait: float
-    depth_sync_tolerance: float
-    publish_tf: bool
-    tf_frame_pattern: str
-    tracking_side_hysteresis: int
-    smoothing_max_speed: float
-    diagnostics_stall_timeout: float
-    diagnostics_latency_budget: float
-    diagnostics_window: float
-
-    @classmethod
-    def from_values(cls, values):
-        """Build from ``{parameter name: value}`` (every parameter of PARAMETERS)."""
-        fields = {}
-        for spec in PARAMETERS:
-            value = values[spec.name]
-            fields[spec.name.replace('.', '_')] = (_list_value(spec, value)
-                                                   if isinstance(spec.default, list) else value)
-        return cls(**fields)
-
-    @classmethod
-    def from_node(cls, node):
-        """Read the current values of a node on which :func:`declare_parameters` ran."""
-        return cls.from_values({spec.name: node.get_parameter(spec.name).value
-                                for spec in PARAMETERS})
-
-    def updated(self, parameters):
-        """Return a copy with the given rclpy Parameters applied (unknown names ignored)."""
-        changes = {}
-        for parameter in parameters:
-            spec = SPECS.get(parameter.name)
-            if spec is None:
-                continue
-            value = parameter.value
-            if isinstance(spec.default, list):
-                value = _list_value(spec, value)
-            changes[spec.name.replace('.', '_')] = value
-        return dataclasses.replace(self, **changes)
+    The fields come from :data:`PARAMETERS` (``detection.confidence`` ->
+    ``detection_confidence``); ``from_values``, ``from_node`` and ``updated`` from
+    :class:`wilor_ros.ros.parameter_spec.ParameterSettings`.
+    """
 
     def weight_paths(self):
         """Return (detector, reconstructor) paths: the parameters, or the download cache."""

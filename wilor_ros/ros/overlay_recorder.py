@@ -42,6 +42,7 @@ from wilor_msgs.msg import Hand, HandArray
 
 from wilor_ros.image_conversion import image_msg_to_bgr
 from wilor_ros.skeleton import WRIST
+from wilor_ros.stamps import NANOSECONDS_PER_SECOND, stamp_nanoseconds, stamp_seconds
 
 # Frames held back to measure the frame rate from their stamps (when --fps is not given).
 RATE_SAMPLES = 6
@@ -56,7 +57,7 @@ class RecorderError(RuntimeError):
 
 def stamp_of(msg):
     """Return the header stamp as an integer key (nanoseconds)."""
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+    return stamp_nanoseconds(msg.header.stamp)
 
 
 def describe(msg):
@@ -68,8 +69,7 @@ def describe(msg):
         label = f'{side}' + (f'#{hand.id}' if hand.id else '')
         parts.append(f'{label} {hand.score:.2f} wrist=({wrist.x:+.3f}, {wrist.y:+.3f}, '
                      f'{wrist.z:.3f}) m')
-    stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-    return f'{stamp:.3f}: {len(msg.hands)} hand(s) ' + '; '.join(parts)
+    return f'{stamp_seconds(msg.header.stamp):.3f}: {len(msg.hands)} hand(s) ' + '; '.join(parts)
 
 
 def rate_from_stamps(stamps):
@@ -77,7 +77,7 @@ def rate_from_stamps(stamps):
     intervals = [b - a for a, b in zip(stamps, stamps[1:]) if b > a]
     if not intervals:
         return None
-    return round(1e9 / statistics.median(intervals), 3)
+    return round(NANOSECONDS_PER_SECOND / statistics.median(intervals), 3)
 
 
 class OverlayRecorder:

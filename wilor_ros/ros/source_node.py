@@ -21,38 +21,23 @@ name wilor_node subscribes to, remap it for other consumers) and ``camera_info``
 publisher matches both reliable and best-effort subscribers, and the message is tiny. Image and
 camera_info of a frame carry the same header (stamp = now, ``frame_id``).
 
-Parameters of the node (all dynamically typed, so ``-p source:=0`` and ``-p fx:=600`` work):
+Parameters: :data:`wilor_ros.ros.source_parameters.SOURCE_PARAMETERS` (``ros2 param describe``
+shows each description and range): ``source`` (file, folder, image, ``/dev/videoN`` or webcam
+index), ``rate``, ``loop``, ``frame_id``, ``fx`` / ``fy`` / ``cx`` / ``cy`` (0: heuristic),
+``publish_camera_info``, ``width`` / ``height`` (webcam), ``pace_topic`` (for a file or folder,
+every frame waits for the HandArray with its stamp before the next one goes out, and stamps are
+the media time ``t0 + index / rate``), ``pace_timeout``, ``image_reliability``.
 
-* ``source`` (default '0'): video file, image folder, single image, ``/dev/videoN`` or a webcam
-  index.
-* ``rate`` (Hz, default 0 = the video's own frame rate, 30 for a webcam, 10 for images).
-* ``loop`` (default false): start a file or folder over at its end; without it the node exits
-  (status 0) after the last frame.
-* ``frame_id`` (default 'camera_optical_frame').
-* ``fx``, ``fy``, ``cx``, ``cy`` (pixels, default 0 = unknown: the heuristic fx = fy = max(W, H),
-  about 53 degrees horizontal field of view, principal point at the image centre).
-* ``publish_camera_info`` (default true; false leaves the focal length to wilor_node's own
-  heuristic).
-* ``width``, ``height`` (webcam capture size, 0 = driver default).
-* ``pace_topic`` (default '' = off): a wilor_msgs/HandArray topic (e.g. ``hands``). For a file
-  or folder, every frame then waits for the HandArray with its stamp before the next one goes
-  out (at most ``rate``), so a slow consumer gets every frame instead of the newest one; the
-  first frame waits until ``image`` has a subscriber and the pace topic a publisher. Stamps
-  are then the media time ``t0 + index / rate``, so tracking, smoothing and a recorder see the
-  video's own timing however slow the processing. Ignored for webcams (live).
-* ``pace_timeout`` (s, default 30): a frame whose HandArray has not come by then is sent
-  again (same stamp, e.g. when best-effort delivery lost it), with a warning.
-
-A source that cannot be opened is logged and the node exits with status 1. Ctrl-C / SIGTERM
-end it with status 0.
+A source that cannot be opened, or an invalid parameter, is logged and the node exits with
+status 1. Ctrl-C / SIGTERM end it with status 0.
 """
 
 import sys
 import time
 
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.duration import Duration
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -61,11 +46,15 @@ from wilor_msgs.msg import HandArray
 
 from wilor_ros.camera import CameraError, field_of_view_guess, intrinsics_from_values
 from wilor_ros.media_io import MediaError, open_input
-from wilor_ros.ros.image_qos import image_qos, RELIABILITIES
+from wilor_ros.ros.image_qos import image_qos
 from wilor_ros.ros.messages import bgr_image_msg, camera_info_msg
-from wilor_ros.ros.shutdown import shutdown_ends_spin
+from wilor_ros.ros.parameter_spec import declare_parameters, parameter_problems
+from wilor_ros.ros.shutdown import shutdown_ends_spin, StopRequested, StopSignals
+# DEFAULT_FRAME_ID: test_launch.py reads it from here.
+from wilor_ros.ros.source_parameters import (DEFAULT_FRAME_ID,  # noqa: F401
+                                             SOURCE_PARAMETERS, SourceSettings)
+from wilor_ros.stamps import media_time_nanoseconds
 
-DEFAULT_FRAME_ID = 'camera_optical_frame'
 _DEFAULT_RATES = {'video': 30.0, 'camera': 30.0, 'images': 10.0}
 
 
@@ -76,28 +65,17 @@ class SourceNode(Node):
         """Declare the parameters, open the source (MediaError when impossible) and start."""
         super().__init__('wilor_source', **kwargs)
         self.source = None
-        self.source_spec = str(self._parameter('source', '0', 'video file, image folder, image, '
-                                               '/dev/videoN or webcam index'))
-        rate = float(self._parameter('rate', 0.0, 'Hz; 0 = rate of the input'))
-        self.loop = bool(self._parameter('loop', False, 'start a file or folder over at its end'))
-        self.frame_id = str(self._parameter('frame_id', DEFAULT_FRAME_ID, 'header.frame_id'))
-        self.intrinsics = [float(self._parameter(name, 0.0, 'pixels; 0 = heuristic'))
-                           for name in ('fx', 'fy', 'cx', 'cy')]
-        self.publish_camera_info = bool(
-            self._parameter('publish_camera_info', True, 'publish camera_info with each image'))
-        width = int(self._parameter('width', 0, 'webcam capture width, 0 = driver default'))
-        height = int(self._parameter('height', 0, 'webcam capture height, 0 = driver default'))
-        pace_topic = str(self._parameter('pace_topic', '', 'HandArray topic acknowledging each '
-                                         'frame (files and folders); empty: no pacing'))
-        self.pace_timeout = float(self._parameter('pace_timeout', 30.0, 'seconds before an '
-                                                  'unacknowledged frame is sent again'))
-        reliability = str(self._parameter('image_reliability', 'best_effort', 'QoS of image: '
-                                          'best_effort (sensor data, as camera drivers) or '
-                                          'reliable (every frame; a best-effort subscriber '
-                                          'still matches)'))
-        if reliability not in RELIABILITIES:
-            raise MediaError(f'image_reliability must be best_effort or reliable, got '
-                             f'{reliability!r}')
+        settings = self._read_parameters()
+        self.source_spec = settings.source
+        rate = settings.rate
+        self.loop = settings.loop
+        self.frame_id = settings.frame_id
+        self.intrinsics = settings.intrinsics()
+        self.publish_camera_info = settings.publish_camera_info
+        width, height = settings.width, settings.height
+        pace_topic = settings.pace_topic
+        self.pace_timeout = settings.pace_timeout
+        reliability = settings.image_reliability
 
         self.source = open_input(self.source_spec, width=width, height=height)
         if self.source.kind == 'bag':
@@ -135,10 +113,18 @@ class SourceNode(Node):
             f'on {self.image_pub.topic_name} + {self.info_pub.topic_name}, frame_id '
             f'{self.frame_id}, loop={self.loop}')
 
-    def _parameter(self, name, default, description):
-        # Dynamic typing: `-p source:=0` arrives as an integer, `-p fx:=600` as one too.
-        descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
-        return self.declare_parameter(name, default, descriptor).value
+    def _read_parameters(self):
+        """Declare the parameters and return their values; MediaError names invalid ones."""
+        # As for a source that cannot be opened: one line and exit status 1, no traceback.
+        try:
+            declare_parameters(self, SOURCE_PARAMETERS)
+        except ParameterException as error:
+            raise MediaError(f'invalid parameter: {error}') from None
+        values = {spec.name: self.get_parameter(spec.name).value for spec in SOURCE_PARAMETERS}
+        problems = parameter_problems(SOURCE_PARAMETERS, values)
+        if problems:
+            raise MediaError('; '.join(problems))
+        return SourceSettings.from_values(values)
 
     def _next_frame(self):
         """Return the next decodable frame, starting over when looping; None at the end."""
@@ -226,8 +212,8 @@ class SourceNode(Node):
         # Media time: the frame's place in the file, whatever the processing speed.
         if self._media_start is None:
             self._media_start = self.get_clock().now()
-        return self._media_start + Duration(nanoseconds=int(round(self.published * 1e9
-                                                                  / self.rate)))
+        return self._media_start + Duration(
+            nanoseconds=media_time_nanoseconds(self.published, self.rate))
 
     def _publish_next(self):
         if self.pace_sub is not None and not self._paced_ready():
@@ -262,23 +248,28 @@ class SourceNode(Node):
 
 def main(args=None):
     """Run ``wilor_source`` until the input ends (no loop) or Ctrl-C; return the exit status."""
+    # Before rclpy.init: one quiet stop for any number of Ctrl-C / SIGTERM (ros2 launch sends
+    # a second SIGINT after the terminal's), also while a webcam or a video is being opened.
+    stop = StopSignals()
     rclpy.init(args=args)
     node = None
     status = 0
     try:
-        node = SourceNode()
-        while rclpy.ok() and not node.finished:
-            with shutdown_ends_spin():
-                rclpy.spin_once(node, timeout_sec=0.1)
+        with stop.armed():
+            node = SourceNode()
+            while rclpy.ok() and not node.finished:
+                with shutdown_ends_spin():
+                    rclpy.spin_once(node, timeout_sec=0.1)
     except MediaError as error:
         rclpy.logging.get_logger('wilor_source').error(f'cannot open the source: {error}')
         status = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        stop.ignore_from_now()
     return status
 
 

@@ -29,12 +29,10 @@ import collections
 import threading
 import time
 
+# Also imported from here by camera_info and the test programs.
+from wilor_ros.stamps import stamp_nanoseconds
+
 MAX_MISSES = 3
-
-
-def stamp_nanoseconds(stamp):
-    """Return a builtin_interfaces/Time as integer nanoseconds (exact, ordered)."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 class StampedMessages:

@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from wilor_ros.stamps import from_nanoseconds
+
 _VIDEO_WRITER_CODECS = {'.mp4': 'mp4v', '.m4v': 'mp4v', '.mov': 'mp4v', '.avi': 'MJPG',
                         '.mkv': 'MJPG'}
 
@@ -32,7 +34,8 @@ class InferError(RuntimeError):
 def _stamp_dict(stamp_ns):
     if stamp_ns is None:
         return None
-    return {'sec': int(stamp_ns // 1_000_000_000), 'nanosec': int(stamp_ns % 1_000_000_000)}
+    sec, nanosec = from_nanoseconds(stamp_ns)
+    return {'sec': sec, 'nanosec': nanosec}
 
 
 def frame_record(frame, hands, camera_matrix):
