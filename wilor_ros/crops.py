@@ -50,8 +50,8 @@ import numpy as np
 import torch
 
 from wilor_ros.camera import CROP_SIZE
-from wilor_ros.opencv_warp_torch import (cut_blurred_warp, gaussian_kernel, plan_blurred_warp,
-                                         sample_taps, sampling_plan)
+from wilor_ros.opencv_warp_torch import (cut_blurred_warp, flat_row_taps, gaussian_kernel,
+                                         plan_blurred_warp, sample_taps, sampling_plan)
 from wilor_ros.transfers import host_array, upload
 
 # ViTDetDataset: BBOX_SHAPE (width, height) of the ViT input the square crop is fitted to.
@@ -268,51 +268,67 @@ class _PackedPlan:
                 for start, shape in self.layout]
 
 
-def plan_crops(center, size, right, image_hw, crop_size=CROP_SIZE):
+def plan_crops(center, size, right, image_hw, crop_size=CROP_SIZE, frame_index=None):
     """
     Host half of the device crop path: every crop's sampling plan, packed for one upload.
 
-    Planning stays on the host on purpose: the plans are float32 casts of
+    ``image_hw``: (H, W) of the one frame, or a list of (H, W), one per frame, with
+    ``frame_index`` (B,) naming each hand's frame: the hands of all frames of a batch are
+    planned together and cut in one gather from the frames' pixels laid end to end (see
+    :func:`cut_crops`). Planning stays on the host on purpose: the plans are float32 casts of
     ``cv2.invertAffineTransform(cv2.getAffineTransform(...))``, whose LU solve a device
     re-derivation would not reproduce to the last bit (see :func:`_affine_inverse`), and the
     crops must equal OpenCV's. The plans go up in one asynchronous copy from pinned memory.
     Returns a dict for :func:`cut_crops`.
     """
-    height, width = image_hw
     count = len(size)
+    if frame_index is None:
+        frame_hws, frame_index = [tuple(image_hw)], np.zeros(count, dtype=np.int64)
+    else:
+        frame_hws, frame_index = [tuple(hw) for hw in image_hw], np.asarray(frame_index)
+    # Where each frame's pixels start once the frames are flattened and concatenated.
+    first_pixel = np.cumsum([0] + [h * w for h, w in frame_hws])[:-1]
     sigma = blur_sigma(size, crop_size)
     flips = np.asarray(right) < 0.5
-    inverses = [_affine_inverse(center[n], size[n], flips[n], width, crop_size)
+    inverses = [_affine_inverse(center[n], size[n], flips[n], frame_hws[frame_index[n]][1],
+                                crop_size)
                 for n in range(count)]
     packed = _PackedPlan()
     sharp = np.flatnonzero(sigma == 0)
     plan = {'count': count, 'crop_size': crop_size, 'sharp': sharp, 'blurred': [],
             'packed': packed}
     if len(sharp):
-        plans = np.stack([sampling_plan(inverses[n], flips[n], (height, width), crop_size)
-                          for n in sharp])
+        plans = np.stack([sampling_plan(inverses[n], flips[n], frame_hws[frame_index[n]],
+                                        crop_size) for n in sharp])
         plan['all_inside'] = bool(plans[:, [2, 3, 6, 7]].min() > 0.5)
+        widths = np.array([frame_hws[frame_index[n]][1] for n in sharp], dtype=np.float64)
+        flat_row_taps(plans, widths[:, None, None], first_pixel[frame_index[sharp]][:, None,
+                                                                                    None])
         plan['sharp_plans'] = packed.add(plans)
         if 0 < len(sharp) < count:
             plan['sharp_index'] = packed.add(sharp)
     for n in np.flatnonzero(sigma > 0):
-        blurred = plan_blurred_warp(inverses[n], flips[n], (height, width), sigma[n],
+        blurred = plan_blurred_warp(inverses[n], flips[n], frame_hws[frame_index[n]], sigma[n],
                                     crop_size)
         if blurred is not None:
             window, plans, rows = blurred
-            blurred = (window, float(sigma[n]), packed.add(plans), packed.add(rows))
+            blurred = (int(frame_index[n]), window, float(sigma[n]), packed.add(plans),
+                       packed.add(rows))
         plan['blurred'].append((int(n), blurred))
     return plan
 
 
-def cut_crops(frame, plan):
+def cut_crops(frames, plan):
     """
     Device half of the device crop path: (B, 3, S, S) float32 RGB normalised crops.
 
-    ``plan`` from :func:`plan_crops`; one upload of the packed plans, then batched torch on
-    the frame's device with OpenCV's arithmetic. Nothing is read back on the host.
+    ``frames``: the uint8 (H, W, 3) frame tensor, or the list of frames ``plan`` was made for
+    (:func:`plan_crops`); one upload of the packed plans, one gather of every sharp crop of
+    every frame, then batched torch on the frames' device with OpenCV's arithmetic. Nothing
+    is read back on the host.
     """
-    device = frame.device
+    frames = [frames] if isinstance(frames, torch.Tensor) else list(frames)
+    device = frames[0].device
     count, crop_size = plan['count'], plan['crop_size']
     uploaded = plan['packed'].upload(device)
     values = None
@@ -320,7 +336,9 @@ def cut_crops(frame, plan):
         values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
                              device=device)
     if len(plan['sharp']):
-        crops = sample_taps(frame, uploaded[plan['sharp_plans']], round_to_uint8=True,
+        pixels = torch.cat([frame.reshape(-1, 3) for frame in frames]) if len(frames) > 1 \
+            else frames[0].reshape(-1, 3)
+        crops = sample_taps(pixels, uploaded[plan['sharp_plans']], round_to_uint8=True,
                             all_inside=plan['all_inside'])
         if values is None:
             values = crops
@@ -329,8 +347,9 @@ def cut_crops(frame, plan):
                                        crops.double())
     for n, blurred in plan['blurred']:
         if blurred is not None:
-            window, sigma, plans, rows = blurred
-            values[n] = cut_blurred_warp(frame, window, sigma, uploaded[plans], uploaded[rows])
+            index, window, sigma, plans, rows = blurred
+            values[n] = cut_blurred_warp(frames[index], window, sigma, uploaded[plans],
+                                         uploaded[rows])
     # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
     mean, std = _normalisation_constants(device)
     img = ((values.flip(-1).double() - mean) / std).float()
@@ -346,6 +365,35 @@ def _crops_torch(frame, center, size, right, crop_size):
     device.
     """
     return cut_crops(frame, plan_crops(center, size, right, frame.shape[:2], crop_size))
+
+
+def cut_hand_crops(frames, frame_index, center, size, right, crop_size=CROP_SIZE):
+    """
+    Cut the crops of the hands of several frames, by the path that suits where they are.
+
+    The one crop dispatcher (the pipeline and :func:`crop_hands` both use it). ``frames``:
+    uint8 (H, W, 3) BGR tensors, all on one device; ``frame_index`` (B,): each hand's frame;
+    ``center``, ``size`` (from :func:`crop_geometry`) and ``right`` (B,), host arrays.
+    Frames on the CPU are cut by OpenCV as the official code cuts them (fastest there);
+    frames on a GPU by one plan upload and one batched gather for all hands of all frames.
+    Returns (B, 3, S, S) float32 RGB normalised crops on the frames' device, in hand order.
+    """
+    frame_index = np.asarray(frame_index, dtype=np.int64).reshape(-1)
+    count = len(frame_index)
+    device = frames[0].device if len(frames) else torch.device('cpu')
+    if count == 0:
+        return torch.zeros((0, 3, crop_size, crop_size), device=device)
+    right = np.asarray(right, dtype=np.float32).reshape(-1)
+    if device.type != 'cpu':
+        return cut_crops(frames, plan_crops(center, size, right,
+                                            [tuple(frame.shape[:2]) for frame in frames],
+                                            crop_size, frame_index))
+    crops = torch.empty((count, 3, crop_size, crop_size), dtype=torch.float32)
+    for index in np.unique(frame_index):
+        hands = np.flatnonzero(frame_index == index)
+        crops[hands] = _crops_opencv(np.ascontiguousarray(frames[index].numpy()), center[hands],
+                                     size[hands], right[hands], crop_size)
+    return crops
 
 
 def frame_to_tensor(image_bgr, device=None):
@@ -402,9 +450,6 @@ def crop_hands(image_bgr, boxes, is_right, rescale_factor=2.0, device=None,
     if count == 0:
         out['img'] = torch.zeros((0, 3, crop_size, crop_size), device=device)
         return out
-    if frame.device.type == 'cpu':
-        out['img'] = _crops_opencv(np.ascontiguousarray(frame.numpy()), center, size, right,
-                                   crop_size)
-    else:
-        out['img'] = _crops_torch(frame, center, size, right, crop_size)
+    out['img'] = cut_hand_crops([frame], np.zeros(count, np.int64), center, size, right,
+                                crop_size)
     return out

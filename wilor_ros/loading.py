@@ -28,10 +28,11 @@ import warnings
 
 import torch
 
-from wilor_ros.pipeline import DEFAULT_MAX_HANDS, HandPipeline
-from wilor_ros.precision import configure_backends, detector_dtype, PRECISIONS, resolve_precision
+from wilor_ros.options import PipelineOptions
+from wilor_ros.pipeline import HandPipeline, WARM_UP_IMAGE_HW
+from wilor_ros.precision import configure_backends, detector_dtype, resolve_precision
 
-__all__ = ['load_pipeline', 'PipelineLoadError', 'resolve_device']
+__all__ = ['load_pipeline', 'PipelineLoadError', 'PipelineOptions', 'resolve_device']
 
 
 class PipelineLoadError(RuntimeError):
@@ -86,31 +87,32 @@ def _why_no_cuda():
             'accessible (check nvidia-smi and CUDA_VISIBLE_DEVICES)')
 
 
-def load_pipeline(detector_path, reconstructor_path, device='auto', precision='auto', *,
-                  conf=0.3, iou=0.7, rescale_factor=2.0, max_hands=DEFAULT_MAX_HANDS,
-                  compile=False, warm_up=False):  # noqa: A002 (the parameter's name)
+def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
     """
-    Load both networks and build the :class:`HandPipeline`.
+    Load both networks and build the :class:`HandPipeline` described by ``options``.
 
-    The one way the node, the CLI and the benchmarks get a pipeline.
-
-    ``device``: see :func:`resolve_device`; ``precision``: 'auto' (bf16 on CUDA, fp32 on the
-    CPU), 'fp32', 'tf32', 'fp16' or 'bf16' for the reconstructor's network layers (the
-    detector: :func:`detector_dtype`); it also sets the process-wide TF32 switches
+    The one way the node, the CLI and the benchmarks get a pipeline. ``options``: a
+    :class:`~wilor_ros.options.PipelineOptions` (default: its defaults); ``changes``: fields
+    of it to change (``load_pipeline(d, r, device='cpu', conf=0.25)``). ``device``: see
+    :func:`resolve_device`; ``precision``: 'auto' (bf16 on CUDA, fp32 on the CPU), 'fp32',
+    'tf32', 'fp16' or 'bf16' for the reconstructor's network layers (the detector:
+    :func:`detector_dtype`); it also sets the process-wide TF32 switches
     (:func:`wilor_ros.precision.configure_backends`). ``compile``: static batch buckets and
     ``torch.compile(mode='reduce-overhead')``; ``warm_up``: run :meth:`HandPipeline.warm_up`
-    before returning. Raises :class:`PipelineLoadError` with one line naming the file and the
-    ``wilor-download`` command when a weights file is missing or unusable, or the device when
-    it is unusable.
+    (at ``warm_up_image_hw``, the camera's size when known) before returning. Raises
+    :class:`PipelineLoadError` with one line naming the file and the ``wilor-download``
+    command when a weights file is missing or unusable, or the option or device when it is
+    unusable.
     """
     from wilor_ros.detector import load_detector
     from wilor_ros.models.checkpoint_io import CheckpointError
     from wilor_ros.reconstructor import load_reconstructor
     from wilor_ros.weights import missing_weights_hint
 
-    if precision not in PRECISIONS:
-        raise PipelineLoadError(f'unknown precision {precision!r}: expected one of '
-                                f'{", ".join(PRECISIONS)}')
+    try:
+        options = (options or PipelineOptions()).replace(**changes)
+    except (TypeError, ValueError) as error:
+        raise PipelineLoadError(str(error)) from None
     paths = {}
     for what, path in (('hand detector', detector_path),
                        ('WiLoR reconstructor', reconstructor_path)):
@@ -118,8 +120,8 @@ def load_pipeline(detector_path, reconstructor_path, device='auto', precision='a
         if not path.is_file():
             raise PipelineLoadError(f'{what} weights not found: {path}; {missing_weights_hint()}')
         paths[what] = path
-    torch_device = resolve_device(device)
-    precision = resolve_precision(precision, torch_device)
+    torch_device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, torch_device)
     configure_backends(precision)
     try:
         detector = load_detector(paths['hand detector'], torch_device, detector_dtype(precision))
@@ -127,9 +129,10 @@ def load_pipeline(detector_path, reconstructor_path, device='auto', precision='a
                                            dtype=precision)
     except CheckpointError as error:
         raise PipelineLoadError(f'{error}; {missing_weights_hint()}') from None
-    pipe = HandPipeline(detector, reconstructor, conf=conf, iou=iou,
-                        rescale_factor=rescale_factor, max_hands=max_hands, compile=compile)
+    pipe = HandPipeline(detector, reconstructor, conf=options.conf, iou=options.iou,
+                        rescale_factor=options.rescale_factor, max_hands=options.max_hands,
+                        compile=options.compile)
     pipe.precision = precision
-    if warm_up:
-        pipe.warm_up()
+    if options.warm_up:
+        pipe.warm_up(options.warm_up_image_hw or WARM_UP_IMAGE_HW)
     return pipe

@@ -29,7 +29,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from wilor_ros.transfers import upload
 
 # skimage.filters.gaussian defaults (scipy.ndimage.gaussian_filter, mode 'nearest').
 GAUSSIAN_TRUNCATE = 4.0
@@ -130,27 +129,42 @@ def sampling_plan(inverse, flip, image_hw, crop_size, column_start=None):
                           ).astype(np.float64)
 
 
-def sample_taps(source, plan, round_to_uint8, all_inside=False):
+def flat_row_taps(plans, width, first_pixel=0):
     """
-    Bilinear-sample crops from ``source`` (H, W, 3) with per-hand taps; return (N, S, S, 3).
+    Turn the row taps of sampling plans (..., 10, S) into flat pixel offsets, in place.
 
-    OpenCV's arithmetic: t = fma(a, p01 - p00, p00) per row, then fma(b, t1 - t0, t0), in
-    float32; the 8-bit path rounds half to even. Products of a float32 and a float32 or small
-    integer are exact in float64, so each fma is one float64 evaluation and a cast to float32.
-    Taps outside the image read 0 (BORDER_CONSTANT); ``all_inside`` skips that masking.
-    Returns float32 for the 8-bit path (integers 0-255), else float64 (OpenCV's float64 path
-    weighs the four taps with a float weight table instead: the same up to rounding).
+    A pixel (row, column) of a frame of ``width`` columns whose first pixel is
+    ``first_pixel`` in the flattened batch is ``row * width + first_pixel + column``: the
+    row part is folded into the plan on the host (exact in float64 up to 2**53 pixels).
     """
-    width, channels = source.shape[1], source.shape[2]
-    flat = source.reshape(-1, channels)
+    plans[..., 0:2, :] = plans[..., 0:2, :] * width + first_pixel
+    return plans
+
+
+def sample_taps(pixels, plan, round_to_uint8, all_inside=False):
+    """
+    Bilinear-sample crops from ``pixels`` (P, 3) with per-hand taps; return (N, S, S, 3).
+
+    ``pixels`` is one or more frames flattened to pixel rows (``frame.reshape(-1, 3)``, frames
+    concatenated), so that the hands of several frames are cut in one gather; the plan's row
+    taps are flat pixel offsets (``row * width + first pixel of the frame``, see
+    :func:`flat_row_taps`). OpenCV's arithmetic: t = fma(a, p01 - p00, p00) per row, then
+    fma(b, t1 - t0, t0), in float32; the 8-bit path rounds half to even. Products of a
+    float32 and a float32 or small integer are exact in float64, so each fma is one float64
+    evaluation and a cast to float32. Taps outside the image read 0 (BORDER_CONSTANT);
+    ``all_inside`` skips that masking. Returns float32 for the 8-bit path (integers 0-255),
+    else float64 (OpenCV's float64 path weighs the four taps with a float weight table
+    instead: the same up to rounding).
+    """
+    channels = pixels.shape[1]
     rows, cols = plan[:, 0:2].long(), plan[:, 4:6].long()
     row_outside, col_outside = plan[:, 2:4] < 0.5, plan[:, 6:8] < 0.5
     alpha = plan[:, 8, None, :, None].float().double()
     beta = plan[:, 9, :, None, None].float().double()
 
     def tap(r, c):
-        index = rows[:, r, :, None] * width + cols[:, c, None, :]
-        values = flat.index_select(0, index.reshape(-1)).reshape(index.shape + (channels,))
+        index = rows[:, r, :, None] + cols[:, c, None, :]
+        values = pixels.index_select(0, index.reshape(-1)).reshape(index.shape + (channels,))
         if not all_inside:
             outside = row_outside[:, r, :, None] | col_outside[:, c, None, :]
             values = values.masked_fill(outside[..., None], 0)
@@ -223,6 +237,7 @@ def plan_blurred_warp(inverse, flip, image_hw, sigma, crop_size):
     # Taps outside the window are invalid taps, clamped to stay in bounds.
     plans[:, 0:2] = np.clip(plans[:, 0:2], 0, r1 - r0 - 1)
     plans[:, 4:6] = np.clip(plans[:, 4:6], 0, c1 - c0 - 1)
+    flat_row_taps(plans, c1 - c0)
     rows = (starts[None, :] == groups[:, None]).astype(np.float64)
     return window, plans, rows
 
@@ -230,22 +245,13 @@ def plan_blurred_warp(inverse, flip, image_hw, sigma, crop_size):
 def cut_blurred_warp(frame, window, sigma, plans, rows):
     """Blurred crop (S, S, 3) float64 on the frame's device from its uploaded plan."""
     region = blur_region(frame, window, sigma)
+    pixels = region.reshape(-1, region.shape[2])
     values = None
     for group in range(plans.shape[0]):
-        crop = sample_taps(region, plans[group:group + 1], round_to_uint8=False)[0]
+        crop = sample_taps(pixels, plans[group:group + 1], round_to_uint8=False)[0]
         if values is None:
             values = crop
         else:
             # The rows past the rounding tie use the other column grid.
             values = torch.where(rows[group][:, None, None] > 0.5, crop, values)
     return values
-
-
-def blurred_warp(frame, inverse, flip, sigma, crop_size):
-    """Official blurred crop of a frame tensor: (S, S, 3) float64 BGR on its device."""
-    planned = plan_blurred_warp(inverse, flip, frame.shape[:2], sigma, crop_size)
-    if planned is None:
-        return torch.zeros((crop_size, crop_size, 3), dtype=torch.float64, device=frame.device)
-    window, plans, rows = planned
-    return cut_blurred_warp(frame, window, sigma, upload(plans, frame.device),
-                            upload(rows, frame.device))

@@ -18,14 +18,19 @@ End-to-end WiLoR: detector -> crops -> reconstructor -> hands in the camera fram
 Per frame on a GPU the host waits for the device twice, and nothing else crosses the bus
 blocking (``test/test_pipeline_transfers.py`` counts it on a simulated GPU):
 
-1. the frame goes up once, asynchronously from pinned memory, and is shared by the detector's
+1. each frame goes up once, asynchronously from pinned memory, and is shared by the detector's
    letterbox and the crops;
-2. the detector (network, decoding, NMS) writes a fixed-size table with a validity mask; that
-   table comes down in one copy (wait 1: the hand count picks the batch size);
-3. the crops are planned on the host from those boxes with OpenCV's own arithmetic and the plans
-   go up in one asynchronous copy; all hands of a frame (or of several frames, see
-   :meth:`HandPipeline.process_batch`) go through the reconstructor in one batch;
+2. the detector (letterbox, network, decoding, NMS) runs once for all frames of a batch
+   (:meth:`~wilor_ros.backend.HandDetectorBackend.detect_batch`) and writes a fixed-size table
+   per frame with a validity mask; the tables come down in one copy (wait 1: the hand count
+   picks the batch size);
+3. the crops of all hands of all frames are planned on the host from those boxes with
+   OpenCV's own arithmetic (the crop geometry once per hand, :class:`FrameHands`), the plans go
+   up in one asynchronous copy and one gather cuts them (:func:`wilor_ros.crops.cut_hand_crops`);
+   all hands go through the reconstructor in one batch;
 4. the rotations are converted on the device and all results come down in one copy (wait 2).
+
+The two networks are used only through the protocols of :mod:`wilor_ros.backend`.
 
 With ``compile=True`` the batch is padded to a static bucket (1, 2, 4, 8, then multiples of 8
 hands) and the detector and reconstructor run through ``torch.compile(mode='reduce-overhead')``
@@ -34,40 +39,88 @@ loading both networks onto a device: :mod:`wilor_ros.loading`.
 """
 
 import dataclasses
+import time
+from typing import Optional
 
 import numpy as np
 import torch
 
+from wilor_ros.backend import check_detector, check_reconstructor
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
-from wilor_ros.crops import _crops_opencv, crop_geometry, cut_crops, frame_to_tensor, plan_crops
+from wilor_ros.crops import crop_geometry, cut_hand_crops, frame_to_tensor
 from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
 from wilor_ros.finite import split_finite
+from wilor_ros.options import check_thresholds, DEFAULT_MAX_HANDS
 from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
+from wilor_ros.skeleton import NUM_JOINTS
 from wilor_ros.transfers import host_array, to_host
 
-DEFAULT_MAX_HANDS = 10
 # Static batch sizes with compile=True (above the last: multiples of it).
 BATCH_BUCKETS = (1, 2, 4, 8)
 # Image size the warm-up letterboxes when none is given (VGA).
 WARM_UP_IMAGE_HW = (480, 640)
 
-__all__ = ['BATCH_BUCKETS', 'DEFAULT_MAX_HANDS', 'HandPipeline']
+__all__ = ['BATCH_BUCKETS', 'DEFAULT_MAX_HANDS', 'FrameHands', 'HandPipeline']
+
+
+@dataclasses.dataclass
+class FrameHands:
+    """
+    One frame of a batch on its way through the pipeline: its hands and their crops' geometry.
+
+    ``frame``: the uint8 (H, W, 3) BGR tensor on the pipeline's device; ``boxes`` (n, 4)
+    float32, ``scores`` (n,), ``is_right`` (n,) bool, ``keypoint_confidence`` (n, 21) or None:
+    the hands to reconstruct (boxes with an area, in the detector's order); ``center`` (n, 2)
+    and ``size`` (n,): their crops (:func:`wilor_ros.crops.crop_geometry`, computed once here
+    and used by the crops and by the camera translation); ``camera_matrix`` (3x3 K or None)
+    and ``depth`` (metres, or None): how the hands are placed.
+    """
+
+    frame: torch.Tensor
+    boxes: np.ndarray
+    scores: np.ndarray
+    is_right: np.ndarray
+    keypoint_confidence: Optional[np.ndarray]
+    center: np.ndarray
+    size: np.ndarray
+    camera_matrix: Optional[np.ndarray] = None
+    depth: Optional[np.ndarray] = None
+
+    @classmethod
+    def of(cls, frame, boxes, scores, is_right, keypoint_confidence, rescale_factor, crop_size,
+           camera_matrix=None, depth=None):
+        """Keep the boxes that can be cropped (clipped to nothing: skipped); plan their crops."""
+        width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        keep = np.flatnonzero((width > 0) & (height > 0))
+        boxes = np.ascontiguousarray(boxes[keep], dtype=np.float32)
+        center, size = crop_geometry(boxes, rescale_factor, crop_size)
+        return cls(frame=frame, boxes=boxes, scores=np.asarray(scores, np.float32)[keep],
+                   is_right=np.asarray(is_right, bool)[keep],
+                   keypoint_confidence=(None if keypoint_confidence is None
+                                        else keypoint_confidence[keep]),
+                   center=center, size=size, camera_matrix=camera_matrix, depth=depth)
+
+    def __len__(self):
+        """Return the number of hands to reconstruct."""
+        return len(self.boxes)
 
 
 class HandPipeline:
     """
     WiLoR hand reconstruction for BGR images.
 
-    ``detector``: a :class:`wilor_ros.detector.HandDetector` (``load_detector``);
-    ``reconstructor``: a :class:`wilor_ros.reconstructor.WiLoR` (``load_reconstructor``);
-    ``conf``: detector confidence threshold (official demo: 0.3); ``iou``: NMS IoU threshold
-    (ultralytics default 0.7); ``rescale_factor``: crop enlargement around each box (official
-    demo: 2.0); ``max_hands``: keep at most this many hands per frame, highest scores first;
-    ``dtype``: None keeps the reconstructor's precision, else 'fp32' / 'fp16' / 'bf16' (or the
-    torch dtype) for its network layers; ``compile``: pad batches to static buckets
-    (:data:`BATCH_BUCKETS`) and run both networks through
-    ``torch.compile(mode='reduce-overhead')`` (CUDA graphs on a GPU; the first call per
-    bucket compiles, see :meth:`warm_up`).
+    ``detector``: a :class:`~wilor_ros.backend.HandDetectorBackend` (the torch one:
+    :func:`wilor_ros.detector.load_detector`); ``reconstructor``: a
+    :class:`~wilor_ros.backend.HandReconstructorBackend` (the torch one:
+    :func:`wilor_ros.reconstructor.load_reconstructor`); ``conf``: detector confidence
+    threshold (official demo: 0.3); ``iou``: NMS IoU threshold (ultralytics default 0.7);
+    ``rescale_factor``: crop enlargement around each box (official demo: 2.0); ``max_hands``:
+    keep at most this many hands per frame, highest scores first; ``dtype``: None keeps the
+    reconstructor's precision, else 'fp32' / 'fp16' / 'bf16' for its network layers (torch
+    reconstructor only); ``compile``: pad batches to static buckets (:data:`BATCH_BUCKETS`) and
+    run both torch networks through ``torch.compile(mode='reduce-overhead')`` (CUDA graphs on a
+    GPU; the first call per bucket compiles, see :meth:`warm_up`). Most users get one from
+    :func:`wilor_ros.loading.load_pipeline` and :class:`wilor_ros.options.PipelineOptions`.
 
     ``pipe(image_bgr, camera_matrix=None, compute_vertices=True, depth=None, sides=None)``
     returns a list of :class:`~wilor_ros.hand.HandResult` in the detector's order (descending
@@ -87,13 +140,14 @@ class HandPipeline:
     def __init__(self, detector, reconstructor, conf=0.3, iou=0.7, rescale_factor=2.0,
                  max_hands=DEFAULT_MAX_HANDS, dtype=None,
                  compile=False):  # noqa: A002 (the node parameter's name)
-        self.detector = detector
-        self.reconstructor = reconstructor
+        self.detector = check_detector(detector)
+        self.reconstructor = check_reconstructor(reconstructor)
         self.non_finite_hands = 0
         self.conf = self.iou = self.rescale_factor = self.max_hands = None
         self.configure(conf=conf, iou=iou, rescale_factor=rescale_factor, max_hands=max_hands)
         if dtype is not None:
             reconstructor.set_precision(dtype)
+        # The precision the layers run in, as loading resolved it ('auto' -> bf16 / fp32).
         self.precision = None
         self.compiled = bool(compile)
         self._network = reconstructor
@@ -106,7 +160,8 @@ class HandPipeline:
         Change the detection and crop settings (None keeps a value); ValueError when invalid.
 
         ``conf`` and ``iou`` in [0, 1], ``rescale_factor`` > 0, ``max_hands`` >= 1. All values
-        are checked before any is applied, so a rejected call changes nothing.
+        are checked before any is applied, so a rejected call changes nothing. A
+        ``max_hands`` above the detector's table size grows the table.
         """
         values = {
             'conf': self.conf if conf is None else float(conf),
@@ -115,15 +170,11 @@ class HandPipeline:
                                else float(rescale_factor)),
             'max_hands': self.max_hands if max_hands is None else int(max_hands),
         }
-        for name in ('conf', 'iou'):
-            if not 0.0 <= values[name] <= 1.0:
-                raise ValueError(f'{name} must lie in [0, 1], got {values[name]}')
-        if not (np.isfinite(values['rescale_factor']) and values['rescale_factor'] > 0):
-            raise ValueError(f'rescale_factor must be positive, got {values["rescale_factor"]}')
-        if values['max_hands'] < 1:
-            raise ValueError(f'max_hands must be at least 1, got {values["max_hands"]}')
+        check_thresholds(**values)
         for name, value in values.items():
             setattr(self, name, value)
+        if self.max_hands > self.detector.table_size:
+            self.detector.table_size = self.max_hands
 
     @property
     def device(self):
@@ -145,8 +196,6 @@ class HandPipeline:
         with ``compile=True``, or at batch 1 otherwise (kernel selection, cuDNN/cuBLAS
         handles, allocator pools). Returns the seconds it took.
         """
-        import time
-
         start = time.perf_counter()
         frame = np.zeros(tuple(image_hw) + (3,), dtype=np.uint8)
         self._detect_frames([frame_to_tensor(frame, self.device)])
@@ -199,31 +248,30 @@ class HandPipeline:
         boxes = host_array(boxes, np.float32).reshape(-1, 4)
         scores = (np.ones(len(boxes), np.float32) if scores is None
                   else host_array(scores, np.float32).reshape(-1))
-        depth = _checked_depth(depth, tuple(image_bgr.shape), camera_matrix)
-        frame = frame_to_tensor(image_bgr, self.device)
         if keypoint_confidence is not None:
-            keypoint_confidence = host_array(keypoint_confidence, np.float32).reshape(-1, 21)
-        return self._reconstruct([(frame, boxes, scores,
-                                   host_array(is_right).reshape(-1).astype(bool),
-                                   camera_matrix, (depth, keypoint_confidence))],
-                                 compute_vertices)[0]
+            keypoint_confidence = host_array(keypoint_confidence, np.float32).reshape(
+                -1, NUM_JOINTS)
+        hands = FrameHands.of(frame_to_tensor(image_bgr, self.device), boxes, scores,
+                              host_array(is_right).reshape(-1).astype(bool),
+                              keypoint_confidence, self.rescale_factor,
+                              self.reconstructor.crop_size, camera_matrix,
+                              _checked_depth(depth, tuple(image_bgr.shape), camera_matrix))
+        return self._reconstruct([hands], compute_vertices)[0]
 
     def process_batch(self, images, camera_matrices=None, compute_vertices=True, depths=None,
                       sides=None):
         """
-        Detect and reconstruct several frames with one reconstructor call for all hands.
+        Detect and reconstruct several frames: one detector batch, one reconstructor batch.
 
         ``camera_matrices``: None or one entry (3x3 K or None) per image; ``depths``: None or
         one aligned depth image (or None) per image; ``sides``: None or one callable (or None)
         per image, see the class. Returns one list of HandResult per image. The detections of
         all frames come down in one copy and all results in another.
         """
-        if camera_matrices is None:
-            camera_matrices = [None] * len(images)
-        if len(camera_matrices) != len(images):
-            raise ValueError(f'{len(images)} images but {len(camera_matrices)} camera matrices')
-        depths = _per_image(depths, len(images), 'depth images')
-        sides = _per_image(sides, len(images), 'side choosers')
+        count = len(images)
+        camera_matrices = _per_image(camera_matrices, count, 'camera matrices')
+        depths = _per_image(depths, count, 'depth images')
+        sides = _per_image(sides, count, 'side choosers')
         depths = [_checked_depth(depth, tuple(image.shape), camera_matrix)
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
         frames = [frame_to_tensor(image, self.device) for image in images]
@@ -234,8 +282,9 @@ class HandPipeline:
             if choose_sides is not None:
                 is_right = np.asarray(choose_sides(found['boxes'], found['scores'], is_right),
                                       dtype=bool).reshape(is_right.shape)
-            batch.append((frame, found['boxes'], found['scores'], is_right, camera_matrix,
-                          (depth, found['keypoint_confidence'])))
+            batch.append(FrameHands.of(frame, found['boxes'], found['scores'], is_right,
+                                       found['keypoint_confidence'], self.rescale_factor,
+                                       self.reconstructor.crop_size, camera_matrix, depth))
         return self._reconstruct(batch, compute_vertices)
 
     def camera_intrinsics(self, camera_matrix, width, height):
@@ -256,37 +305,25 @@ class HandPipeline:
         return -(-count // step) * step
 
     def _detect_frames(self, images):
-        """Detect in every frame; one copy brings all tables down: a dict per frame."""
-        tables = []
-        for image in images:
-            found = self.detector.detect_fixed(image, conf=self.conf, iou=self.iou,
-                                               max_det=self.max_hands)
-            tables.append(torch.cat((found['valid'][:, None].float(), found['boxes'].float(),
-                                     found['scores'][:, None].float(),
-                                     found['is_right'][:, None].float(),
-                                     found['keypoints'][..., 2].float()), dim=1))
-        host = to_host(torch.stack(tables)) if tables else np.zeros((0, 0, 7), np.float32)
+        """Detect in every frame at once; one copy brings all tables down: a dict per frame."""
+        if not len(images):
+            return []
+        found = self.detector.detect_batch(images, conf=self.conf, iou=self.iou,
+                                           max_det=self.max_hands)
+        # One (N, T, 7 + K) table: valid, box, score, side, keypoint confidences.
+        table = torch.cat((found['valid'][..., None].float(), found['boxes'].float(),
+                           found['scores'][..., None].float(),
+                           found['is_right'][..., None].float(),
+                           found['keypoints'][..., 2].float()), dim=-1)
         detections = []
-        for table in host:
-            table = table[table[:, 0] > 0.5]
-            detections.append({'boxes': np.ascontiguousarray(table[:, 1:5], dtype=np.float32),
-                               'scores': table[:, 5].astype(np.float32),
-                               'is_right': table[:, 6] > 0.5,
+        for rows in to_host(table):
+            rows = rows[rows[:, 0] > 0.5]
+            detections.append({'boxes': np.ascontiguousarray(rows[:, 1:5], dtype=np.float32),
+                               'scores': rows[:, 5].astype(np.float32),
+                               'is_right': rows[:, 6] > 0.5,
                                'keypoint_confidence': np.ascontiguousarray(
-                                   table[:, 7:], dtype=np.float32)})
+                                   rows[:, 7:], dtype=np.float32)})
         return detections
-
-    def _crops(self, frame, boxes, is_right):
-        """Crops (B, 3, S, S) of one frame's hands on the reconstructor's device."""
-        center, size = crop_geometry(boxes, self.rescale_factor, self.reconstructor.crop_size)
-        right = is_right.astype(np.float32)
-        if frame.device.type == 'cpu':
-            crops = _crops_opencv(np.ascontiguousarray(frame.numpy()), center, size, right,
-                                  self.reconstructor.crop_size)
-            return crops.to(self.device)
-        plan = plan_crops(center, size, right, tuple(frame.shape[:2]),
-                          self.reconstructor.crop_size)
-        return cut_crops(frame, plan).to(self.device)
 
     def _run_network(self, crops):
         """Run the reconstructor on a batch, padded to its static bucket when compiled."""
@@ -298,56 +335,50 @@ class HandPipeline:
             outputs = self._network(crops)
         return {key: value[:count] for key, value in outputs.items()}
 
-    def _reconstruct(self, frames, compute_vertices):
-        """Crop every frame's hands, run one batched reconstruction, split per frame."""
-        crops, kept = [], []
-        for frame, boxes, scores, is_right, *_ in frames:
-            width = boxes[:, 2] - boxes[:, 0]
-            height = boxes[:, 3] - boxes[:, 1]
-            # Boxes clipped to nothing at the image border cannot be cropped.
-            keep = np.flatnonzero((width > 0) & (height > 0))
-            kept.append(keep)
-            if len(keep):
-                crops.append(self._crops(frame, boxes[keep], is_right[keep]))
-        host = None
-        if crops:
-            outputs = self._run_network(torch.cat(crops) if len(crops) > 1 else crops[0])
-            # Depth fusion places the mesh, so it needs the vertices even when not published.
-            needs_vertices = compute_vertices or any(frame[5][0] is not None for frame in frames)
-            host = outputs_to_host(outputs, needs_vertices)
+    def _reconstruct(self, batch, compute_vertices):
+        """Crop every hand of every frame, run one reconstruction, split it per frame."""
+        counts = [len(hands) for hands in batch]
+        if not sum(counts):
+            return [[] for _ in batch]
+        crops = cut_hand_crops([hands.frame for hands in batch],
+                               np.repeat(np.arange(len(batch)), counts),
+                               np.concatenate([hands.center for hands in batch]),
+                               np.concatenate([hands.size for hands in batch]),
+                               np.concatenate([hands.is_right for hands in batch]),
+                               self.reconstructor.crop_size)
+        outputs = self._run_network(crops.to(self.device))
+        # Depth fusion places the mesh, so it needs the vertices even when not published.
+        needs_vertices = compute_vertices or any(hands.depth is not None for hands in batch)
+        host = outputs_to_host(outputs, needs_vertices)
         results, start = [], 0
-        for (frame, boxes, scores, is_right, camera_matrix, extras), keep in zip(frames, kept):
-            count = len(keep)
+        for hands, count in zip(batch, counts):
             if count == 0:
                 results.append([])
                 continue
             part = {key: value[start:start + count] for key, value in host.items()}
             start += count
-            center, size = crop_geometry(boxes[keep], self.rescale_factor,
-                                         self.reconstructor.crop_size)
-            intrinsics = self.camera_intrinsics(camera_matrix, frame.shape[1], frame.shape[0])
-            depth, confidence = extras
-            # Non-finite hands are dropped once all is attached, so indices still line up.
-            hands = hand_results_from_host(part, center, size, boxes[keep], scores[keep],
-                                           is_right[keep], intrinsics,
-                                           compute_vertices or depth is not None,
-                                           drop_non_finite=False)
-            hands, dropped = split_finite(self._with_extras(hands, keep, depth, confidence,
-                                                            intrinsics, compute_vertices))
-            self.non_finite_hands += dropped
-            results.append(hands)
+            results.append(self._hand_results(hands, part, compute_vertices))
         return results
 
-    def _with_extras(self, hands, keep, depth, confidence, intrinsics, compute_vertices):
-        """Attach the keypoint confidences, fuse the depth image, drop unwanted vertices."""
-        if confidence is not None:
-            hands = [dataclasses.replace(hand, keypoint_confidence=confidence[index].copy())
-                     for hand, index in zip(hands, keep)]
-        if depth is not None:
-            hands, _ = fuse_hands(hands, depth, intrinsics, np.asarray(self.faces))
+    def _hand_results(self, hands, outputs, compute_vertices):
+        """One frame's HandResults from its part of the host outputs (non-finite dropped)."""
+        intrinsics = self.camera_intrinsics(hands.camera_matrix, hands.frame.shape[1],
+                                            hands.frame.shape[0])
+        # Non-finite hands are dropped once all is attached, so indices still line up.
+        results = hand_results_from_host(outputs, hands.center, hands.size, hands.boxes,
+                                         hands.scores, hands.is_right, intrinsics,
+                                         compute_vertices or hands.depth is not None,
+                                         drop_non_finite=False)
+        if hands.keypoint_confidence is not None:
+            results = [dataclasses.replace(hand, keypoint_confidence=confidence.copy())
+                       for hand, confidence in zip(results, hands.keypoint_confidence)]
+        if hands.depth is not None:
+            results, _ = fuse_hands(results, hands.depth, intrinsics, np.asarray(self.faces))
             if not compute_vertices:
-                hands = [dataclasses.replace(hand, vertices=None) for hand in hands]
-        return hands
+                results = [dataclasses.replace(hand, vertices=None) for hand in results]
+        results, dropped = split_finite(results)
+        self.non_finite_hands += dropped
+        return results
 
 
 def _per_image(values, count, what):

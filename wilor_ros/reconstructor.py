@@ -89,11 +89,14 @@ class WiLoR(nn.Module):
                              f'{self.crop_size}-pixel crops')
         self._dtype = torch.float32
         self._weights_dtype = torch.float32
+        # Where the module lives, whatever its parts are: the backend interface's ``device``
+        # (wilor_ros.backend) must not depend on one network's parameter names.
+        self.register_buffer('_device_marker', torch.empty(0), persistent=False)
 
     @property
     def device(self):
-        """Device of the weights."""
-        return self.backbone.pos_embed.device
+        """Device of the module (weights, buffers and outputs)."""
+        return self._device_marker.device
 
     @property
     def dtype(self):
@@ -104,11 +107,6 @@ class WiLoR(nn.Module):
     def faces(self):
         """MANO triangles (F, 3) int64, right-hand winding."""
         return self.mano.faces_tensor.detach().cpu().numpy().astype(np.int64)
-
-    @property
-    def weights_dtype(self):
-        """Dtype the Linear and convolution weights are stored in."""
-        return self._weights_dtype
 
     def set_precision(self, precision):
         """

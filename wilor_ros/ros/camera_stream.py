@@ -23,6 +23,8 @@ apply. Publishers are lifecycle publishers (created at configure, active between
 deactivate); subscriptions exist only while the node is active.
 """
 
+import dataclasses
+
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -44,7 +46,6 @@ class CameraStream:
         self.label = name or 'default'
         self.camera_infos = CameraInfoCache()
         self.depths = DepthMatcher()
-        self.tracker = None
         self.last_header = None  # of the last published frame (to clear its markers)
         self.received = 0
         self.dropped = 0
@@ -111,9 +112,26 @@ class CameraStream:
             getattr(node, 'destroy_lifecycle_publisher', node.destroy_publisher)(publisher)
 
     def wanted(self, settings, tf_publisher):
-        """Return (hands, hands_raw, markers, debug_image, tf): the outputs wanted now."""
-        return (self.hands_pub.get_subscription_count() > 0,
-                self.hands_raw_pub.get_subscription_count() > 0,
-                settings.publish_markers and self.markers_pub.get_subscription_count() > 0,
-                settings.publish_debug_image and self.debug_pub.get_subscription_count() > 0,
-                settings.publish_tf and tf_publisher.subscribed())
+        """Return the outputs wanted now (someone subscribes and the parameters allow it)."""
+        return WantedOutputs(
+            hands=self.hands_pub.get_subscription_count() > 0,
+            hands_raw=self.hands_raw_pub.get_subscription_count() > 0,
+            markers=settings.publish_markers and self.markers_pub.get_subscription_count() > 0,
+            debug_image=(settings.publish_debug_image
+                         and self.debug_pub.get_subscription_count() > 0),
+            tf=settings.publish_tf and tf_publisher.subscribed())
+
+
+@dataclasses.dataclass(frozen=True)
+class WantedOutputs:
+    """Which of a camera's outputs a frame must produce."""
+
+    hands: bool
+    hands_raw: bool
+    markers: bool
+    debug_image: bool
+    tf: bool
+
+    def any(self):  # noqa: A003 (reads as the question it answers)
+        """Return True when at least one output is wanted."""
+        return any(dataclasses.astuple(self))

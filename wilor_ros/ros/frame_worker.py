@@ -16,47 +16,92 @@
 The per-batch work of ``wilor_node``, run by its worker thread.
 
 The newest frame of every camera (:class:`~wilor_ros.ros.frame_mailbox.LatestFrames`) becomes a
-:class:`Job` (image converted, camera matrix and depth image paired, outputs wanted); all jobs go
-through the pipeline as one batch, then each camera's hands are tracked and published with that
-camera's header. :class:`FrameWorker` is mixed into the node class; it uses the node's
-publishers, statistics and logger and nothing else of it.
+:class:`CameraJob` (image converted, camera matrix and depth image paired, outputs wanted); all
+jobs go through the node's :class:`~wilor_ros.hand_stream.HandStream` as one batch (pipeline,
+each camera's tracker, after-tracking steps), then each camera's hands are published with that
+camera's header. :class:`FrameWorker` is given everything it uses when it is made (the hand
+stream, the camera streams, the statistics, the TF publisher, a logger and the current
+settings); it knows nothing else of the node.
 """
 
-import functools
+import dataclasses
 import time
+from typing import Any, Optional
+
+import numpy as np
 
 from wilor_ros.debug_overlay import draw_hands
+from wilor_ros.hand_stream import CameraFrame, TrackingOptions
 from wilor_ros.image_conversion import image_msg_to_bgr
 from wilor_ros.ros.markers import hand_markers
 from wilor_ros.ros.messages import bgr_image_msg, hands_to_msg, stamp_seconds
 
 
-class Job:
+@dataclasses.dataclass
+class CameraJob:
     """One camera's frame in a batch: the image, its camera and the outputs wanted."""
 
-    __slots__ = ('stream', 'frame', 'image', 'intrinsics', 'wanted', 'stamp', 'depth')
+    stream: Any  # wilor_ros.ros.camera_stream.CameraStream
+    frame: Any  # wilor_ros.ros.frame_mailbox.Frame (message, time received)
+    image: np.ndarray
+    intrinsics: Optional[np.ndarray]
+    wanted: Any  # wilor_ros.ros.camera_stream.WantedOutputs
+    stamp: float
+    depth: Optional[np.ndarray]
 
-    def __init__(self, stream, frame, image, intrinsics, wanted, stamp, depth):
-        """Bundle the parts of one frame's work."""
-        self.stream, self.frame, self.image = stream, frame, image
-        self.intrinsics, self.wanted, self.stamp, self.depth = intrinsics, wanted, stamp, depth
+
+def tracking_options(settings):
+    """Return the trackers' settings from the node's, or None when tracking is off."""
+    if not settings.tracking_enabled:
+        return None
+    from wilor_ros.smoothing import SmoothingConfig
+
+    smoothing = (SmoothingConfig(min_cutoff=settings.smoothing_min_cutoff,
+                                 beta=settings.smoothing_beta)
+                 if settings.smoothing_enabled else None)
+    return TrackingOptions(max_missed=settings.tracking_max_missed, smoothing=smoothing,
+                           side_hysteresis=settings.tracking_side_hysteresis,
+                           max_speed=settings.smoothing_max_speed)
 
 
 class FrameWorker:
-    """The worker thread's loop and the processing of one batch (a mixin of the node)."""
+    """
+    The worker thread's loop and the processing of one batch.
 
-    def _run_worker(self):
-        while not self._stop.is_set():
-            frames = self._mailbox.take_all(timeout=0.25)
-            if not frames or self._stop.is_set():
+    ``hand_stream``: the :class:`~wilor_ros.hand_stream.HandStream`; ``streams``: the camera
+    streams by name; ``stats`` / ``rgbd_stats``: the node's counters; ``problems``: a
+    :class:`~wilor_ros.ros.throttled_log.KindThrottledLogger`; ``logger``: the node's logger;
+    ``tf_pub``: the :class:`~wilor_ros.ros.hand_tf.HandTfPublisher`; ``faces``: the MANO
+    triangles; ``settings``: a callable returning the node's current settings.
+    """
+
+    def __init__(self, hand_stream, streams, stats, rgbd_stats, problems, logger, tf_pub,
+                 faces, settings):
+        """Keep what a batch needs."""
+        self.hand_stream = hand_stream
+        self.streams = streams
+        self.stats = stats
+        self.rgbd_stats = rgbd_stats
+        self.problems = problems
+        self.logger = logger
+        self.tf_pub = tf_pub
+        self.faces = faces
+        self.settings = settings
+        self.first_frame_logged = False
+
+    def run(self, mailbox, stop, context_ok):
+        """Process batches from ``mailbox`` until ``stop`` is set (the thread's target)."""
+        while not stop.is_set():
+            frames = mailbox.take_all(timeout=0.25)
+            if not frames or stop.is_set():
                 continue
             try:
-                self._process(frames)
+                self.process(frames, stop)
             except Exception as error:  # The worker must outlive any single batch.
-                if self._stop.is_set() or not self.context.ok():
+                if stop.is_set() or not context_ok():
                     return  # Shutting down: publishers may already be gone.
                 self.stats.count_error('internal', repr(error))
-                self._problems.error('internal', f'frame failed: {error!r}')
+                self.problems.error('internal', f'frame failed: {error!r}')
 
     def _intrinsics(self, stream, header, image_shape, settings):
         """Return the intrinsics to use for this image, or None for WiLoR's focal heuristic."""
@@ -68,8 +113,8 @@ class FrameWorker:
         if problem is not None:
             kind, text = problem
             self.stats.count_error(kind, text)
-            self._problems.warning(kind, f'{stream.camera_info_sub.topic_name}: {text}; using '
-                                   'the focal heuristic')
+            self.problems.warning(kind, f'{stream.camera_info_sub.topic_name}: {text}; using '
+                                  'the focal heuristic')
         return intrinsics
 
     def _depth_image(self, stream, header, image_shape, intrinsics, settings):
@@ -84,7 +129,7 @@ class FrameWorker:
             kind, text = problem
             if kind != 'depth_unmatched':  # A slower depth stream is normal, not an error.
                 self.stats.count_error(kind, text)
-            self._problems.warning(kind, text)
+            self.problems.warning(kind, text)
         self.rgbd_stats.count_frame(depth is not None, offset is not None)
         return depth
 
@@ -96,117 +141,89 @@ class FrameWorker:
                                   self.tf_pub.publish(hands, header, pattern))
         except ValueError as error:
             self.stats.count_error('tf', str(error))
-            self._problems.warning('tf', str(error))
-
-    def _tracker(self, stream, settings):
-        if not settings.tracking_enabled:
-            return None
-        from wilor_ros.smoothing import SmoothingConfig
-        from wilor_ros.tracking import HandTracker
-
-        smoothing = (SmoothingConfig(min_cutoff=settings.smoothing_min_cutoff,
-                                     beta=settings.smoothing_beta)
-                     if settings.smoothing_enabled else None)
-        if stream.tracker is None:
-            stream.tracker = HandTracker(max_missed=settings.tracking_max_missed,
-                                         smoothing=smoothing,
-                                         side_hysteresis=settings.tracking_side_hysteresis,
-                                         max_speed=settings.smoothing_max_speed)
-        else:
-            stream.tracker.configure(max_missed=settings.tracking_max_missed,
-                                     smoothing=smoothing,
-                                     side_hysteresis=settings.tracking_side_hysteresis,
-                                     max_speed=settings.smoothing_max_speed)
-        return stream.tracker
+            self.problems.warning('tf', str(error))
 
     def _prepare(self, stream, frame, settings):
-        """Convert one camera's frame into a Job, or None (idle or bad input, counted)."""
+        """Convert one camera's frame into a CameraJob, or None (idle or bad input, counted)."""
         wanted = stream.wanted(settings, self.tf_pub)
-        if not any(wanted):
+        if not wanted.any():
             self.stats.count_idle()
             return None
         try:
             image = image_msg_to_bgr(frame.msg, settings.max_image_pixels)
         except ValueError as error:
             self.stats.count_error('bad_image', str(error))
-            self._problems.warning('bad_image', f'skipping an image from '
-                                   f'{stream.image_sub.topic_name}: {error}')
+            self.problems.warning('bad_image', f'skipping an image from '
+                                  f'{stream.image_sub.topic_name}: {error}')
             return None
         header = frame.msg.header
         intrinsics = self._intrinsics(stream, header, image.shape, settings)
         depth = self._depth_image(stream, header, image.shape, intrinsics, settings)
-        return Job(stream, frame, image, intrinsics, wanted,
-                   stamp_seconds(header.stamp) or frame.received, depth)
+        return CameraJob(stream, frame, image, intrinsics, wanted,
+                         stamp_seconds(header.stamp) or frame.received, depth)
 
-    def _process(self, frames):
-        settings = self.settings
+    def process(self, frames, stop):
+        """Run the newest frame of every camera through the hand stream; publish the results."""
+        settings = self.settings()
         start = time.monotonic()
         jobs = [self._prepare(self.streams[name], frame, settings)
                 for name, frame in frames.items() if name in self.streams]
         jobs = [job for job in jobs if job is not None]
         if not jobs:
             return
-        pipeline = self.pipeline
+        pipeline = self.hand_stream.pipeline
         # Validated already by the parameter descriptors; configure() checks again.
         pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
                            rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
+        self.hand_stream.configure_tracking(tracking_options(settings))
         mesh_visible = settings.markers_alpha > 0
-        compute_vertices = any((mesh_visible and (markers or debug))
-                               or ((hands or raw) and settings.publish_vertices)
-                               for hands, raw, markers, debug, _ in (job.wanted for job in jobs))
-        # Each camera's tracker decides the sides of its hands before cropping, so a
-        # one-frame label flip of the detector never mirrors a mesh.
-        trackers = [self._tracker(job.stream, settings) for job in jobs]
-        sides = [None if tracker is None else functools.partial(tracker.resolve_sides,
-                                                                stamp=job.stamp)
-                 for job, tracker in zip(jobs, trackers)]
+        compute_vertices = any((mesh_visible and (job.wanted.markers or job.wanted.debug_image))
+                               or ((job.wanted.hands or job.wanted.hands_raw)
+                                   and settings.publish_vertices)
+                               for job in jobs)
         non_finite_before = pipeline.non_finite_hands
         try:
-            results = pipeline.process_batch([job.image for job in jobs],
-                                             [job.intrinsics for job in jobs],
-                                             compute_vertices=compute_vertices,
-                                             depths=[job.depth for job in jobs], sides=sides)
+            results = self.hand_stream.process(
+                [CameraFrame(image=job.image, stamp=job.stamp, camera=job.stream.name,
+                             camera_matrix=job.intrinsics, depth=job.depth) for job in jobs],
+                compute_vertices=compute_vertices)
         except (RuntimeError, ValueError) as error:
             self.stats.count_error('inference', str(error))
             sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in jobs)
-            self._problems.error('inference', f'inference failed on {sizes}: {error}')
+            self.problems.error('inference', f'inference failed on {sizes}: {error}')
             return
         for _ in range(pipeline.non_finite_hands - non_finite_before):
             text = 'a hand with non-finite numbers (inf/NaN) was dropped'
             self.stats.count_error('non_finite_hand', text)
-            self._problems.warning('non_finite_hand', f'{text} (a degenerate network output)')
+            self.problems.warning('non_finite_hand', f'{text} (a degenerate network output)')
         processing = time.monotonic() - start
-        for job, tracker, hands in zip(jobs, trackers, results):
-            if self._stop.is_set():
+        for job, result in zip(jobs, results):
+            if stop.is_set():
                 return
-            self._publish(job, tracker, hands, settings, processing)
+            self._publish(job, result, settings, processing)
 
-    def _publish(self, job, tracker, hands, settings, processing):
-        msg, stream = job.frame.msg, job.stream
+    def _publish(self, job, result, settings, processing):
+        msg, stream, wanted = job.frame.msg, job.stream, job.wanted
         stream.last_header = msg.header
-        _, want_raw, want_markers, want_debug, want_tf = job.wanted
-        if not self._first_frame_logged:
-            self._first_frame_logged = True
+        hands = result.hands
+        if not self.first_frame_logged:
+            self.first_frame_logged = True
             source = 'camera_info K' if job.intrinsics is not None else 'the focal heuristic'
-            self.get_logger().info(
+            self.logger.info(
                 f'first image: {job.image.shape[1]}x{job.image.shape[0]} '
                 f'{getattr(msg, "encoding", "compressed")}, frame {msg.header.frame_id!r}, '
                 f'{len(hands)} hand(s), placed with {source}')
-        raw = hands
-        if tracker is not None:
-            hands = tracker.update(hands, job.stamp)
-            raw = tracker.last_raw
         stream.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices))
-        if want_raw:
-            stream.hands_raw_pub.publish(hands_to_msg(raw, msg.header,
+        if wanted.hands_raw:
+            stream.hands_raw_pub.publish(hands_to_msg(result.raw_hands, msg.header,
                                                       settings.publish_vertices))
-        if want_tf:
+        if wanted.tf:
             self._publish_tf(stream, hands, msg.header, settings)
-        if want_markers:
+        if wanted.markers:
             stream.markers_pub.publish(hand_markers(hands, msg.header, self.faces,
                                                     settings.marker_style()))
             self.stats.count_published('markers')
-        if want_debug:
+        if wanted.debug_image:
             picture = draw_hands(job.image, hands, self.faces,
                                  left_color=settings.markers_left_color,
                                  right_color=settings.markers_right_color,

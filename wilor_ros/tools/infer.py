@@ -30,13 +30,14 @@ decoded is reported and skipped.
 
 import argparse
 import dataclasses
-import functools
 import pathlib
 import sys
 
 from wilor_ros.camera import CameraError, parse_camera_spec
+from wilor_ros.hand_stream import CameraFrame, HandStream, TrackingOptions
 from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.media_io import MediaError, open_input
+from wilor_ros.options import PipelineOptions
 from wilor_ros.precision import PRECISIONS
 from wilor_ros.tools import interrupt_on_sigterm
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
@@ -48,40 +49,16 @@ def build_pipeline(args):
     """Load both networks and build the HandPipeline from the command-line options."""
     defaults = default_weight_paths()
     try:
+        options = PipelineOptions(device=args.device, precision=args.precision,
+                                  compile=getattr(args, 'compile', False), conf=args.conf,
+                                  iou=args.iou, rescale_factor=args.rescale_factor,
+                                  max_hands=args.max_hands)
         return load_pipeline(args.detector or defaults['detector'],
-                             args.reconstructor or defaults['reconstructor'],
-                             device=args.device, precision=args.precision, conf=args.conf,
-                             iou=args.iou, rescale_factor=args.rescale_factor,
-                             max_hands=args.max_hands,
-                             compile=getattr(args, 'compile', False))
+                             args.reconstructor or defaults['reconstructor'], options)
+    except ValueError as error:
+        raise InferError(str(error)) from None
     except PipelineLoadError as error:
         raise InferError(str(error)) from None
-
-
-def run_batch(pipe, images, cameras, compute_vertices, depths=None, sides=None):
-    """
-    Run the pipeline over several frames; one batched call when the pipeline offers one.
-
-    ``depths``: None or one aligned depth image (or None) per frame; ``sides``: None or one
-    side chooser per frame (see :class:`wilor_ros.pipeline.HandPipeline`).
-    """
-    extra = {}
-    if depths is not None and any(depth is not None for depth in depths):
-        extra['depths'] = depths
-    if sides is not None and any(choose is not None for choose in sides):
-        extra['sides'] = sides
-    batched = getattr(pipe, 'process_batch', None)
-    if batched is not None and len(images) > 1:
-        return batched(images, camera_matrices=cameras, compute_vertices=compute_vertices,
-                       **extra)
-    results = []
-    for index, (image, camera) in enumerate(zip(images, cameras)):
-        single = {'depth': extra['depths'][index]} if 'depths' in extra else {}
-        if 'sides' in extra:
-            single['sides'] = extra['sides'][index]
-        results.append(pipe(image, camera_matrix=camera, compute_vertices=compute_vertices,
-                            **single))
-    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,11 +149,8 @@ def run(args):
         except CameraError as error:
             raise InferError(f'--camera-matrix: {error}') from None
     pipe = build_pipeline(args)
-    tracker = None
-    if args.track:
-        from wilor_ros.tracking import HandTracker
-
-        tracker = HandTracker()
+    # The tracker's defaults are HandTracker's; frames of the one input are one camera ('').
+    stream = HandStream(pipe, TrackingOptions() if args.track else None)
     if args.output == '-':
         output = JsonOutput('-', jsonl=True)
     else:
@@ -212,23 +186,18 @@ def run(args):
                         "(--camera-matrix or the bag's camera_info)")
             # The tracker decides each hand's side before its crop is mirrored; it must have
             # seen the previous frame, so tracked frames run one at a time.
-            sides = [None if tracker is None else functools.partial(
-                tracker.resolve_sides, stamp=_frame_seconds(frame, frames.fps))
-                for frame in pending]
+            batch = [CameraFrame(image=frame.image, stamp=_frame_seconds(frame, frames.fps),
+                                 camera_matrix=camera, depth=depth)
+                     for frame, camera, depth in zip(pending, cameras, depths)]
             try:
-                results = run_batch(pipe, [frame.image for frame in pending], cameras,
-                                    with_vertices, depths, sides)
+                results = stream.process(batch, with_vertices)
             except (ValueError, RuntimeError) as error:
                 if len(pending) == 1:
                     raise
                 _report(f'batch failed ({error}); retrying frame by frame')
-                results = [run_batch(pipe, [frame.image], [camera], with_vertices, [depth],
-                                     [side])[0]
-                           for frame, camera, depth, side in zip(pending, cameras, depths,
-                                                                 sides)]
-            for frame, camera, hands in zip(pending, cameras, results):
-                if tracker is not None:
-                    hands = tracker.update(hands, _frame_seconds(frame, frames.fps))
+                results = [stream.process([one], with_vertices)[0] for one in batch]
+            for frame, camera, result in zip(pending, cameras, results):
+                hands = result.hands
                 if overlay is not None:
                     overlay.write(frame, hands, camera)
                 if with_vertices and not args.vertices:
@@ -249,7 +218,7 @@ def run(args):
                 _report(f'frame {frame.index} ({frame.source}) skipped: {frame.error}')
                 continue
             pending.append(frame)
-            if len(pending) >= (1 if tracker is not None else args.batch):
+            if len(pending) >= (1 if args.track else args.batch):
                 flush()
         if pending:
             flush()
