@@ -39,6 +39,7 @@ from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.options import PipelineOptions
 from wilor_ros.precision import PRECISIONS
+from wilor_ros.stamps import nanoseconds_to_seconds
 from wilor_ros.tools import interrupt_on_sigterm
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
                                            OverlayOutput)
@@ -240,7 +241,7 @@ def run(args):
 
 def _frame_seconds(frame, fps):
     if frame.stamp_ns is not None:
-        return frame.stamp_ns / 1e9
+        return nanoseconds_to_seconds(frame.stamp_ns)
     return frame.index / (fps or 30.0)
 
 
