@@ -81,13 +81,17 @@ from scipy.spatial.transform import Rotation
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from wilor_ros.camera import cam_crop_to_full
 from wilor_ros.crops import crop_geometry, crop_hands, frame_to_tensor
 from wilor_ros.detector import load_detector
 from wilor_ros.hand import HandResult
 from wilor_ros.pipeline import HandPipeline
 from wilor_ros.postprocess import build_hand_results
 from wilor_ros.reconstructor import load_reconstructor
+
+# The official demo's cam_crop_to_full is the tests' reference maths (the package has no use for
+# it: cam_crop_to_camera covers any K).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / 'test'))
+from reference_math import cam_crop_to_full  # noqa: E402, I100
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / 'test' / 'fixtures' / 'a'
 BASELINE = 'official-demo-style path (re-created from the documented steps)'

@@ -19,13 +19,16 @@ Broken weights files, as downloads and users produce them, for the start-up erro
 reconstructor, built from the fixture files: empty, cut short, the other network's file, an
 HTML error page, a zip whose largest tensor is cut short (central directory intact), and a
 pickle that would run a shell command if it were unpickled naively.
+
+:func:`malicious_pickle` is that pickle on its own, for the tests of every reader of pickles
+(checkpoints, MANO_RIGHT.pkl): unpickling it naively creates :func:`malicious_marker`'s file.
 """
 
 import os
 import pickle
 import zipfile
 
-from conftest import DETECTOR, RECONSTRUCTOR
+from fixture_paths import DETECTOR, RECONSTRUCTOR
 
 BAD_WEIGHT_KINDS = ('empty', 'truncated', 'foreign', 'html', 'short_tensor', 'malicious')
 
@@ -38,6 +41,24 @@ class _RunsACommand:
 
     def __reduce__(self):
         return (os.system, (f'touch {self.marker}',))
+
+
+def malicious_pickle(directory, key=None):
+    """
+    Return pickle bytes that run ``touch`` on :func:`malicious_marker` when unpickled naively.
+
+    With ``key`` the command sits under that key of a dict (``{'model': ...}`` as in a
+    checkpoint, ``{'v_template': ...}`` as in a MANO pickle), so a reader meets the dict first.
+    """
+    payload = _RunsACommand(malicious_marker(directory))
+    return pickle.dumps(payload if key is None else {key: payload}, protocol=2)
+
+
+def write_torch_zip(path, pickle_bytes):
+    """Write ``pickle_bytes`` as the data.pkl of a torch zip checkpoint at ``path``."""
+    with zipfile.ZipFile(path, 'w') as archive:
+        archive.writestr('archive/data.pkl', pickle_bytes)
+        archive.writestr('archive/version', '3\n')
 
 
 def write_bad_weights(directory, kind, network='reconstructor'):
@@ -61,10 +82,7 @@ def write_bad_weights(directory, kind, network='reconstructor'):
                 target.writestr(info, data[:len(data) // 2] if info.filename == largest
                                 else data)
     elif kind == 'malicious':
-        with zipfile.ZipFile(path, 'w') as target:
-            target.writestr('archive/data.pkl',
-                            pickle.dumps(_RunsACommand(malicious_marker(directory)), protocol=2))
-            target.writestr('archive/version', '3\n')
+        write_torch_zip(path, malicious_pickle(directory))
     else:
         raise ValueError(f'unknown bad weights kind {kind}')
     return path

@@ -13,23 +13,38 @@
 # limitations under the License.
 
 """
-Test-session defaults, so a plain ``pytest test`` behaves like the README's test command.
+Test-session defaults, the shared fixture models and the ``ros`` marker.
 
-The ROS environment of the venv install (ament index, RMW) and the network rule (discovery on
-localhost only, logs inside the tree, the large shared-memory Fast DDS profile) are filled in
-where the caller's shell did not set them; ``scripts/test.sh`` sets them all explicitly.
+Environment: the ROS environment of the venv install (ament index, RMW) and the network rule
+(discovery on localhost only, logs inside the tree, the large shared-memory Fast DDS profile)
+are filled in where the caller's shell did not set them, so a plain ``pytest test`` behaves like
+the README's test command (``scripts/test.sh`` sets them all explicitly).
+
+Fixtures (session-scoped, loaded once per run; paths: ``test/fixture_paths.py``):
+``fixture_detector`` and ``fixture_reconstructor`` are the parity fixture networks on the CPU in
+float32; ``fixture_pipeline`` is a :class:`~wilor_ros.pipeline.HandPipeline` of both with
+``conf=0.25``; ``make_fixture_pipeline(**options)`` builds one with other settings on the same
+networks; ``fixture_image`` is the detector fixture's BGR image (a fresh copy per test) and
+``fixture_hands`` the hands ``fixture_pipeline`` finds there with ``fixture_camera_matrix``, a
+600 px camera (both sides). The networks, pipeline and hands are shared by the whole run: a test
+that changes one (precision, compilation, settings) builds its own.
+
+The ``ros`` marker (setup.cfg) says a test needs ROS 2: rclpy, message packages, ROS programs
+or ROS tooling. Without rclpy (``scripts/test_core_py310.sh``: the core on Humble's Python)
+the tests marked ``ros`` are skipped and the modules that cannot even be imported without ROS
+are not collected; ``pytest -m 'not ros'`` runs the same ROS-free part where ROS is installed.
 """
 
 import importlib.util
-import inspect
 import os
-import pathlib
 import random
 import sys
 
+# Kept importable from conftest until every test imports them from fixture_paths.
+from fixture_paths import (DETECT_NPZ, DETECTOR, FIXTURES, MANO_PKL,  # noqa: F401
+                           RECONSTRUCTOR, REPO)
+import numpy as np
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parent.parent
 
 os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
@@ -40,45 +55,102 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
 os.environ.pop('ROS_LOCALHOST_ONLY', None)
 
-# The parity fixtures (tiny random-weight models in the official formats, official outputs),
-# shared by every test: import them with ``from conftest import FIXTURES, DETECTOR, ...``.
-FIXTURES = REPO / 'test' / 'fixtures' / 'a'
-DETECTOR = FIXTURES / 'detector' / 'detector.pt'
-RECONSTRUCTOR = FIXTURES / 'wilor' / 'checkpoint.ckpt'
-MANO_PKL = FIXTURES / 'wilor' / 'MANO_RIGHT.pkl'
-# Without ROS 2 (scripts/test_core_py310.sh: the core on Humble's Python, no rclpy) only the
-# inference core is testable: skip the modules that need ROS 2 as a whole, and single tests that
-# fail importing a ROS module (in the test or a fixture), start ROS programs (ros_harness) or read
-# the ROS message definitions (message_definition, write_bag).
-if importlib.util.find_spec('rclpy') is None:
-    # The ROS layer's tests (test_ros_*.py) and the ROS tooling's (colcon, lint, package.xml).
-    collect_ignore = sorted(['test_colcon_build.py', 'test_flake8.py', 'test_pep257.py',
-                             'test_xml.py', 'test_run_script.py']
-                            + [path.name for path in pathlib.Path(__file__).parent.glob(
-                                'test_ros_*.py')])
+HAS_ROS = importlib.util.find_spec('rclpy') is not None
 
-    def _ros_module(error):
-        # Also through the chain: wilor_ros.ros re-raises a missing rclpy as an ImportError with
-        # its own message, and the source folder wilor_msgs/ imports as an empty namespace
-        # package, so ``from wilor_msgs.msg import Hand`` fails with a plain ImportError.
-        while isinstance(error, ImportError):
-            top = (getattr(error, 'name', None) or '').split('.')[0]
-            if top in ('rclpy', 'rosidl_runtime_py', 'ament_index_python', 'launch',
-                       'launch_ros') or top.endswith(('_msgs', '_interfaces')):
-                return top
-            error = error.__cause__
-        return None
+# Modules that import ROS 2 at the top, so cannot be collected without it: the ROS layer's
+# tests and the ROS tooling's (colcon, the ament linters, catkin_pkg, the ROS programs of
+# run.sh). Each also carries ``pytestmark = pytest.mark.ros``.
+ROS_ONLY_MODULES = ('test_ros_*.py', 'test_colcon_build.py', 'test_flake8.py', 'test_pep257.py',
+                    'test_xml.py', 'test_run_script.py')
+if not HAS_ROS:
+    collect_ignore_glob = list(ROS_ONLY_MODULES)
 
-    def pytest_collection_modifyitems(items):
-        for item in items:
-            source = inspect.getsource(item.function)
-            if any(word in source for word in ('ros_harness', 'message_definition', 'write_bag')):
-                item.add_marker(pytest.mark.skip(reason='needs ROS 2 (programs or .msg files)'))
+# Tests that need ROS 2 in modules whose owners have not yet put ``@pytest.mark.ros`` on them
+# (module name -> test function names, or a fixture that needs ROS); the marker is added here
+# until then.
+_UNMARKED_ROS_FIXTURES = {
+    # The launch file's stand-ins read the ament index (ament_index_python).
+    'test_launch.py': 'launch_stand_ins',
+}
+_UNMARKED_ROS_TESTS = {
+    'test_launch.py': (
+        # The ROS layer's modules, the real launch package, a wilor_node process.
+        'test_real_launch_description_when_launch_is_installed',
+        'test_params_file_sets_every_declared_parameter_to_its_default',
+        'test_rviz_config_shows_markers_and_debug_image_with_matching_qos',
+        'test_wilor_node_accepts_the_shipped_params_file',
+    ),
+    'test_tools_infer.py': (
+        # wilor-infer --out-bag and bag input use the message definitions and rclpy.
+        'test_bag_matches_the_pipeline_and_writes_hand_arrays',
+        'test_compressed_images_from_a_bag_without_summary',
+        'test_message_definition_lists_every_dependency_once',
+        'test_depth_topic_of_a_bag_places_hands_at_the_measured_depth',
+    ),
+}
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(item, call):
-        report = (yield).get_result()
-        module = call.excinfo and _ros_module(call.excinfo.value)
-        if module:
-            report.outcome = 'skipped'
-            report.longrepr = (str(item.path), item.location[1], f'needs ROS 2 ({module})')
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the ROS tests not marked yet; without rclpy, skip every test marked ``ros``."""
+    skip = pytest.mark.skip(reason='needs ROS 2 (rclpy is not installed)')
+    for item in items:
+        name = item.path.name
+        # The layer's naming rule: a test_ros_ module is ROS even if it forgets its pytestmark.
+        if (name.startswith('test_ros_')
+                or getattr(item, 'originalname', item.name) in _UNMARKED_ROS_TESTS.get(name, ())
+                or _UNMARKED_ROS_FIXTURES.get(name) in getattr(item, 'fixturenames', ())):
+            item.add_marker(pytest.mark.ros)
+        if not HAS_ROS and item.get_closest_marker('ros') is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope='session')
+def fixture_detector():
+    """Return the parity fixture's hand detector, CPU, float32 (shared: do not change it)."""
+    from wilor_ros.detector import load_detector
+
+    return load_detector(DETECTOR, 'cpu')
+
+
+@pytest.fixture(scope='session')
+def fixture_reconstructor():
+    """Return the parity fixture's WiLoR reconstructor, CPU, float32 (shared: do not change it)."""
+    from wilor_ros.reconstructor import load_reconstructor
+
+    return load_reconstructor(RECONSTRUCTOR, 'cpu')
+
+
+@pytest.fixture(scope='session')
+def make_fixture_pipeline(fixture_detector, fixture_reconstructor):
+    """Return a factory: HandPipeline keyword options -> a pipeline on the fixture networks."""
+    from wilor_ros.pipeline import HandPipeline
+
+    def make(**options):
+        return HandPipeline(fixture_detector, fixture_reconstructor, **options)
+    return make
+
+
+@pytest.fixture(scope='session')
+def fixture_pipeline(make_fixture_pipeline):
+    """Return the fixture networks' pipeline with conf 0.25 (the fixture image's hands pass)."""
+    return make_fixture_pipeline(conf=0.25)
+
+
+@pytest.fixture()
+def fixture_image():
+    """Return the detector fixture's 640x480 BGR image (a left and a right hand), a fresh copy."""
+    return np.load(DETECT_NPZ)['image']
+
+
+@pytest.fixture(scope='session')
+def fixture_camera_matrix():
+    """Return the 600 px camera of :func:`fixture_hands`, principal point at the image centre."""
+    return np.array([[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])
+
+
+@pytest.fixture(scope='session')
+def fixture_hands(fixture_pipeline, fixture_camera_matrix):
+    """Return the hands of :func:`fixture_pipeline` on the fixture image (both sides)."""
+    found = fixture_pipeline(np.load(DETECT_NPZ)['image'], camera_matrix=fixture_camera_matrix)
+    assert {hand.is_right for hand in found} == {False, True}, 'fixture needs both sides'
+    return found

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from conftest import DETECTOR, RECONSTRUCTOR
+from fixture_paths import DETECTOR, RECONSTRUCTOR
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent

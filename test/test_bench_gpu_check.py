@@ -18,7 +18,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO
+from fixture_paths import REPO
 
 
 def test_gpu_check_small_on_cpu(tmp_path):

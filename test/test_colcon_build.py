@@ -27,6 +27,10 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.ros
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns('.venv', 'build', 'install', 'log', '.git', 'fixtures',
                               '__pycache__', '*.egg-info')

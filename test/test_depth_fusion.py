@@ -17,16 +17,13 @@
 import dataclasses
 import sys
 
-from conftest import FIXTURES, MANO_PKL, REPO
+from fixture_paths import MANO_PKL, REPO
 import numpy as np
 import pytest
 
 from wilor_ros.camera import intrinsics_from_values, project_points
 from wilor_ros.depth_fusion import (apply_depth_scale, depth_to_metres, fit_depth_scale,
                                     fuse_hands, rasterize_depth, visible_vertices)
-from wilor_ros.detector import load_detector
-from wilor_ros.pipeline import HandPipeline
-from wilor_ros.reconstructor import load_reconstructor
 
 sys.path.insert(0, str(REPO / 'bench'))
 from rgbd_scenes import INTRINSICS, load_mano, make_scene  # noqa: E402, I100
@@ -35,13 +32,6 @@ from rgbd_scenes import INTRINSICS, load_mano, make_scene  # noqa: E402, I100
 @pytest.fixture(scope='module')
 def mano():
     return load_mano(MANO_PKL)
-
-
-@pytest.fixture(scope='module')
-def pipe():
-    return HandPipeline(load_detector(FIXTURES / 'detector' / 'detector.pt', 'cpu'),
-                        load_reconstructor(FIXTURES / 'wilor' / 'checkpoint.ckpt', 'cpu'),
-                        conf=0.25)
 
 
 def test_depth_encodings_and_holes():
@@ -138,8 +128,8 @@ def test_rejected_fit_reports_quality_without_moving_the_hand(mano):
     np.testing.assert_array_equal(hand.vertices, scene.mono_vertices.astype(np.float32))
 
 
-def test_pipeline_fuses_depth_and_carries_keypoint_confidence(pipe):
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+def test_pipeline_fuses_depth_and_carries_keypoint_confidence(fixture_pipeline, fixture_image):
+    pipe, image = fixture_pipeline, fixture_image
     height, width = image.shape[:2]
     k = np.array([[600.0, 0, width / 2], [0, 600.0, height / 2], [0, 0, 1]])
     mono = pipe(image, camera_matrix=k)
@@ -169,8 +159,8 @@ def test_pipeline_fuses_depth_and_carries_keypoint_confidence(pipe):
         pipe(image, camera_matrix=k, depth=depth[:-1])
 
 
-def test_sides_callable_decides_the_crop_mirroring(pipe):
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+def test_sides_callable_decides_the_crop_mirroring(fixture_pipeline, fixture_image):
+    pipe, image = fixture_pipeline, fixture_image
     seen = []
 
     def all_left(boxes, scores, is_right):

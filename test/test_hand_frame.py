@@ -16,7 +16,7 @@
 
 import dataclasses
 
-from conftest import MANO_PKL
+from fixture_paths import MANO_PKL
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation

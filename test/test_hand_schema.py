@@ -24,7 +24,7 @@ data the way ROS JSON tools convert messages.
 import dataclasses
 import json
 
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+from fixture_paths import DETECT_NPZ
 import numpy as np
 import pytest
 
@@ -33,11 +33,9 @@ from wilor_ros.hand_schema import EXTRAS, RENAMED
 
 
 @pytest.fixture(scope='module')
-def hands():
-    from wilor_ros.loading import load_pipeline
-
-    pipe = load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu', conf=0.25)
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+def hands(fixture_pipeline):
+    pipe = fixture_pipeline
+    image = np.load(DETECT_NPZ)['image']
     camera = np.array([[600.0, 0.0, 320.0], [0.0, 610.0, 240.0], [0.0, 0.0, 1.0]])
     found = pipe(image, camera_matrix=camera) + pipe(image)   # CameraInfo and heuristic
     assert {hand.is_right for hand in found} == {False, True}
@@ -59,6 +57,7 @@ def message_to_plain(msg):
     return msg
 
 
+@pytest.mark.ros
 def test_json_keys_are_the_message_fields_plus_named_extras(hands):
     from wilor_msgs.msg import Hand
 
@@ -72,6 +71,7 @@ def test_json_keys_are_the_message_fields_plus_named_extras(hands):
     assert {RENAMED.get(name, (name,))[0] for name in result_fields} == message_fields | EXTRAS
 
 
+@pytest.mark.ros
 def test_json_values_are_the_message_values(hands):
     from wilor_ros.ros.messages import hand_to_msg
 
@@ -82,6 +82,7 @@ def test_json_values_are_the_message_values(hands):
         assert len(record['vertices']) == 778 * 3
 
 
+@pytest.mark.ros
 def test_flat_shapes_and_enums(hands):
     from wilor_msgs.msg import Hand
 

@@ -16,8 +16,8 @@
 
 import types
 
-from conftest import FIXTURES
 import cv2
+from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 
@@ -128,6 +128,7 @@ def test_bayer_patterns_demosaic_a_flat_colour(encoding, first_block):
                                   np.broadcast_to([blue, green, red], (12, 16, 3)))
 
 
+@pytest.mark.ros
 def test_unpadded_bgr8_is_a_view_of_the_message_buffer(photo):
     from sensor_msgs.msg import Image
 
@@ -181,6 +182,7 @@ def test_supported_encodings_cover_the_common_camera_formats():
         assert encoding in SUPPORTED_ENCODINGS
 
 
+@pytest.mark.ros
 @pytest.mark.parametrize('extension', ['.png', '.jpg'])
 def test_compressed_images_decode_to_bgr(photo, extension):
     from sensor_msgs.msg import CompressedImage

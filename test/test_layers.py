@@ -25,7 +25,7 @@ import ast
 import subprocess
 import sys
 
-from conftest import REPO
+from fixture_paths import REPO
 
 PACKAGE = REPO / 'wilor_ros'
 # Packages of a ROS installation (the message packages end in _msgs / _interfaces).

@@ -15,10 +15,9 @@
 """The restricted checkpoint reader: real files load, foreign or malicious pickles never run."""
 
 import io
-import pickle
-import zipfile
 
-from conftest import DETECTOR, RECONSTRUCTOR
+from bad_weights import malicious_marker, malicious_pickle, write_torch_zip
+from fixture_paths import DETECTOR, RECONSTRUCTOR
 import pytest
 import torch
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
@@ -52,25 +51,12 @@ def test_lightning_checkpoint_state_dict_matches_torch_load():
     assert state['backbone.init_cam'].tolist() == [[4.0, 0.0, 0.0]]
 
 
-def _zip_with_pickle(path, payload):
-    with zipfile.ZipFile(path, 'w') as archive:
-        archive.writestr('archive/data.pkl', payload)
-        archive.writestr('archive/version', '3\n')
-
-
-class _RunsShell:
-    def __reduce__(self):
-        import os
-        return (os.system, ('touch should_never_exist',))
-
-
-def test_pickle_asking_for_os_system_is_rejected_before_running(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_pickle_asking_for_os_system_is_rejected_before_running(tmp_path):
     path = tmp_path / 'evil.pt'
-    _zip_with_pickle(path, pickle.dumps({'model': _RunsShell()}, protocol=2))
+    write_torch_zip(path, malicious_pickle(tmp_path, key='model'))
     with pytest.raises(CheckpointError, match=r"evil\.pt.*'(posix|os)\.system'"):
         load_checkpoint(path, kind='detector')
-    assert not (tmp_path / 'should_never_exist').exists()
+    assert not malicious_marker(tmp_path).exists()
 
 
 @pytest.mark.parametrize('target', ['builtins.eval', 'subprocess.Popen', 'torch.load'])
@@ -78,7 +64,7 @@ def test_other_dangerous_globals_are_rejected(tmp_path, target):
     module, name = target.rsplit('.', 1)
     payload = f'c{module}\n{name}\n(S"1"\ntR.'.encode()
     path = tmp_path / 'bad.ckpt'
-    _zip_with_pickle(path, payload)
+    write_torch_zip(path, payload)
     with pytest.raises(CheckpointError, match=name):
         load_checkpoint(path, kind='WiLoR checkpoint')
 
@@ -86,7 +72,7 @@ def test_other_dangerous_globals_are_rejected(tmp_path, target):
 def test_getattr_only_on_inert_classes(tmp_path):
     payload = b'c__builtin__\ngetattr\n(cos\npath\nS"join"\ntR.'
     path = tmp_path / 'bad.pt'
-    _zip_with_pickle(path, payload)
+    write_torch_zip(path, payload)
     with pytest.raises(CheckpointError):
         load_checkpoint(path, kind='detector')
 

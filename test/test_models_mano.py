@@ -14,9 +14,10 @@
 
 """MANO: the chumpy-free pickle reader, the smplx-style conversion, and the skinning layer."""
 
-import pathlib
 import pickle
 
+from bad_weights import malicious_marker, malicious_pickle
+from fixture_paths import FIXTURES, MANO_PKL, RECONSTRUCTOR
 import numpy as np
 import pytest
 import torch
@@ -26,19 +27,15 @@ from wilor_ros.models.mano import (MANO_BUFFERS, mano_buffers_from_pickle,
                                    mano_buffers_from_state_dict, MANOLayer)
 from wilor_ros.models.mano_pickle import load_mano_pickle, MANOPickleError
 
-FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures' / 'a' / 'wilor'
-MANO_PKL = FIXTURES / 'MANO_RIGHT.pkl'
-CHECKPOINT = FIXTURES / 'checkpoint.ckpt'
-
 
 @pytest.fixture(scope='module')
 def checkpoint_state():
-    return load_checkpoint(CHECKPOINT, kind='WiLoR checkpoint')['state_dict']
+    return load_checkpoint(RECONSTRUCTOR, kind='WiLoR checkpoint')['state_dict']
 
 
 @pytest.fixture(scope='module')
 def crops():
-    return dict(np.load(FIXTURES / 'crops.npz'))
+    return dict(np.load(FIXTURES / 'wilor' / 'crops.npz'))
 
 
 def test_pickle_reader_decodes_the_official_layout():
@@ -115,19 +112,10 @@ def test_layer_stays_float32_under_autocast(checkpoint_state, crops):
     torch.testing.assert_close(vertices, reference, atol=2e-3, rtol=0)
 
 
-class _Exploit:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-        return os.system, (f'touch {self.marker}',)
-
-
 def test_foreign_global_is_rejected_before_anything_runs(tmp_path):
-    marker = tmp_path / 'pwned'
+    marker = malicious_marker(tmp_path)
     path = tmp_path / 'MANO_RIGHT.pkl'
-    path.write_bytes(pickle.dumps({'v_template': _Exploit(marker)}, protocol=2))
+    path.write_bytes(malicious_pickle(tmp_path, key='v_template'))
     with pytest.raises(MANOPickleError) as error:
         load_mano_pickle(path)
     assert str(path) in str(error.value) and 'system' in str(error.value)

@@ -19,6 +19,8 @@ import pathlib
 from ament_pep257.main import main
 import pytest
 
+pytestmark = pytest.mark.ros
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 LINTED = ['wilor_ros', 'test', 'launch', 'bench', 'setup.py']
 

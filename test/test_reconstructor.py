@@ -14,9 +14,8 @@
 
 """WiLoR reconstructor: official checkpoint loading, parity with the official forward pass."""
 
-import pickle
-
-from conftest import DETECTOR, FIXTURES, MANO_PKL, RECONSTRUCTOR
+from bad_weights import malicious_marker, malicious_pickle
+from fixture_paths import DETECTOR, FIXTURES, MANO_PKL, RECONSTRUCTOR
 import numpy as np
 import pytest
 import torch
@@ -52,13 +51,8 @@ def crops():
 
 
 @pytest.fixture(scope='module')
-def reconstructor():
-    return load_reconstructor(RECONSTRUCTOR)
-
-
-@pytest.fixture(scope='module')
-def detailed(reconstructor, crops):
-    return reconstructor.forward_detailed(torch.from_numpy(crops['img']))
+def detailed(fixture_reconstructor, crops):
+    return fixture_reconstructor.forward_detailed(torch.from_numpy(crops['img']))
 
 
 def _max_diff(actual, expected):
@@ -77,26 +71,26 @@ def test_intermediates_match_official_forward(detailed, crops, key):
     assert _max_diff(detailed[key], crops[key]) <= INTERMEDIATE_TOLERANCE[key]
 
 
-def test_contract(reconstructor, crops):
+def test_contract(fixture_reconstructor, crops):
     img = torch.from_numpy(crops['img'])
-    out = reconstructor(img)
+    out = fixture_reconstructor(img)
     assert set(out) == set(OUTPUT_KEYS)
     for key, shape in OUTPUT_SHAPES.items():
         assert out[key].shape == (3,) + shape, key
         assert out[key].dtype == torch.float32, key
-    faces = reconstructor.faces
+    faces = fixture_reconstructor.faces
     assert isinstance(faces, np.ndarray) and faces.shape == (1538, 3)
     assert faces.dtype == np.int64 and faces.min() >= 0 and faces.max() < 778
-    assert reconstructor.device == torch.device('cpu')
-    assert reconstructor.dtype == torch.float32
-    assert not reconstructor.training
-    assert not any(p.requires_grad for p in reconstructor.parameters())
+    assert fixture_reconstructor.device == torch.device('cpu')
+    assert fixture_reconstructor.dtype == torch.float32
+    assert not fixture_reconstructor.training
+    assert not any(p.requires_grad for p in fixture_reconstructor.parameters())
     # Each crop is reconstructed independently of the rest of the batch.
-    single = reconstructor(img[1:2])
+    single = fixture_reconstructor(img[1:2])
     for key in OUTPUT_KEYS:
         torch.testing.assert_close(single[key], out[key][1:2], atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match='256'):
-        reconstructor(img[:, :, :, 32:-32])
+        fixture_reconstructor(img[:, :, :, 32:-32])
 
 
 def test_mano_from_pickle_gives_same_outputs(crops, detailed):
@@ -242,19 +236,10 @@ def test_state_dict_problems_are_named(tmp_path):
         == (1538, 3)
 
 
-class _Exploit:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        import os
-        return os.system, (f'touch {self.marker}',)
-
-
 def test_foreign_mano_pickle_is_rejected(tmp_path):
     path = tmp_path / 'MANO_RIGHT.pkl'
-    marker = tmp_path / 'pwned'
-    path.write_bytes(pickle.dumps({'v_template': _Exploit(marker)}, protocol=2))
+    marker = malicious_marker(tmp_path)
+    path.write_bytes(malicious_pickle(tmp_path, key='v_template'))
     with pytest.raises(MANOPickleError, match='system') as error:
         load_reconstructor(RECONSTRUCTOR, mano_path=path)
     assert str(path) in str(error.value)

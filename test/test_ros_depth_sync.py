@@ -21,6 +21,8 @@ from sensor_msgs.msg import Image
 from wilor_ros.image_conversion import depth_image_to_array
 from wilor_ros.ros.depth_sync import DepthMatcher
 
+pytestmark = pytest.mark.ros
+
 
 def depth_msg(values, encoding='16UC1', stamp=(10, 0), bigendian=False):
     values = np.asarray(values)

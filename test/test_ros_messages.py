@@ -19,6 +19,8 @@ import sys
 import pytest
 from ros_harness import needs_large_best_effort, PROGRAMS, ros_env, RosProcess
 
+pytestmark = pytest.mark.ros
+
 sys.path.insert(0, str(PROGRAMS))
 
 
@@ -88,21 +90,19 @@ def test_vga_images_arrive_at_sensor_data_qos(rate, seconds, qos):
     assert result['received'] >= 0.95 * published, result
 
 
-def test_keypoints_2d_is_the_projection_of_keypoints_3d_with_the_published_camera():
+def test_keypoints_2d_is_the_projection_of_keypoints_3d_with_the_published_camera(
+        fixture_pipeline, fixture_image):
     # Hand.msg promises keypoints_2d = (fx X / Z + cx, fy Y / Z + cy) of keypoints_3d with the
     # published focal_length (fx, fy) and principal_point; with fx != fy and an off-centre
     # principal point a single focal length would be tens of pixels off.
     import numpy as np
-    from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
     from std_msgs.msg import Header
 
-    from wilor_ros.loading import load_pipeline
     from wilor_ros.ros.messages import hands_to_msg
 
-    pipe = load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu')
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
     k = np.array([[600.0, 0.0, 250.0], [0.0, 500.0, 300.0], [0.0, 0.0, 1.0]])
-    msg = hands_to_msg(pipe(image, camera_matrix=k), Header(frame_id='cam_optical'))
+    msg = hands_to_msg(fixture_pipeline(fixture_image, camera_matrix=k),
+                       Header(frame_id='cam_optical'))
     assert len(msg.hands) >= 1
     for hand in msg.hands:
         fx, fy = hand.focal_length

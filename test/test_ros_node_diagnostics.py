@@ -23,6 +23,8 @@ import pytest
 
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 
+pytestmark = pytest.mark.ros
+
 
 class Clock:
     """A monotonic clock that only moves when told to."""
@@ -185,7 +187,7 @@ def test_counters_are_totals(clock):
 def test_a_node_whose_inference_hangs_reports_error_on_diagnostics():
     import time
 
-    from conftest import DETECTOR, RECONSTRUCTOR
+    from fixture_paths import DETECTOR, RECONSTRUCTOR
     from ros_harness import node_rig, PROGRAMS, ros_env, RosProcess
 
     stall_timeout = 2.0

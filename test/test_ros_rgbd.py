@@ -21,7 +21,7 @@ error of the kind fusion corrects), so that hand must come back depth-sourced at
 while the others keep their monocular depth.
 """
 
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env
@@ -30,6 +30,8 @@ from scipy.spatial.transform import Rotation
 from wilor_ros.camera import intrinsics_from_values
 from wilor_ros.depth_fusion import rasterize_depth
 
+pytestmark = pytest.mark.ros
+
 FX = 600.0
 SCALE = 1.2
 CAMERA_INFO, DEPTH = 1, 2
@@ -37,17 +39,7 @@ FRAME_PERIOD_NS = 33_333_333
 
 
 @pytest.fixture(scope='module')
-def pipeline():
-    from wilor_ros.detector import load_detector
-    from wilor_ros.pipeline import HandPipeline
-    from wilor_ros.reconstructor import load_reconstructor
-
-    return HandPipeline(load_detector(DETECTOR, 'cpu'), load_reconstructor(RECONSTRUCTOR, 'cpu'),
-                        conf=0.25)
-
-
-@pytest.fixture(scope='module')
-def scene(pipeline, tmp_path_factory):
+def scene(fixture_pipeline, tmp_path_factory):
     """Two frames (the fixture image, then shifted 6 px) with depth of the first hand x1.2."""
     folder = tmp_path_factory.mktemp('rgbd')
     image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
@@ -57,15 +49,15 @@ def scene(pipeline, tmp_path_factory):
     frames = []
     for shift in (0, 6):
         shifted = np.roll(image, shift, axis=1)
-        mono = pipeline(shifted, camera_matrix=k)
-        depth = rasterize_depth(mono[0].vertices * SCALE, pipeline.faces, intrinsics,
+        mono = fixture_pipeline(shifted, camera_matrix=k)
+        depth = rasterize_depth(mono[0].vertices * SCALE, fixture_pipeline.faces, intrinsics,
                                 image.shape).astype(np.float32)
         depth[~np.isfinite(depth)] = 0.0
         paths = {'image': folder / f'image_{shift}.npy', 'depth': folder / f'depth_{shift}.npy'}
         np.save(paths['image'], shifted)
         np.save(paths['depth'], depth)
-        fused = pipeline(shifted, camera_matrix=k,
-                         depth=np.rint(depth * 1000).astype(np.uint16))
+        fused = fixture_pipeline(shifted, camera_matrix=k,
+                                 depth=np.rint(depth * 1000).astype(np.uint16))
         frames.append({'paths': {name: str(path) for name, path in paths.items()},
                        'mono': mono, 'fused': fused, 'k': k})
     return frames
@@ -157,17 +149,17 @@ def test_raw_and_filtered_hands_are_both_published(client, clock, scene):
     assert raw[0]['translation_source'] == filtered[0]['translation_source'] == DEPTH
 
 
-def test_without_matching_depth_the_node_stays_monocular(client, clock, scene, pipeline):
+def test_without_matching_depth_the_node_stays_monocular(client, clock, scene, fixture_pipeline):
     reply = send(client, clock, scene[0]['paths'], depth=False)
     hands = reply['hands_raw']['hands']
     assert {hand['translation_source'] for hand in hands} == {CAMERA_INFO}
     # The crops were mirrored by each track's side (the fixture's random detector puts 8
     # overlapping hands on the image, so a track may have taken over a neighbour's box).
     mono = scene[0]['mono']
-    expected = pipeline.reconstruct(np.load(scene[0]['paths']['image']),
-                                    [want.box for want in mono],
-                                    [bool(hand['side']) for hand in hands],
-                                    camera_matrix=scene[0]['k'])
+    expected = fixture_pipeline.reconstruct(np.load(scene[0]['paths']['image']),
+                                            [want.box for want in mono],
+                                            [bool(hand['side']) for hand in hands],
+                                            camera_matrix=scene[0]['k'])
     for hand, want in zip(hands, expected):
         np.testing.assert_allclose(hand['cam_t'], want.cam_t, rtol=1e-4)
     values = client('diagnostics', timeout=10.0)

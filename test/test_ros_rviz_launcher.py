@@ -23,11 +23,13 @@ the command line it was started with.
 
 import signal
 
-from conftest import FIXTURES
 import cv2
+from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 from ros_harness import ros_env, RosProcess
+
+pytestmark = pytest.mark.ros
 
 REALSENSE_FRAME = 'camera_color_optical_frame'
 

@@ -16,11 +16,13 @@
 
 import statistics
 
-from conftest import FIXTURES
 import cv2
+from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 from ros_harness import PROGRAMS, REPO, ros_env, RosProcess
+
+pytestmark = pytest.mark.ros
 
 # Written in this order on purpose: natural name order is img1, img2, img10.
 FOLDER_VALUES = {'img10.png': 200, 'img1.png': 40, 'img2.png': 120}

@@ -25,6 +25,8 @@ from wilor_ros.ros.camera_info import CameraInfoCache
 from wilor_ros.ros.depth_sync import DepthMatcher
 from wilor_ros.ros.stamped_messages import MAX_MISSES, StampedMessages
 
+pytestmark = pytest.mark.ros
+
 # Long enough never to expire in a passing test, even on a loaded machine.
 PATIENT = 10.0
 

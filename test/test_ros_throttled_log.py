@@ -14,7 +14,10 @@
 
 """Warnings throttled per kind of problem: a second kind within the period is still logged."""
 
+import pytest
 from wilor_ros.ros.throttled_log import KindThrottledLogger, MAX_KINDS, message_template
+
+pytestmark = pytest.mark.ros
 
 
 class RecordingLogger:

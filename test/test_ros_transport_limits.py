@@ -27,8 +27,11 @@ import math
 import pathlib
 import xml.etree.ElementTree as ElementTree
 
+import pytest
 from wilor_ros.ros.node_parameters import PARAMETERS
 import yaml
+
+pytestmark = pytest.mark.ros
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 NAMESPACE = {'dds': 'http://www.eprosima.com'}

@@ -22,10 +22,12 @@ through the node's SetParameters service. The expected hands come from HandPipel
 with the node's parameters on the same image.
 """
 
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+from fixture_paths import FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
 from ros_harness import node_process, node_rig, RELIABLE_IMAGES, ros_env, RosProcess
+
+pytestmark = pytest.mark.ros
 
 # The fixture detector finds 8 hands at this confidence on the fixture image.
 CONFIDENCE = 0.25
@@ -112,13 +114,8 @@ def image():
 
 
 @pytest.fixture(scope='module')
-def pipeline():
-    from wilor_ros.detector import load_detector
-    from wilor_ros.pipeline import HandPipeline
-    from wilor_ros.reconstructor import load_reconstructor
-
-    return HandPipeline(load_detector(DETECTOR, 'cpu'), load_reconstructor(RECONSTRUCTOR, 'cpu'),
-                        conf=CONFIDENCE)
+def pipeline(make_fixture_pipeline):
+    return make_fixture_pipeline(conf=CONFIDENCE)
 
 
 def assert_matches_pipeline(received, expected):

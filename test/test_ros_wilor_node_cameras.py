@@ -14,7 +14,10 @@
 
 """One wilor_node serving three cameras over DDS: own topics, own headers, one model."""
 
+import pytest
 from ros_harness import node_process, node_rig, ros_env
+
+pytestmark = pytest.mark.ros
 
 CAMERAS = {'cam_a': 500.0, 'cam_b': 600.0, 'rig/cam_c': 700.0}
 CAMERA_INFO = 1  # Hand.FOCAL_CAMERA_INFO

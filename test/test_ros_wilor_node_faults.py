@@ -26,12 +26,14 @@ and the next good frame must be processed normally.
 import collections
 
 from bad_weights import BAD_WEIGHT_KINDS, malicious_marker, write_bad_weights
-from conftest import DETECTOR, RECONSTRUCTOR
+from fixture_paths import DETECTOR, RECONSTRUCTOR
 import pytest
 from ros_harness import needs_large_best_effort, node_process, node_rig, ros_env, RosProcess
 from test_ros_wilor_node import CAMERA_INFO, HEURISTIC, Rig
 
 from wilor_ros.ros.node_parameters import PARAMETERS
+
+pytestmark = pytest.mark.ros
 
 MAX_IMAGE_PIXELS = next(spec.default for spec in PARAMETERS if spec.name == 'max_image_pixels')
 

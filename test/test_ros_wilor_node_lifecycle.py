@@ -14,7 +14,10 @@
 
 """wilor_node's lifecycle over DDS: driven through its lifecycle services from another process."""
 
+import pytest
 from ros_harness import DrivenProcess, node_process, PROGRAMS, ros_env
+
+pytestmark = pytest.mark.ros
 
 
 def test_transitions_gate_the_outputs_and_release_the_networks():

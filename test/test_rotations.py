@@ -15,10 +15,10 @@
 """Rotation conversions against scipy, and the left-hand mirroring rule."""
 
 import numpy as np
+from reference_math import axis_angle_to_rotmat
 from scipy.spatial.transform import Rotation
 import torch
-from wilor_ros.rotations import (axis_angle_to_rotmat, mirror_axis_angle, rot6d_to_rotmat,
-                                 rotmat_to_axis_angle)
+from wilor_ros.rotations import mirror_axis_angle, rot6d_to_rotmat, rotmat_to_axis_angle
 
 
 def _random_axis_angles(count, seed=0):

@@ -28,13 +28,13 @@ import subprocess
 import time
 import uuid
 
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import cv2
+from fixture_paths import DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
 from ros_harness import REPO, ros_env
 
-pytestmark = pytest.mark.run_script
+pytestmark = [pytest.mark.run_script, pytest.mark.ros]
 RUN = REPO / 'scripts' / 'run.sh'
 # The frame index is written into each frame as the grey level of a corner block (no hand
 # there), so the overlay shows which frames it holds and in which order.

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 
-from conftest import DETECTOR, RECONSTRUCTOR
+from fixture_paths import DETECTOR, RECONSTRUCTOR
 import pytest
 
 from wilor_ros import weights

@@ -21,6 +21,8 @@ import xml.etree.ElementTree as ElementTree
 from catkin_pkg.package import parse_package
 import pytest
 
+pytestmark = pytest.mark.ros
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 MANIFESTS = [REPO / 'package.xml', REPO / 'wilor_msgs' / 'package.xml']
 XML_FILES = MANIFESTS + sorted((REPO / 'config').glob('*.xml'))

@@ -19,9 +19,11 @@ WiLoR predicts, per crop, a weak-perspective camera ``(s, tx, ty)`` of a virtual
 camera with focal length :data:`CROP_FOCAL_LENGTH` px for the :data:`CROP_SIZE` px crop, looking
 at the crop centre. The official demo turns it into a translation of the MANO root in a
 full-image camera with the focal length heuristic ``F = 5000 / 256 * max(W, H)`` and the
-principal point at the image centre (:func:`wilor_focal_heuristic`, :func:`cam_crop_to_full`).
-With a calibrated camera (``sensor_msgs/CameraInfo`` K) the same construction gives a metric
-translation for that camera (:func:`cam_crop_to_camera`).
+principal point at the image centre (:func:`wilor_focal_heuristic`,
+:func:`wilor_heuristic_intrinsics`). :func:`cam_crop_to_camera` is that construction for any K:
+with a calibrated camera (``sensor_msgs/CameraInfo`` K) it gives a metric translation for that
+camera, with the heuristic intrinsics the official demo's (the official ``cam_crop_to_full``
+itself lives on as the tests' reference, ``test/reference_math.py``).
 
 Every source of intrinsics goes through :func:`intrinsics_from_values`, the one validity rule:
 a CameraInfo ``k`` (:func:`intrinsics_from_camera_info_k`), a 3x3 matrix
@@ -219,25 +221,6 @@ def field_of_view_guess(width, height):
     focal = float(max(width, height))
     return CameraIntrinsics(fx=focal, fy=focal, cx=(width - 1) / 2.0, cy=(height - 1) / 2.0,
                             from_camera_info=False)
-
-
-def cam_crop_to_full(cam_bbox, box_center, box_size, img_size, focal_length=5000.0):
-    """
-    Official WiLoR ``cam_crop_to_full`` (torch, float32): crop camera -> full-image translation.
-
-    ``cam_bbox`` (B, 3) [s, tx, ty] (tx already sign-flipped for left hands),
-    ``box_center`` (B, 2), ``box_size`` (B,), ``img_size`` (B, 2) (W, H); principal point at
-    the image centre. Returns (B, 3) (tx, ty, tz) metres. Kept bit-for-bit with the official
-    arithmetic (including the ``+ 1e-9``) for the parity tests.
-    """
-    img_w, img_h = img_size[:, 0], img_size[:, 1]
-    cx, cy, b = box_center[:, 0], box_center[:, 1], box_size
-    w_2, h_2 = img_w / 2., img_h / 2.
-    bs = b * cam_bbox[:, 0] + 1e-9
-    tz = 2 * focal_length / bs
-    tx = (2 * (cx - w_2) / bs) + cam_bbox[:, 1]
-    ty = (2 * (cy - h_2) / bs) + cam_bbox[:, 2]
-    return torch.stack([tx, ty, tz], dim=-1)
 
 
 def cam_crop_to_camera(cam_bbox, box_center, box_size, intrinsics):

@@ -35,27 +35,6 @@ def rot6d_to_rotmat(x):
     return torch.stack((b1, b2, b3), dim=-1)
 
 
-def axis_angle_to_rotmat(axis_angle):
-    """Rodrigues' formula: axis-angle vectors (..., 3) in radians to matrices (..., 3, 3)."""
-    angle = axis_angle.norm(dim=-1, keepdim=True)
-    # The first-order series keeps tiny angles exact without dividing by zero.
-    safe = torch.where(angle > 1e-8, angle, torch.ones_like(angle))
-    axis = axis_angle / safe
-    x, y, z = axis.unbind(-1)
-    zero = torch.zeros_like(x)
-    skew = torch.stack((zero, -z, y, z, zero, -x, -y, x, zero), dim=-1)
-    skew = skew.reshape(axis_angle.shape[:-1] + (3, 3))
-    sin = torch.sin(angle)[..., None]
-    cos = torch.cos(angle)[..., None]
-    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
-    rotation = eye + sin * skew + (1 - cos) * (skew @ skew)
-    small = (angle[..., 0] <= 1e-8)[..., None, None]
-    x0, y0, z0 = axis_angle.unbind(-1)
-    skew0 = torch.stack((zero, -z0, y0, z0, zero, -x0, -y0, x0, zero), dim=-1)
-    skew0 = skew0.reshape(axis_angle.shape[:-1] + (3, 3))
-    return torch.where(small, eye + skew0, rotation)
-
-
 def rotmat_to_axis_angle(rotation):
     """
     Rotation matrices (..., 3, 3) to axis-angle vectors (..., 3), accurate up to pi.

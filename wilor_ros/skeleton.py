@@ -15,10 +15,16 @@
 """
 The 21-joint OpenPose hand skeleton: joint order, names, bones and the MANO mapping.
 
-WiLoR (and every ``keypoints_3d`` / ``keypoints_2d`` array in wilor_ros) orders the joints
-as OpenPose does: the wrist, then four joints per finger from the palm outwards, fingers
-thumb, index, middle, ring, pinky. This module is the one place that spells the order out;
-:data:`MANO_TO_OPENPOSE` is the mapping that produces it from MANO's joints.
+WiLoR (and every ``keypoints_3d`` / ``keypoints_2d`` / ``keypoint_confidence`` array in
+wilor_ros) orders the joints as OpenPose does: the wrist, then four joints per finger from the
+palm outwards, fingers thumb, index, middle, ring, pinky. This module is the one place that
+spells the order out; :data:`MANO_TO_OPENPOSE` is the mapping that produces it from MANO's
+joints.
+
+Public API (for users of the Python API and the ``Hand`` message's joint arrays):
+:data:`NUM_JOINTS` (21), :data:`JOINT_NAMES` (``'wrist'``, ``'thumb_cmc'`` ...
+``'pinky_tip'``, index = joint index), :data:`WRIST`, :data:`FINGERS`,
+:func:`finger_joints`, :data:`BONES` (parent, child) pairs and :data:`MANO_TO_OPENPOSE`.
 """
 
 FINGERS = ('thumb', 'index', 'middle', 'ring', 'pinky')
@@ -48,9 +54,6 @@ def finger_joints(finger):
 BONES = tuple(
     pair for finger in FINGERS
     for pair in zip((WRIST,) + finger_joints(finger)[:-1], finger_joints(finger)))
-
-# Which finger each bone belongs to (index into FINGERS), parallel to BONES.
-BONE_FINGERS = tuple(FINGERS.index(finger) for finger in FINGERS for _ in range(4))
 
 # WiLoR's ``mano_to_openpose``: 16 MANO joints + 5 tips -> wrist, thumb 1-4, index 1-4,
 # middle 1-4, ring 1-4, pinky 1-4.
