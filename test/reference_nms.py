@@ -40,6 +40,8 @@ def box_iou_greedy_keep(boxes, scores, iou_threshold, max_keep):
         inter_w = np.maximum(0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
         inter_h = np.maximum(0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
         inter = inter_w * inter_h
-        iou = inter / (areas[i] + areas[rest] - inter)
+        with np.errstate(invalid='ignore'):
+            # Zero-area boxes: 0 / 0 is NaN, never above the threshold (as in torchvision).
+            iou = inter / (areas[i] + areas[rest] - inter)
         suppressed[rest] |= iou > iou_threshold
     return order[np.asarray(keep, dtype=np.int64)]
