@@ -16,4 +16,13 @@ VENV=${WILOR_VENV:-.venv}
 # FindPython, run by the colcon test, follows VIRTUAL_ENV).
 VIRTUAL_ENV=$(cd "$VENV" && pwd)
 export VIRTUAL_ENV PATH="$VIRTUAL_ENV/bin:$PATH"
-exec "$VENV/bin/python" -m pytest test -p no:cacheprovider "$@"
+# The whole suite, or only the test files / folders / node ids given (pytest would otherwise
+# collect the whole suite in addition to them).
+targets=(test)
+for arg in "$@"; do
+  case "$arg" in
+    -*) ;;
+    *) [ -e "${arg%%::*}" ] && targets=() ;;
+  esac
+done
+exec "$VENV/bin/python" -m pytest "${targets[@]}" -p no:cacheprovider "$@"
