@@ -36,6 +36,7 @@ frame_id, show for any camera without a TF tree.
 """
 
 import os
+import re
 
 PACKAGE = 'wilor_ros'
 
@@ -61,7 +62,8 @@ ARGUMENTS = {
                         'use_source, also the frame_id wilor_source publishes'),
     'use_source': ('false', 'also start wilor_source to publish a video, images or a webcam'),
     'source': ('0', 'for use_source: video file, image folder, image, /dev/videoN or webcam '
-                    'index'),
+                    'index. A file or folder is paced on hands and sent reliably (every frame '
+                    'is processed, at most at its rate); a camera runs live, best effort'),
 }
 
 
@@ -80,6 +82,16 @@ def as_bool(name, text):
     if value in ('false', '0'):
         return False
     raise ValueError(f'launch argument {name} must be true or false, got {text!r}')
+
+
+def is_live_source(source):
+    """
+    Return True for a camera (``/dev/videoN`` or a webcam index), False for a file or folder.
+
+    The rule of wilor_source (wilor_ros.media_io), repeated so that this file does not import
+    the package (and torch) to be evaluated.
+    """
+    return source.isdigit() or re.fullmatch(r'/dev/video\d+', source) is not None
 
 
 def topic_prefix(namespace):
@@ -140,6 +152,14 @@ def launch_setup(context, *args, **kwargs):
     parameters = [value('params_file')]
     if value('device'):
         parameters.append({'device': value('device')})
+    use_source = as_bool('use_source', value('use_source'))
+    # A file or folder (scripts/run.sh does the same): paced on wilor_node's hands and sent
+    # reliably, so every frame is processed; without it the frames sent before the node is
+    # active and during each inference were dropped (0 of 90 reached hands under load). A
+    # camera stays live and best effort, as a camera driver.
+    paced = use_source and not is_live_source(value('source'))
+    if paced:
+        parameters.append({'image_reliability': 'reliable'})
     actions = lifecycle_node_actions(
         as_bool('autostart', value('autostart')),
         package=PACKAGE, executable='wilor_node', name=value('node_name'),
@@ -147,11 +167,14 @@ def launch_setup(context, *args, **kwargs):
         remappings=remappings + [('depth_image', value('depth_image_topic'))],
         output='screen', emulate_tty=True)
     fixed_frame = value('fixed_frame')
-    if as_bool('use_source', value('use_source')):
+    if use_source:
         # wilor_source publishes image + camera_info: onto the topics wilor_node listens to.
         source_parameters = {'source': value('source')}
         if fixed_frame:
             source_parameters['frame_id'] = fixed_frame
+        if paced:
+            # 'hands' resolves in the shared namespace to the topic wilor_node publishes.
+            source_parameters.update(pace_topic='hands', image_reliability='reliable')
         actions.append(Node(
             package=PACKAGE, executable='wilor_source', name='wilor_source',
             namespace=namespace, parameters=[source_parameters], remappings=remappings,

@@ -99,16 +99,45 @@ if [ "$tf_needed" = 1 ]; then
   echo "$tf_hash" > "$STAMPS/tf2_msgs"
 fi
 
+# Make the editable install look like colcon's --symlink-install of setup.py, which ROS tools
+# expect: share/wilor_ros/{package.xml,launch/*,config/*} as links to the files themselves
+# (ros2launch finds launch files with os.walk, which does not enter linked directories) and every
+# console script also as lib/wilor_ros/<name> (ros2 run, ros2 pkg executables and launch_ros's
+# Node(executable=...) look there; setup.cfg's script_dir applies to `setup.py develop` only).
+# Idempotent: stale links of earlier layouts are removed.
+ros_layout() {
+  local share="$VENV/share/wilor_ros" lib="$VENV/lib/wilor_ros" dir file name
+  mkdir -p "$share" "$lib" "$VENV/share/ament_index/resource_index/packages"
+  touch "$VENV/share/ament_index/resource_index/packages/wilor_ros"
+  ln -sfn "$ROOT/package.xml" "$share/package.xml"
+  for dir in launch config; do
+    [ -L "$share/$dir" ] && rm -f "$share/$dir"  # the directory link of older set-ups
+    mkdir -p "$share/$dir"
+    find "$share/$dir" -maxdepth 1 -type l -delete
+  done
+  # The files setup.py's data_files install (the same globs).
+  for file in launch/*.launch.py config/*.yaml config/*.xml config/*.rviz; do
+    [ -f "$file" ] && ln -sfn "$ROOT/$file" "$share/$file"
+  done
+  find "$lib" -maxdepth 1 -type l -delete
+  # Relative links to the venv's own scripts, so a copied or moved venv keeps working.
+  "$VENV/bin/python" -c "from importlib.metadata import distribution
+for entry in distribution('wilor_ros').entry_points:
+    if entry.group == 'console_scripts':
+        print(entry.name)" | while read -r name; do
+    [ -x "$VENV/bin/$name" ] || { echo "console script $name missing from $VENV/bin" >&2; exit 1; }
+    ln -sfn "../../bin/$name" "$lib/$name"
+  done
+}
+
 pkg_hash=$(hash_of scripts/setup.sh setup.py setup.cfg package.xml resource/wilor_ros \
   <(ls launch config 2>/dev/null) <(cat launch/* config/* 2>/dev/null))
-if ! stamp_ok wilor_ros "$pkg_hash"; then
+if ! stamp_ok wilor_ros "$pkg_hash" || [ ! -d "$VENV/lib/wilor_ros" ]; then
   log "installing wilor_ros (editable)"
   "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
   # An editable install skips data_files, so register the package in the ament index by hand
   # (what `colcon build` does): get_package_share_directory('wilor_ros') then finds config/launch.
-  mkdir -p "$VENV/share/wilor_ros" "$VENV/share/ament_index/resource_index/packages"
-  touch "$VENV/share/ament_index/resource_index/packages/wilor_ros"
-  for item in package.xml launch config; do ln -sfn "$ROOT/$item" "$VENV/share/wilor_ros/$item"; done
+  ros_layout
   echo "$pkg_hash" > "$STAMPS/wilor_ros"
 fi
 

@@ -188,14 +188,16 @@ def test_launch_arguments_reach_the_nodes(launch_stand_ins):
     assert set(by_executable) == {'wilor_node', 'wilor_source', 'wilor_rviz'}
     wilor = by_executable['wilor_node']
     assert wilor['name'] == 'hands' and wilor['namespace'] == '/robot'
-    assert wilor['parameters'][1:] == [{'device': 'cuda:1'}]
+    # A file source: every frame, reliably (test_file_source_is_paced_and_reliable).
+    assert wilor['parameters'][1:] == [{'device': 'cuda:1'}, {'image_reliability': 'reliable'}]
     assert dict(wilor['remappings']) == {
         'image': '/cam/color/image_raw', 'camera_info': '/cam/color/camera_info',
         'depth_image': '/cam/aligned_depth_to_color/image_raw'}
     source = by_executable['wilor_source']
     assert source['package'] == 'wilor_ros' and 'wilor_source' in console_scripts()
     assert console_scripts()['wilor_source'] == 'wilor_ros.ros.source_node:main'
-    assert source['parameters'] == [{'source': '/data/clip.mp4', 'frame_id': 'cam_link'}]
+    assert source['parameters'] == [{'source': '/data/clip.mp4', 'frame_id': 'cam_link',
+                                     'pace_topic': 'hands', 'image_reliability': 'reliable'}]
     # The source's outputs land where wilor_node listens.
     assert dict(source['remappings']) == {'image': '/cam/color/image_raw',
                                           'camera_info': '/cam/color/camera_info'}
@@ -226,6 +228,46 @@ def test_realsense_command_derives_the_fixed_frame_from_the_camera(launch_stand_
         'wilor_source']
     # wilor_source keeps its own frame_id, which wilor_rviz then reads from it.
     assert source['parameters'] == [{'source': '0'}]
+
+
+@pytest.mark.parametrize('source', ['/data/clip.mp4', 'clip.mp4', '/data/frames', '/dev/v0'])
+def test_file_source_is_paced_and_reliable(launch_stand_ins, source):
+    """As scripts/run.sh: a file waits for each frame's hands, sent and received reliably."""
+    _, actions = evaluate(load_launch_module(), use_source='true', source=source,
+                          namespace='robot')
+    nodes = {node.kwargs['executable']: node.kwargs for node in nodes_of(actions)}
+    assert nodes['wilor_source']['parameters'] == [
+        {'source': source, 'pace_topic': 'hands', 'image_reliability': 'reliable'}]
+    wilor = nodes['wilor_node']
+    assert wilor['parameters'][1:] == [{'image_reliability': 'reliable'}]
+    # Both in one namespace: the relative pace topic is the hands topic wilor_node publishes.
+    assert nodes['wilor_source']['namespace'] == wilor['namespace'] == 'robot'
+    assert 'hands' not in dict(nodes['wilor_source']['remappings'])
+    assert 'hands' not in dict(wilor['remappings'])
+
+
+@pytest.mark.parametrize('source', ['0', '2', '/dev/video0', '/dev/video12'])
+def test_camera_source_stays_live_and_best_effort(launch_stand_ins, source):
+    _, actions = evaluate(load_launch_module(), use_source='true', source=source)
+    nodes = {node.kwargs['executable']: node.kwargs for node in nodes_of(actions)}
+    assert nodes['wilor_source']['parameters'] == [{'source': source}]
+    assert nodes['wilor_node']['parameters'][1:] == []
+
+
+def test_launch_and_run_script_agree_on_file_and_camera_sources():
+    """The launch file's rule is wilor_source's own (wilor_ros.media_io)."""
+    from wilor_ros.media_io import _is_camera_spec
+
+    module = load_launch_module()
+    for source in ('0', '17', '/dev/video3', '/dev/video', '/dev/videos/a.mp4', 'a.mp4',
+                   '/data/frames', '0.mp4', ''):
+        assert module.is_live_source(source) == _is_camera_spec(source), source
+
+
+def test_without_source_the_node_keeps_the_params_file_reliability(launch_stand_ins):
+    _, actions = evaluate(load_launch_module(), source='/data/clip.mp4')
+    [node] = nodes_of(actions)
+    assert node.kwargs['parameters'][1:] == []
 
 
 def test_lifecycle_node_is_configured_then_activated_by_events(launch_stand_ins):

@@ -12,9 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Ending a node's spin on Ctrl-C / SIGTERM the same way on every ROS 2 release."""
+"""Ending a node on Ctrl-C / SIGTERM the same way on every ROS 2 release, once and quietly."""
 
 import contextlib
+import signal
 
 import rclpy
 from rclpy.impl.implementation_singleton import rclpy_implementation
@@ -34,3 +35,75 @@ def shutdown_ends_spin():
     except rclpy_implementation.RCLError:
         if rclpy.ok():
             raise
+
+
+class StopRequested(BaseException):
+    """
+    A stop signal ended the start-up or the spin of a node's main thread.
+
+    A BaseException, as KeyboardInterrupt: rclpy's lifecycle code turns an ``Exception`` from a
+    transition callback into the 'errorprocessing' state (and error lines) instead of letting it
+    end an abandoned configure.
+    """
+
+
+class StopSignals:
+    """
+    One orderly stop for Ctrl-C and SIGTERM, however many of them arrive.
+
+    A terminal's Ctrl-C reaches every process of the group, and ``ros2 launch`` forwards another
+    SIGINT about half a second later (then SIGTERM when a node is slow to end): Python's default
+    handler turns each SIGINT into a KeyboardInterrupt, so the second one, arriving while the
+    node is being destroyed, killed the process (exit status -2 / 130). SIGTERM during
+    start-up left configure loading weights in a process whose context was already shut down.
+
+    Create it before ``rclpy.init``: rclpy's own handlers (which shut the context down, so a
+    spin ends) then call these Python handlers too. The first signal is recorded in
+    ``requested``; while :meth:`armed` it also raises :class:`StopRequested` in the main thread,
+    so loading weights or a spin is left at once. Every later signal is ignored: the process is
+    already ending and ends with status 0.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        """Install the handlers for SIGINT and SIGTERM (main thread only)."""
+        self.requested = None
+        self._armed = False
+        for signum in self.SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested is not None:
+            return  # A repeated Ctrl-C or launch's escalation: the stop is under way.
+        self.requested = signal.Signals(signum).name
+        if self._armed:
+            self._armed = False  # Raised once; the code that catches it must not see another.
+            raise StopRequested(self.requested)
+
+    @contextlib.contextmanager
+    def armed(self):
+        """
+        Let a stop signal end the block with :class:`StopRequested`; catch it outside the block.
+
+        A signal that came before the block ends it at once. Leaving the block disarms, so the
+        clean-up after it (destroying the node, shutting rclpy down) is never interrupted.
+        """
+        if self.requested is not None:
+            raise StopRequested(self.requested)
+        self._armed = True
+        try:
+            yield self
+        finally:
+            self._armed = False
+
+    def ignore_from_now(self):
+        """
+        Ignore both signals for the rest of the process (call it last, after rclpy's shutdown).
+
+        Python puts the default handlers back while the interpreter finalises, where a late
+        second signal would still end the process with -2 / -15; ignored ones stay ignored.
+        """
+        self.requested = self.requested or 'exit'
+        for signum in self.SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)

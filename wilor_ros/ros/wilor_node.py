@@ -77,7 +77,7 @@ from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
 from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
-from wilor_ros.ros.shutdown import shutdown_ends_spin
+from wilor_ros.ros.shutdown import shutdown_ends_spin, StopRequested, StopSignals
 from wilor_ros.ros.throttled_log import KindThrottledLogger
 
 WARNING_PERIOD = 5.0
@@ -93,6 +93,9 @@ def build_pipeline(settings, logger):
     from wilor_ros.loading import load_pipeline, PipelineLoadError
 
     detector_path, reconstructor_path = settings.weight_paths()
+    # Start-up takes seconds with the real weights: say what is going on (and a stop signal
+    # from now on abandons it, see main()).
+    logger.info(f'loading {detector_path} and {reconstructor_path} on {settings.device}')
     try:
         pipeline = load_pipeline(
             detector_path, reconstructor_path, device=settings.device,
@@ -300,6 +303,9 @@ def main(args=None):
     """Run ``wilor_node`` until Ctrl-C; return the exit status (1: cannot start, 2: bad args)."""
     from rclpy.impl.implementation_singleton import rclpy_implementation
 
+    # Before rclpy.init, whose handlers then call these: one quiet stop for any number of
+    # Ctrl-C / SIGTERM, and a stop during start-up abandons loading the weights.
+    stop = StopSignals()
     try:
         rclpy.init(args=args)
     except rclpy_implementation.RCLError as error:
@@ -311,31 +317,37 @@ def main(args=None):
     node = None
     status = 0
     try:
-        node = WilorNode()
-        logger = node.get_logger()
-        if node.settings.autostart:
-            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                raise StartupError('configuration failed (see above)')
-            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                raise StartupError('activation failed (see above)')
-        else:
-            logger.info('unconfigured: waiting for the lifecycle transitions configure and '
-                        'activate (or start with -p autostart:=true)')
-        with shutdown_ends_spin():
-            rclpy.spin(node)
-    except StartupError as error:
-        if 'see above' not in str(error):
-            logger.fatal(str(error))
-        status = 1
-    except ParameterException as error:
-        logger.fatal(f'invalid parameter: {error}')
-        status = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
+        with stop.armed():
+            node = WilorNode()
+            logger = node.get_logger()
+            if node.settings.autostart:
+                if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                    raise StartupError('configuration failed (see above)')
+                if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                    raise StartupError('activation failed (see above)')
+            else:
+                logger.info('unconfigured: waiting for the lifecycle transitions configure and '
+                            'activate (or start with -p autostart:=true)')
+            with shutdown_ends_spin():
+                rclpy.spin(node)
+    except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
         pass
+    except (StartupError, ParameterException, rclpy_implementation.RCLError) as error:
+        # After a stop the shut-down context fails whatever used it at that moment: no failure,
+        # and nothing is logged (a log line through a dead context is itself an error).
+        if stop.requested is None:
+            if isinstance(error, rclpy_implementation.RCLError):
+                raise
+            if isinstance(error, ParameterException):
+                logger.fatal(f'invalid parameter: {error}')
+            elif 'see above' not in str(error):
+                logger.fatal(str(error))
+            status = 1
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        stop.ignore_from_now()
     return status
 
 
