@@ -15,7 +15,7 @@
 """The per-hand result of the WiLoR pipeline (plain numpy, no torch, no ROS)."""
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -55,6 +55,12 @@ class HandResult:
         depth_inliers: depth samples that agreed with the fit (0 without depth).
         depth_inlier_ratio: inliers / valid depth samples at visible vertices (0 without).
         depth_residual: RMS depth difference of the inliers, metres (0 without).
+        cameras: the cameras whose views made this hand: empty for a camera's own hands; on
+            a fused hand (:mod:`wilor_ros.fusion`) one name for a hand only one camera saw
+            (its monocular or RGB-D hand moved into the common frame), two or more for a
+            triangulated hand.
+        keypoint_uncertainty: (21,) float32 metres, per-joint 3D RMS uncertainty of a fused
+            hand; zeros (not estimated) for a camera's own hands.
     """
 
     is_right: bool
@@ -78,6 +84,9 @@ class HandResult:
     depth_inliers: int = 0
     depth_inlier_ratio: float = 0.0
     depth_residual: float = 0.0
+    cameras: Tuple[str, ...] = ()
+    keypoint_uncertainty: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros(21, np.float32))
 
     def __post_init__(self):
         """Derive the translation source from the camera used when none was given."""
