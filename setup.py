@@ -33,7 +33,12 @@ setup(
     ],
     # Run-time dependencies come from scripts/requirements.txt (venv) or rosdep + pip (ROS).
     install_requires=['setuptools'],
-    extras_require={'test': ['pytest']},
+    # The deployment backends (wilor_ros.backends): never needed by the torch backend; TensorRT
+    # on a Jetson comes from JetPack (docs/jetson.md), so no extra forces it.
+    extras_require={'test': ['pytest'],
+                    'onnx': ['onnx', 'onnxscript'],
+                    'onnxruntime': ['onnx', 'onnxscript', 'onnxruntime'],
+                    'tensorrt': ['onnx', 'onnxscript', 'tensorrt']},
     zip_safe=True,
     maintainer='wilor_ros maintainers',
     maintainer_email='wilor_ros@example.com',
@@ -46,6 +51,7 @@ setup(
             'wilor_rviz = wilor_ros.ros.rviz_launcher:main',
             'wilor-download = wilor_ros.tools.download:main',
             'wilor-infer = wilor_ros.tools.infer:main',
+            'wilor-export = wilor_ros.tools.export:main',
         ],
     },
 )

@@ -98,12 +98,15 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
     'tf32', 'fp16' or 'bf16' for the reconstructor's network layers (the detector:
     :func:`detector_dtype`); it also sets the process-wide TF32 switches
     (:func:`wilor_ros.precision.configure_backends`). ``compile``: static batch buckets and
-    ``torch.compile(mode='reduce-overhead')``; ``warm_up``: run :meth:`HandPipeline.warm_up`
+    ``torch.compile(mode='reduce-overhead')``; ``backend``: torch, or onnxruntime / tensorrt
+    (:func:`wilor_ros.backends.load_backends`: cached exports and engines, made on first
+    use); ``warm_up``: run :meth:`HandPipeline.warm_up`
     (at ``warm_up_image_hw``, the camera's size when known) before returning. Raises
     :class:`PipelineLoadError` with one line naming the file and the ``wilor-download``
     command when a weights file is missing or unusable, or the option or device when it is
     unusable.
     """
+    from wilor_ros.backends import BackendError, load_backends
     from wilor_ros.detector import load_detector
     from wilor_ros.models.checkpoint_io import CheckpointError
     from wilor_ros.reconstructor import load_reconstructor
@@ -121,14 +124,21 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
             raise PipelineLoadError(f'{what} weights not found: {path}; {missing_weights_hint()}')
         paths[what] = path
     torch_device = resolve_device(options.device)
-    precision = resolve_precision(options.precision, torch_device)
-    configure_backends(precision)
     try:
-        detector = load_detector(paths['hand detector'], torch_device, detector_dtype(precision))
-        reconstructor = load_reconstructor(paths['WiLoR reconstructor'], torch_device,
-                                           dtype=precision)
+        if options.backend != 'torch':
+            detector, reconstructor, precision = load_backends(
+                options, paths['hand detector'], paths['WiLoR reconstructor'], torch_device)
+        else:
+            precision = resolve_precision(options.precision, torch_device)
+            configure_backends(precision)
+            detector = load_detector(paths['hand detector'], torch_device,
+                                     detector_dtype(precision))
+            reconstructor = load_reconstructor(paths['WiLoR reconstructor'], torch_device,
+                                               dtype=precision)
     except CheckpointError as error:
         raise PipelineLoadError(f'{error}; {missing_weights_hint()}') from None
+    except BackendError as error:
+        raise PipelineLoadError(f'backend {options.backend}: {error}') from None
     pipe = HandPipeline(detector, reconstructor, conf=options.conf, iou=options.iou,
                         rescale_factor=options.rescale_factor, max_hands=options.max_hands,
                         compile=options.compile)

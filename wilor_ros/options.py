@@ -24,6 +24,7 @@ import dataclasses
 import math
 from typing import Optional, Tuple
 
+from wilor_ros.backends import BACKENDS
 from wilor_ros.precision import PRECISIONS
 
 DEFAULT_MAX_HANDS = 10
@@ -40,8 +41,9 @@ class PipelineOptions:
     confidence and NMS thresholds; ``rescale_factor``: crop side relative to the box (WiLoR:
     2.0); ``max_hands``: hands per frame at most, highest scores first; ``warm_up``: run every
     stage once before the first frame, at ``warm_up_image_hw`` (the camera's size; default
-    480x640). ``conf``, ``iou``, ``rescale_factor`` and ``max_hands`` may also change later
-    through :meth:`HandPipeline.configure`.
+    480x640); ``backend``: who runs the networks, torch, onnxruntime or tensorrt
+    (:mod:`wilor_ros.backends`). ``conf``, ``iou``, ``rescale_factor`` and ``max_hands``
+    may also change later through :meth:`HandPipeline.configure`.
     """
 
     device: str = 'auto'
@@ -53,12 +55,19 @@ class PipelineOptions:
     max_hands: int = DEFAULT_MAX_HANDS
     warm_up: bool = False
     warm_up_image_hw: Optional[Tuple[int, int]] = None
+    backend: str = 'torch'
 
     def __post_init__(self):
         """Refuse values no pipeline can run with (ValueError naming the option)."""
         if self.precision not in PRECISIONS:
             raise ValueError(f'unknown precision {self.precision!r}: expected one of '
                              f'{", ".join(PRECISIONS)}')
+        if self.backend not in BACKENDS:
+            raise ValueError(f'unknown backend {self.backend!r}: expected one of '
+                             f'{", ".join(BACKENDS)}')
+        if self.compile and self.backend != 'torch':
+            raise ValueError(f'compile is for backend torch; backend {self.backend} runs '
+                             'networks compiled by its own runtime')
         check_thresholds(self.conf, self.iou, self.rescale_factor, self.max_hands)
         if self.warm_up_image_hw is not None:
             height, width = (int(v) for v in self.warm_up_image_hw)

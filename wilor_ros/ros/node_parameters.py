@@ -30,6 +30,7 @@ import re
 
 from rcl_interfaces.msg import SetParametersResult
 
+from wilor_ros.backends import BACKENDS
 from wilor_ros.hand_frame import check_frame_pattern
 from wilor_ros.precision import PRECISIONS
 from wilor_ros.ros import parameter_spec
@@ -105,6 +106,11 @@ PARAMETERS = (
     ParameterSpec('compile', False, 'torch.compile both networks with CUDA graphs '
                   '(reduce-overhead) and static batch buckets of 1, 2, 4, 8 hands; start-up '
                   'then compiles for a minute or more', read_only=True),
+    ParameterSpec('backend', 'torch', 'who runs the networks: torch; onnxruntime (fp32 ONNX '
+                  'exports, CUDA provider on a GPU); tensorrt (engines built on this GPU, fp16 '
+                  'for precision auto); exports and engines are cached, made on first use or by '
+                  'wilor-export', read_only=True, check=choice(*BACKENDS),
+                  constraints=' | '.join(BACKENDS)),
     ParameterSpec('image_transport', 'raw', 'raw: subscribe to image (sensor_msgs/Image); '
                   'compressed: subscribe to image/compressed (sensor_msgs/CompressedImage, '
                   'decoded in the node)', read_only=True, check=choice(*IMAGE_TRANSPORTS),
@@ -193,6 +199,19 @@ PARAMETERS = (
     ParameterSpec('diagnostics.window', DEFAULT_WINDOW,
                   'seconds over which /diagnostics measures rate and timings',
                   value_range=(1.0, MAX_WINDOW)),
+    # Multi-view fusion (wilor_ros.fusion, wilor_ros.ros.fusion_publisher); made at configure.
+    ParameterSpec('fusion.enabled', False, 'fuse the hands several calibrated cameras see into '
+                  'one hand each in fusion.frame, published on hands_fused (needs camera_info '
+                  'and the cameras\' poses: TF or fusion.extrinsics)', read_only=True),
+    ParameterSpec('fusion.frame', 'world', 'common frame of the fused hands (the cameras\' '
+                  'optical frames are looked up in it)', read_only=True),
+    ParameterSpec('fusion.sync_tolerance', 0.01, 'largest stamp difference (s) between a '
+                  "camera's frame and the batch's reference stamp (the one most frames agree "
+                  'with) for it to be fused; frames further off are left out and warned about',
+                  read_only=True, value_range=(0.0, 1.0)),
+    ParameterSpec('fusion.extrinsics', '', 'YAML file of camera poses in fusion.frame (camera '
+                  'or frame name: translation, rotation quaternion x y z w); empty: from TF '
+                  '(tf2_ros, or /tf_static in the venv install)', read_only=True),
 )
 
 SPECS = {spec.name: spec for spec in PARAMETERS}

@@ -33,6 +33,7 @@ import dataclasses
 import pathlib
 import sys
 
+from wilor_ros.backends import BACKENDS
 from wilor_ros.camera import CameraError, parse_camera_spec
 from wilor_ros.hand_stream import CameraFrame, HandStream, TrackingOptions
 from wilor_ros.loading import load_pipeline, PipelineLoadError
@@ -53,7 +54,8 @@ def build_pipeline(args):
         options = PipelineOptions(device=args.device, precision=args.precision,
                                   compile=getattr(args, 'compile', False), conf=args.conf,
                                   iou=args.iou, rescale_factor=args.rescale_factor,
-                                  max_hands=args.max_hands)
+                                  max_hands=args.max_hands,
+                                  backend=getattr(args, 'backend', 'torch'))
         return load_pipeline(args.detector or defaults['detector'],
                              args.reconstructor or defaults['reconstructor'], options)
     except ValueError as error:
@@ -106,6 +108,9 @@ def build_parser():
                         'the CPU; fp32 is strict IEEE float32')
     parser.add_argument('--compile', action='store_true', help='torch.compile both networks '
                         '(CUDA graphs, static batches); pays off on long videos on a GPU')
+    parser.add_argument('--backend', default='torch', choices=BACKENDS,
+                        help='who runs the networks: torch, onnxruntime (fp32 exports) or '
+                        'tensorrt (engines built on this GPU); see wilor-export')
     parser.add_argument('--conf', type=float, default=0.3, help='detector confidence threshold')
     parser.add_argument('--iou', type=float, default=0.7, help='detector NMS IoU threshold')
     parser.add_argument('--rescale-factor', type=float, default=2.0,
