@@ -148,4 +148,8 @@ def letterbox_torch(image_bgr, box):
         batch = resize_linear_uint8(batch, h, w)
     nchw = batch.permute(0, 3, 1, 2).flip(1)
     nchw = F.pad(nchw, (box.left, box.right, box.top, box.bottom), value=PAD_VALUE)
-    return nchw.float().div_(255.0)
+    # The pad keeps the permuted (channels-last) strides, and convolutions over a channels-last
+    # input take other algorithms (other roundings): the network gets the contiguous layout of
+    # the OpenCV path, written by the same copy that converts to float.
+    out = torch.empty(nchw.shape, dtype=torch.float32, device=nchw.device)
+    return out.copy_(nchw).div_(255.0)
