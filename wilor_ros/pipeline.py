@@ -40,16 +40,17 @@ loading both networks onto a device: :mod:`wilor_ros.loading`.
 
 import dataclasses
 import time
-from typing import Optional
 
 import numpy as np
 import torch
 
 from wilor_ros.backend import check_detector, check_reconstructor
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
-from wilor_ros.crops import crop_geometry, cut_hand_crops, frame_to_tensor
-from wilor_ros.depth_fusion import depth_to_metres, fuse_hands
+from wilor_ros.crops import cut_hand_crops, frame_to_tensor
+from wilor_ros.depth_fusion import fuse_hands
 from wilor_ros.finite import split_finite
+from wilor_ros.frame_hands import checked_depth, FrameHands
+from wilor_ros.graph_book import compile_options, GraphBook
 from wilor_ros.options import check_thresholds, DEFAULT_MAX_HANDS
 from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
 from wilor_ros.skeleton import NUM_JOINTS
@@ -61,48 +62,6 @@ BATCH_BUCKETS = (1, 2, 4, 8)
 WARM_UP_IMAGE_HW = (480, 640)
 
 __all__ = ['BATCH_BUCKETS', 'DEFAULT_MAX_HANDS', 'FrameHands', 'HandPipeline']
-
-
-@dataclasses.dataclass
-class FrameHands:
-    """
-    One frame of a batch on its way through the pipeline: its hands and their crops' geometry.
-
-    ``frame``: the uint8 (H, W, 3) BGR tensor on the pipeline's device; ``boxes`` (n, 4)
-    float32, ``scores`` (n,), ``is_right`` (n,) bool, ``keypoint_confidence`` (n, 21) or None:
-    the hands to reconstruct (boxes with an area, in the detector's order); ``center`` (n, 2)
-    and ``size`` (n,): their crops (:func:`wilor_ros.crops.crop_geometry`, computed once here
-    and used by the crops and by the camera translation); ``camera_matrix`` (3x3 K or None)
-    and ``depth`` (metres, or None): how the hands are placed.
-    """
-
-    frame: torch.Tensor
-    boxes: np.ndarray
-    scores: np.ndarray
-    is_right: np.ndarray
-    keypoint_confidence: Optional[np.ndarray]
-    center: np.ndarray
-    size: np.ndarray
-    camera_matrix: Optional[np.ndarray] = None
-    depth: Optional[np.ndarray] = None
-
-    @classmethod
-    def of(cls, frame, boxes, scores, is_right, keypoint_confidence, rescale_factor, crop_size,
-           camera_matrix=None, depth=None):
-        """Keep the boxes that can be cropped (clipped to nothing: skipped); plan their crops."""
-        width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        keep = np.flatnonzero((width > 0) & (height > 0))
-        boxes = np.ascontiguousarray(boxes[keep], dtype=np.float32)
-        center, size = crop_geometry(boxes, rescale_factor, crop_size)
-        return cls(frame=frame, boxes=boxes, scores=np.asarray(scores, np.float32)[keep],
-                   is_right=np.asarray(is_right, bool)[keep],
-                   keypoint_confidence=(None if keypoint_confidence is None
-                                        else keypoint_confidence[keep]),
-                   center=center, size=size, camera_matrix=camera_matrix, depth=depth)
-
-    def __len__(self):
-        """Return the number of hands to reconstruct."""
-        return len(self.boxes)
 
 
 class HandPipeline:
@@ -119,7 +78,10 @@ class HandPipeline:
     reconstructor's precision, else 'fp32' / 'fp16' / 'bf16' for its network layers (torch
     reconstructor only); ``compile``: pad batches to static buckets (:data:`BATCH_BUCKETS`) and
     run both torch networks through ``torch.compile(mode='reduce-overhead')`` (CUDA graphs on a
-    GPU; the first call per bucket compiles, see :meth:`warm_up`). Most users get one from
+    GPU; the first call per bucket and image size compiles: :meth:`warm_up`, :meth:`prepare_for`;
+    what compiled, and any graph miss, in :attr:`graphs`, a :class:`~wilor_ros.graph_book.
+    GraphBook`); ``compile_backend``: torch.compile's backend ('eager' traces with Dynamo's real
+    guards but compiles nothing: the tests' recompilation check). Most users get one from
     :func:`wilor_ros.loading.load_pipeline` and :class:`wilor_ros.options.PipelineOptions`.
 
     ``pipe(image_bgr, camera_matrix=None, compute_vertices=True, depth=None, sides=None)``
@@ -139,7 +101,7 @@ class HandPipeline:
 
     def __init__(self, detector, reconstructor, conf=0.3, iou=0.7, rescale_factor=2.0,
                  max_hands=DEFAULT_MAX_HANDS, dtype=None,
-                 compile=False):  # noqa: A002 (the node parameter's name)
+                 compile=False, compile_backend='inductor'):  # noqa: A002 (node parameter)
         self.detector = check_detector(detector)
         self.reconstructor = check_reconstructor(reconstructor)
         self.non_finite_hands = 0
@@ -152,8 +114,10 @@ class HandPipeline:
         self.compiled = bool(compile)
         self._network = reconstructor
         if self.compiled:
-            self._network = torch.compile(reconstructor, mode='reduce-overhead', dynamic=False)
-            detector.compile()
+            detector.compile(backend=compile_backend, **compile_options(compile_backend))
+        self.graphs = GraphBook(self.compiled, getattr(detector, 'compile_counter', None))
+        if self.compiled:
+            self._network = self.graphs.compile_reconstructor(reconstructor, compile_backend)
 
     def configure(self, conf=None, iou=None, rescale_factor=None, max_hands=None):
         """
@@ -203,11 +167,26 @@ class HandPipeline:
         sizes = sorted({self._batch_size(n) for n in range(1, limit + 1)}) if self.compiled \
             else [1]
         crop = self.reconstructor.crop_size
-        with torch.inference_mode():
-            for size in sizes:
-                outputs = self._network(torch.zeros((size, 3, crop, crop), device=self.device))
+        for size in sizes:
+            # Made outside inference mode, like real crops: Dynamo guards on the difference.
+            crops = torch.zeros((size, 3, crop, crop), device=self.device)
+            with torch.inference_mode():
+                outputs = self._network(crops)
                 to_host(outputs['pred_vertices'][:1, :1])
+        self.graphs.warmed_up(image_hw, sizes)
         return time.perf_counter() - start
+
+    def prepare_for(self, image_hw):
+        """
+        Warm up for frames of ``image_hw`` unless done: seconds spent (0.0: nothing to do).
+
+        With ``compile=True`` the detector's graph depends on the image size: the node calls
+        this for each camera's size before its first frame (on its worker thread, so the node
+        stays responsive); without compiling there is nothing to prepare.
+        """
+        if not self.graphs.needs_warm_up(image_hw):
+            return 0.0
+        return self.warm_up(image_hw, max([self.max_hands] + list(self.graphs.buckets)))
 
     def detect(self, image_bgr):
         """
@@ -255,7 +234,7 @@ class HandPipeline:
                               host_array(is_right).reshape(-1).astype(bool),
                               keypoint_confidence, self.rescale_factor,
                               self.reconstructor.crop_size, camera_matrix,
-                              _checked_depth(depth, tuple(image_bgr.shape), camera_matrix))
+                              checked_depth(depth, tuple(image_bgr.shape), camera_matrix))
         return self._reconstruct([hands], compute_vertices)[0]
 
     def process_batch(self, images, camera_matrices=None, compute_vertices=True, depths=None,
@@ -272,9 +251,11 @@ class HandPipeline:
         camera_matrices = _per_image(camera_matrices, count, 'camera matrices')
         depths = _per_image(depths, count, 'depth images')
         sides = _per_image(sides, count, 'side choosers')
-        depths = [_checked_depth(depth, tuple(image.shape), camera_matrix)
+        depths = [checked_depth(depth, tuple(image.shape), camera_matrix)
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
         frames = [frame_to_tensor(image, self.device) for image in images]
+        for frame in frames:
+            self.graphs.check_image(tuple(frame.shape[:2]))
         batch = []
         for frame, found, camera_matrix, depth, choose_sides in zip(
                 frames, self._detect_frames(frames), camera_matrices, depths, sides):
@@ -329,6 +310,7 @@ class HandPipeline:
         """Run the reconstructor on a batch, padded to its static bucket when compiled."""
         count = crops.shape[0]
         size = self._batch_size(count)
+        self.graphs.check_bucket(size)
         if size > count:
             crops = torch.cat((crops, crops.new_zeros((size - count,) + crops.shape[1:])))
         with torch.inference_mode():
@@ -389,14 +371,3 @@ def _per_image(values, count, what):
     if len(values) != count:
         raise ValueError(f'{count} images but {len(values)} {what}')
     return values
-
-
-def _checked_depth(depth, image_shape, camera_matrix):
-    """Return the depth image in metres (NaN = no data), or None; ValueError when unusable."""
-    if depth is None:
-        return None
-    if camera_matrix is None:
-        raise ValueError('a depth image needs the real camera matrix (camera_matrix=K): with '
-                         "WiLoR's focal heuristic the hands are not metric, so fusing a depth "
-                         'image with them is meaningless')
-    return depth_to_metres(depth, image_shape)

@@ -72,11 +72,13 @@ class FrameWorker:
     streams by name; ``stats`` / ``rgbd_stats``: the node's counters; ``problems``: a
     :class:`~wilor_ros.ros.throttled_log.KindThrottledLogger`; ``logger``: the node's logger;
     ``tf_pub``: the :class:`~wilor_ros.ros.hand_tf.HandTfPublisher`; ``faces``: the MANO
-    triangles; ``settings``: a callable returning the node's current settings.
+    triangles; ``settings``: a callable returning the node's current settings;
+    ``step_publishers``: the publishers of the after-tracking steps
+    (:mod:`wilor_ros.ros.after_tracking`), called after every camera's hands are out.
     """
 
     def __init__(self, hand_stream, streams, stats, rgbd_stats, problems, logger, tf_pub,
-                 faces, settings):
+                 faces, settings, step_publishers=()):
         """Keep what a batch needs."""
         self.hand_stream = hand_stream
         self.streams = streams
@@ -87,6 +89,7 @@ class FrameWorker:
         self.tf_pub = tf_pub
         self.faces = faces
         self.settings = settings
+        self.step_publishers = list(step_publishers)
         self.first_frame_logged = False
 
     def run(self, mailbox, stop, context_ok):
@@ -176,6 +179,12 @@ class FrameWorker:
         pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
                            rescale_factor=settings.rescale_factor, max_hands=settings.max_hands)
         self.hand_stream.configure_tracking(tracking_options(settings))
+        for size in sorted({job.image.shape[:2] for job in jobs}):
+            # With compile, each camera's size gets its graphs before its first frame runs.
+            seconds = pipeline.prepare_for(size)
+            if seconds:
+                self.logger.info(f'graphs ready for {size[1]}x{size[0]} images in '
+                                 f'{seconds:.1f} s')
         mesh_visible = settings.markers_alpha > 0
         compute_vertices = any((mesh_visible and (job.wanted.markers or job.wanted.debug_image))
                                or ((job.wanted.hands or job.wanted.hands_raw)
@@ -192,6 +201,9 @@ class FrameWorker:
             sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in jobs)
             self.problems.error('inference', f'inference failed on {sizes}: {error}')
             return
+        for text in pipeline.graphs.take_warnings():
+            self.stats.count_error('graph_miss', text)
+            self.problems.warning('graph_miss', text)
         for _ in range(pipeline.non_finite_hands - non_finite_before):
             text = 'a hand with non-finite numbers (inf/NaN) was dropped'
             self.stats.count_error('non_finite_hand', text)
@@ -201,6 +213,15 @@ class FrameWorker:
             if stop.is_set():
                 return
             self._publish(job, result, settings, processing)
+        headers = [job.frame.msg.header for job in jobs]
+        for publisher in self.step_publishers:
+            if stop.is_set():
+                return
+            try:
+                publisher.publish(results, headers)
+            except Exception as error:  # An after-tracking output never stops the hands.
+                self.stats.count_error('after_tracking', repr(error))
+                self.problems.error('after_tracking', f'{type(publisher).__name__}: {error!r}')
 
     def _publish(self, job, result, settings, processing):
         msg, stream, wanted = job.frame.msg, job.stream, job.wanted
@@ -213,7 +234,8 @@ class FrameWorker:
                 f'first image: {job.image.shape[1]}x{job.image.shape[0]} '
                 f'{getattr(msg, "encoding", "compressed")}, frame {msg.header.frame_id!r}, '
                 f'{len(hands)} hand(s), placed with {source}')
-        stream.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices))
+        stream.hands_pub.publish(hands_to_msg(hands, msg.header, settings.publish_vertices,
+                                              result.outputs.get('gestures')))
         if wanted.hands_raw:
             stream.hands_raw_pub.publish(hands_to_msg(result.raw_hands, msg.header,
                                                       settings.publish_vertices))

@@ -67,9 +67,10 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from wilor_msgs.msg import MeshFaces
 
+from wilor_ros.ros.after_tracking import build_after_tracking
 from wilor_ros.ros.camera_stream import CameraStream
 from wilor_ros.ros.frame_mailbox import Frame, LatestFrames
-from wilor_ros.ros.frame_worker import FrameWorker
+from wilor_ros.ros.frame_worker import FrameWorker, tracking_options
 from wilor_ros.ros.hand_tf import HandTfPublisher
 from wilor_ros.ros.markers import clear_markers
 from wilor_ros.ros.messages import mesh_faces_msg
@@ -92,18 +93,21 @@ def build_pipeline(settings, logger):
     """Load both networks with the node's settings (:func:`wilor_ros.loading.load_pipeline`)."""
     from wilor_ros.loading import load_pipeline, PipelineLoadError
 
+    from wilor_ros.options import PipelineOptions
+
     detector_path, reconstructor_path = settings.weight_paths()
     # Start-up takes seconds with the real weights: say what is going on (and a stop signal
     # from now on abandons it, see main()).
     logger.info(f'loading {detector_path} and {reconstructor_path} on {settings.device}')
+    options = PipelineOptions(
+        device=settings.device, precision=settings.precision, compile=settings.compile,
+        backend=settings.backend,
+        conf=settings.detection_confidence, iou=settings.detection_iou,
+        rescale_factor=settings.rescale_factor, max_hands=settings.max_hands,
+        # The first frame must not pay library initialisation (or compilation).
+        warm_up=True)
     try:
-        pipeline = load_pipeline(
-            detector_path, reconstructor_path, device=settings.device,
-            precision=settings.precision, conf=settings.detection_confidence,
-            iou=settings.detection_iou, rescale_factor=settings.rescale_factor,
-            max_hands=settings.max_hands, compile=settings.compile,
-            # The first frame must not pay library initialisation (or compilation).
-            warm_up=True)
+        pipeline = load_pipeline(detector_path, reconstructor_path, options)
     except PipelineLoadError as error:
         raise StartupError(str(error)) from None
     logger.info(f'loaded {detector_path} and {reconstructor_path} on {pipeline.device} '
@@ -111,7 +115,7 @@ def build_pipeline(settings, logger):
     return pipeline
 
 
-class WilorNode(FrameWorker, LifecycleNode):
+class WilorNode(LifecycleNode):
     """Images (+ camera_info) of one or more cameras in; hands, markers, debug images out."""
 
     def __init__(self, **kwargs):
@@ -127,7 +131,9 @@ class WilorNode(FrameWorker, LifecycleNode):
         self._mailbox = LatestFrames()
         self._stop = threading.Event()
         self._worker = None
-        self._first_frame_logged = False
+        # Pipeline, per-camera trackers and after-tracking steps (wilor_ros.hand_stream).
+        self.hand_stream = None
+        self._step_publishers = []
         # One throttle per kind of problem, so a second kind within the period is logged too.
         self._problems = KindThrottledLogger(self.get_logger(), WARNING_PERIOD)
         self._faces_pub = self._diagnostics_pub = self._diagnostics_timer = None
@@ -154,6 +160,15 @@ class WilorNode(FrameWorker, LifecycleNode):
             self.get_logger().fatal(str(error))
             return TransitionCallbackReturn.FAILURE
         self.faces = np.asarray(self.pipeline.faces)
+        from wilor_ros.hand_stream import HandStream
+
+        try:
+            steps, self._step_publishers = build_after_tracking(self, self.settings)
+        except ValueError as error:
+            self.get_logger().fatal(str(error))
+            self._release_pipeline()
+            return TransitionCallbackReturn.FAILURE
+        self.hand_stream = HandStream(self.pipeline, tracking_options(self.settings), steps)
         self.streams = {name: CameraStream(self, name) for name in self.settings.cameras}
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -175,6 +190,7 @@ class WilorNode(FrameWorker, LifecycleNode):
             except StartupError as error:
                 self.get_logger().error(str(error))
                 return TransitionCallbackReturn.FAILURE
+        self.hand_stream.pipeline = self.pipeline
         result = super().on_activate(state)  # Activates the lifecycle publishers.
         faces_msg = mesh_faces_msg(self.faces)
         faces_msg.header.stamp = self.get_clock().now().to_msg()
@@ -184,7 +200,11 @@ class WilorNode(FrameWorker, LifecycleNode):
         for stream in self.streams.values():
             stream.subscribe(self, self.settings.image_transport, self._on_image,
                              self.settings.image_reliability)
-        self._worker = threading.Thread(target=self._run_worker, name='wilor_inference',
+        worker = FrameWorker(self.hand_stream, self.streams, self.stats, self.rgbd_stats,
+                             self._problems, self.get_logger(), self.tf_pub, self.faces,
+                             lambda: self.settings, self._step_publishers)
+        self._worker = threading.Thread(target=worker.run, name='wilor_inference',
+                                        args=(self._mailbox, self._stop, self.context.ok),
                                         daemon=True)
         self._worker.start()
         inputs = ', '.join(s.image_sub.topic_name for s in self.streams.values())
@@ -227,6 +247,8 @@ class WilorNode(FrameWorker, LifecycleNode):
     def _release_pipeline(self):
         device = self.pipeline.device
         self.pipeline = None
+        if self.hand_stream is not None:
+            self.hand_stream.pipeline = None
         gc.collect()
         if device.type == 'cuda':
             import torch
@@ -249,6 +271,10 @@ class WilorNode(FrameWorker, LifecycleNode):
             self._diagnostics_timer = self._diagnostics_pub = None
         if self.pipeline is not None:
             self._release_pipeline()
+        for publisher in self._step_publishers:
+            publisher.destroy(self)
+        self._step_publishers = []
+        self.hand_stream = None
 
     # Executor thread -----------------------------------------------------------------------
 
@@ -273,8 +299,15 @@ class WilorNode(FrameWorker, LifecycleNode):
             stall_timeout=settings.diagnostics_stall_timeout,
             latency_budget=settings.diagnostics_latency_budget)
         # The RGB-D and filter values; filter restarts summed over the cameras' trackers.
-        restarts = sum(getattr(s.tracker, 'filter_resets', 0) for s in streams)
+        trackers = self.hand_stream.trackers.values() if self.hand_stream is not None else ()
+        restarts = sum(tracker.filter_resets for tracker in trackers)
         status.values += self.rgbd_stats.key_values(self.settings, restarts)
+        if self.pipeline is not None and self.pipeline.compiled:
+            from diagnostic_msgs.msg import KeyValue
+
+            # Compilations after warm-up and graph misses: a slow frame is never unexplained.
+            status.values += [KeyValue(key=f'graphs.{key}', value=str(value))
+                              for key, value in self.pipeline.graphs.report().items()]
         if len(streams) > 1:
             from diagnostic_msgs.msg import KeyValue
 
