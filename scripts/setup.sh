@@ -99,6 +99,21 @@ if [ "$tf_needed" = 1 ]; then
   echo "$tf_hash" > "$STAMPS/tf2_msgs"
 fi
 
+# hri_msgs (ROS4HRI) is not on PyPI either; the gesture step publishes hri_msgs/Gesture. The same
+# rule: build the stand-in (only Gesture.msg, the identical definition) unless a real one is there.
+hri_dir=scripts/interfaces/hri_msgs
+hri_hash=$(hash_of $hri_dir/CMakeLists.txt wilor_msgs/cmake/*.cmake $hri_dir/package.xml \
+  $hri_dir/msg/*.msg)
+if stamp_ok hri_msgs "$hri_hash" && [ -d "$VENV/share/hri_msgs" ]; then
+  :  # ours, up to date
+elif [ ! -f "$STAMPS/hri_msgs" ] && "$VENV/bin/python" -c "import hri_msgs.msg" 2>/dev/null; then
+  :  # a real hri_msgs (a sourced ROS 2 install) is importable
+else
+  log "building the venv stand-in of hri_msgs (Gesture)"
+  build_interfaces "$hri_dir" hri_msgs
+  echo "$hri_hash" > "$STAMPS/hri_msgs"
+fi
+
 # Make the editable install look like colcon's --symlink-install of setup.py, which ROS tools
 # expect: share/wilor_ros/{package.xml,launch/*,config/*} as links to the files themselves
 # (ros2launch finds launch files with os.walk, which does not enter linked directories) and every

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from wilor_ros.hand import HandResult
-from wilor_ros.hand_schema import EXTRAS, RENAMED
+from wilor_ros.hand_schema import EXTRAS, hand_record, RENAMED, STEP_FIELDS
 
 
 @pytest.fixture(scope='module')
@@ -68,7 +68,8 @@ def test_json_keys_are_the_message_fields_plus_named_extras(hands):
         assert EXTRAS <= set(record)
     # Every HandResult field reaches the JSON: under a message name, renamed, or as an extra.
     result_fields = {field.name for field in dataclasses.fields(HandResult)}
-    assert {RENAMED.get(name, (name,))[0] for name in result_fields} == message_fields | EXTRAS
+    assert ({RENAMED.get(name, (name,))[0] for name in result_fields} | STEP_FIELDS
+            == message_fields | EXTRAS)
 
 
 @pytest.mark.ros
@@ -100,3 +101,21 @@ def test_flat_shapes_and_enums(hands):
     untracked = dataclasses.replace(hands[1], vertices=None, track_id='')
     record = untracked.to_dict()
     assert record['vertices'] == [] and record['id'] == ''
+
+
+@pytest.mark.ros
+def test_a_gesture_reaches_the_json_and_the_message(hands):
+    from wilor_ros.gestures import HandGesture, LOVE, RIGHT
+    from wilor_ros.ros.messages import hands_to_msg
+
+    gesture = HandGesture(LOVE, 0.75, RIGHT)
+    record = hands[0].to_dict()
+    assert record['gesture'] == 0 and record['gesture_confidence'] == 0.0
+    record = json.loads(json.dumps(hand_record(hands[0], gesture=gesture)))
+    assert record['gesture'] == LOVE and record['gesture_confidence'] == 0.75
+    from std_msgs.msg import Header
+
+    msg = hands_to_msg(hands[:2], Header(), gestures=[gesture, None])
+    assert msg.hands[0].gesture == msg.hands[0].GESTURE_LOVE == LOVE
+    assert msg.hands[0].gesture_confidence == pytest.approx(0.75)
+    assert msg.hands[1].gesture == 0

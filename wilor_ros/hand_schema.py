@@ -32,6 +32,8 @@ of a hand is what a ROS JSON conversion of its message gives (``ros2 topic echo 
 * ``keypoint_confidence`` (21 floats, zeros when no detector ran), ``translation_source`` uint8
   (``TRANSLATION_HEURISTIC`` 0, ``TRANSLATION_CAMERA_INFO`` 1, ``TRANSLATION_DEPTH`` 2),
   ``depth_scale``, ``depth_inliers``, ``depth_inlier_ratio``, ``depth_residual``;
+* ``gesture`` uint8 (hri_msgs/Gesture's hand constants, 0 = OTHER) and ``gesture_confidence``:
+  given by the gesture step (:mod:`wilor_ros.gestures`), not by HandResult;
 * extras, fields of HandResult that Hand.msg does not carry, under their own names:
   ``keypoints_2d_network`` (42, flat like keypoints_2d).
 
@@ -69,6 +71,9 @@ POINT_LISTS = frozenset({'keypoints_3d'})
 VECTORS = frozenset({'cam_t'})
 # HandResult fields Hand.msg does not carry; they are added to the JSON under these names.
 EXTRAS = frozenset({'keypoints_2d_network'})
+# Hand.msg fields that come from an after-tracking step, not from HandResult (hand_fields'
+# arguments).
+STEP_FIELDS = frozenset({'gesture', 'gesture_confidence'})
 
 
 def _plain(value):
@@ -84,14 +89,17 @@ def _plain(value):
     return value
 
 
-def hand_fields(hand, include_vertices=True):
+def hand_fields(hand, include_vertices=True, gesture=None):
     """
     Return {Hand.msg field (and extra): value} of a HandResult, in the message's layout.
 
     Arrays are flat float32 numpy arrays, except POINT_LISTS ((N, 3) float64) and VECTORS
-    ((3,) float64); ``vertices`` is an empty array when absent or not wanted.
+    ((3,) float64); ``vertices`` is an empty array when absent or not wanted. ``gesture``: the
+    hand's :class:`wilor_ros.gestures.HandGesture` (an after-tracking step's output, not a
+    HandResult field), or None: ``gesture`` 0 (OTHER), ``gesture_confidence`` 0.
     """
-    fields = {}
+    fields = {'gesture': 0 if gesture is None else int(gesture.gesture),
+              'gesture_confidence': 0.0 if gesture is None else float(gesture.confidence)}
     for field in dataclasses.fields(hand):
         value = getattr(hand, field.name)
         name, convert = RENAMED.get(field.name, (field.name, None))
@@ -114,10 +122,10 @@ def _xyz(row):
     return {'x': x, 'y': y, 'z': z}
 
 
-def hand_record(hand, include_vertices=True):
+def hand_record(hand, include_vertices=True, gesture=None):
     """Return the JSON-ready dict of a HandResult (see the module documentation)."""
     record = {}
-    for name, value in hand_fields(hand, include_vertices).items():
+    for name, value in hand_fields(hand, include_vertices, gesture).items():
         if name in POINT_LISTS:
             value = [_xyz(row) for row in value]
         elif name in VECTORS:

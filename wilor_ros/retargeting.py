@@ -41,6 +41,7 @@ ROBOTS = {'leap': 'leap', 'allegro': 'allegro', 'inspire': 'inspire', 'ability':
           'shadow': 'shadow', 'svh': 'svh'}
 MODES = ('vector', 'dexpilot', 'position')
 SIDES = ('right', 'left')
+RETARGETING_SIDES = SIDES + ('both',)  # the human hands followed
 PACKAGE = 'dex-retargeting'
 URDF_SOURCE = 'https://github.com/dexsuite/dex-urdf (robots/hands)'
 

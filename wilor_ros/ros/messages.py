@@ -71,15 +71,16 @@ def _field_value(ros_type, value):
     return value
 
 
-def hand_to_msg(hand, include_vertices=True):
+def hand_to_msg(hand, include_vertices=True, gesture=None):
     """
     Convert one :class:`wilor_ros.hand.HandResult` to a ``wilor_msgs/Hand``.
 
     Field by field from :func:`wilor_ros.hand_schema.hand_fields`, the mapping the JSON of
     ``wilor-infer`` uses too. ``vertices`` stays empty when the hand has none or
-    ``include_vertices`` is False.
+    ``include_vertices`` is False. ``gesture``: the hand's
+    :class:`wilor_ros.gestures.HandGesture`, or None (OTHER, confidence 0).
     """
-    fields = hand_fields(hand, include_vertices)
+    fields = hand_fields(hand, include_vertices, gesture)
     msg = Hand()
     for name, ros_type in _HAND_FIELDS.items():
         if name not in fields:
@@ -89,11 +90,18 @@ def hand_to_msg(hand, include_vertices=True):
     return msg
 
 
-def hands_to_msg(hands, header, include_vertices=True):
-    """Build the ``wilor_msgs/HandArray`` of one image; ``header`` is the image's, unchanged."""
+def hands_to_msg(hands, header, include_vertices=True, gestures=None):
+    """
+    Build the ``wilor_msgs/HandArray`` of one image; ``header`` is the image's, unchanged.
+
+    ``gestures``: one :class:`wilor_ros.gestures.HandGesture` per hand (the gesture step's
+    output, same order), or None.
+    """
     msg = HandArray()
     msg.header = header
-    msg.hands = [hand_to_msg(hand, include_vertices) for hand in hands]
+    gestures = [None] * len(hands) if gestures is None else list(gestures)
+    msg.hands = [hand_to_msg(hand, include_vertices, gesture)
+                 for hand, gesture in zip(hands, gestures)]
     return msg
 
 

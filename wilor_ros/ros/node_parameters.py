@@ -33,6 +33,7 @@ from rcl_interfaces.msg import SetParametersResult
 from wilor_ros.backends import BACKENDS
 from wilor_ros.hand_frame import check_frame_pattern
 from wilor_ros.precision import PRECISIONS
+from wilor_ros.retargeting import MODES, RETARGETING_SIDES, ROBOTS
 from wilor_ros.ros import parameter_spec
 from wilor_ros.ros.image_qos import RELIABILITIES
 from wilor_ros.ros.markers import MarkerStyle
@@ -199,6 +200,33 @@ PARAMETERS = (
     ParameterSpec('diagnostics.window', DEFAULT_WINDOW,
                   'seconds over which /diagnostics measures rate and timings',
                   value_range=(1.0, MAX_WINDOW)),
+    # Robot outputs (wilor_ros.gestures, wilor_ros.retargeting); made at configure.
+    ParameterSpec('gestures.enabled', True, "classify each hand's static gesture from its 3D "
+                  'joints (Hand.gesture, and hri_msgs/Gesture on gestures when hri_msgs is '
+                  'installed)', read_only=True),
+    ParameterSpec('gestures.hold_frames', 3, 'frames a new gesture must last on a track before '
+                  'it is reported (1: every frame as classified)', read_only=True,
+                  value_range=(1, 100)),
+    ParameterSpec('retargeting.enabled', False, 'joint targets of a robot hand from the tracked '
+                  'hands (dex-retargeting), sensor_msgs/JointState on '
+                  'retargeting/<side>/joint_states', read_only=True),
+    ParameterSpec('retargeting.robot', 'leap', "robot hand: dex-retargeting's shipped "
+                  'configuration of it', read_only=True, check=choice(*ROBOTS),
+                  constraints=' | '.join(ROBOTS)),
+    ParameterSpec('retargeting.side', 'right', 'human hands followed: right, left or both (one '
+                  'robot hand per side)', read_only=True, check=choice(*RETARGETING_SIDES),
+                  constraints=' | '.join(RETARGETING_SIDES)),
+    ParameterSpec('retargeting.mode', 'vector', 'vector (fingertip vectors, teleoperation), '
+                  'dexpilot (vectors with pinch priors) or position (link positions)',
+                  read_only=True, check=choice(*MODES), constraints=' | '.join(MODES)),
+    ParameterSpec('retargeting.urdf_dir', '', "folder of the robot descriptions (dex-urdf's "
+                  'robots/hands: <robot>_hand/<robot>_hand_<side>.urdf)', read_only=True),
+    ParameterSpec('retargeting.min_confidence', 0.5, 'least mean detector joint confidence of '
+                  'the driving hand to retarget; below, the last targets are held',
+                  read_only=True, value_range=(0.0, 1.0)),
+    ParameterSpec('retargeting.hold_time', 0.5, 'seconds (image time) the last targets are '
+                  'republished while the driving hand is lost or uncertain; then none',
+                  read_only=True, value_range=(0.0, 10.0)),
     # Multi-view fusion (wilor_ros.fusion, wilor_ros.ros.fusion_publisher); made at configure.
     ParameterSpec('fusion.enabled', False, 'fuse the hands several calibrated cameras see into '
                   'one hand each in fusion.frame, published on hands_fused (needs camera_info '
