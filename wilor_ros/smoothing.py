@@ -149,7 +149,22 @@ class LowPass:
         return self.value
 
 
-class OneEuroFilter:
+class _OneEuroBase:
+    """The One-Euro parameters shared by the point and rotation filters."""
+
+    def __init__(self, min_cutoff, beta, d_cutoff):
+        """Store the parameters (Hz, Hz per unit of speed, Hz) and start without state."""
+        self.min_cutoff = min_cutoff
+        self.beta = beta
+        self.d_cutoff = d_cutoff
+        self.reset()
+
+    def reset(self):
+        """Forget the state (each filter knows its own)."""
+        raise NotImplementedError
+
+
+class OneEuroFilter(_OneEuroBase):
     """
     One-Euro filter for a group of points (..., D) sharing one smoothing factor per step.
 
@@ -158,13 +173,6 @@ class OneEuroFilter:
     ``last_alpha`` holds the factor of the latest step for companion arrays (``LowPass``) that
     must move consistently with this group.
     """
-
-    def __init__(self, min_cutoff, beta, d_cutoff):
-        """Store the parameters (Hz, Hz per unit of speed, Hz)."""
-        self.min_cutoff = min_cutoff
-        self.beta = beta
-        self.d_cutoff = d_cutoff
-        self.reset()
 
     def reset(self):
         """Forget the state; the next value passes through unchanged."""
@@ -199,22 +207,15 @@ class OneEuroFilter:
         return self.value
 
 
-class RotationOneEuroFilter:
+class RotationOneEuroFilter(_OneEuroBase):
     """
     One-Euro filter on SO(3) for N independent rotations given as axis-angle (N, 3).
 
     The innovation ``log(R_prev^T R_new)`` is a body-frame rotation vector of angle <= pi; the
     angular velocity is that vector over ``dt``, low-passed, and its norm drives each rotation's
-    own cutoff. The update ``R_prev exp(alpha * innovation)`` moves along the geodesic, so the
-    result is always a proper rotation.
+    own cutoff (``beta`` in Hz per rad/s). The update ``R_prev exp(alpha * innovation)`` moves
+    along the geodesic, so the result is always a proper rotation.
     """
-
-    def __init__(self, min_cutoff, beta, d_cutoff):
-        """Store the parameters (Hz, Hz per rad/s, Hz)."""
-        self.min_cutoff = min_cutoff
-        self.beta = beta
-        self.d_cutoff = d_cutoff
-        self.reset()
 
     def reset(self):
         """Forget the state; the next value passes through unchanged."""

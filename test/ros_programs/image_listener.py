@@ -18,18 +18,16 @@ import argparse
 import json
 import time
 
+from image_qos import add_reliable_option
 import rclpy
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--reliable', action='store_true',
-                        help='reliable, keep last 10 instead of the sensor-data QoS')
+    qos_of_args = add_reliable_option(parser)
     args = parser.parse_args()
-    qos = (QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE) if args.reliable
-           else qos_profile_sensor_data)
+    qos = qos_of_args(args)
     rclpy.init()
     node = rclpy.create_node('image_listener')
     stamps = set()

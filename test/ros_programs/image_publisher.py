@@ -19,9 +19,9 @@ import json
 import time
 
 from graph_waits import wait_for_subscribers, wait_until_unsubscribed
+from image_qos import add_reliable_option
 import numpy as np
 import rclpy
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 
@@ -29,11 +29,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--seconds', type=float, default=3.0)
-    parser.add_argument('--reliable', action='store_true',
-                        help='reliable, keep last 10 instead of the sensor-data QoS')
+    qos_of_args = add_reliable_option(parser)
     args = parser.parse_args()
-    qos = (QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE) if args.reliable
-           else qos_profile_sensor_data)
+    qos = qos_of_args(args)
     rclpy.init()
     node = rclpy.create_node('image_publisher')
     publisher = node.create_publisher(Image, 'image', qos)

@@ -30,3 +30,13 @@ RELIABLE_IMAGES = os.environ.get('WILOR_TEST_IMAGE_QOS') == 'reliable'
 def image_qos():
     """Return the QoS profile for publishing (or receiving) test images."""
     return qos_of('reliable' if RELIABLE_IMAGES else 'best_effort')
+
+
+def add_reliable_option(parser):
+    """Add ``--reliable`` to a test program's arguments; return a function of the parsed args."""
+    parser.add_argument('--reliable', action='store_true',
+                        help='reliable, keep last 10 instead of the sensor-data QoS')
+    from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+
+    return lambda args: (QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+                         if args.reliable else qos_profile_sensor_data)

@@ -107,3 +107,15 @@ class StopSignals:
         self.requested = self.requested or 'exit'
         for signum in self.SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
+
+
+def finish(node, stop):
+    """
+    End a node's process quietly: destroy ``node`` (if any), shut rclpy down, then ignore signals.
+
+    The last step of every node's ``main()``; ``stop``: the process's :class:`StopSignals`.
+    """
+    if node is not None:
+        node.destroy_node()
+    rclpy.try_shutdown()
+    stop.ignore_from_now()

@@ -49,7 +49,7 @@ from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.ros.image_qos import image_qos
 from wilor_ros.ros.messages import bgr_image_msg, camera_info_msg
 from wilor_ros.ros.parameter_spec import declare_parameters, parameter_problems
-from wilor_ros.ros.shutdown import shutdown_ends_spin, StopRequested, StopSignals
+from wilor_ros.ros.shutdown import finish, shutdown_ends_spin, StopRequested, StopSignals
 # DEFAULT_FRAME_ID: test_launch.py reads it from here.
 from wilor_ros.ros.source_parameters import (DEFAULT_FRAME_ID,  # noqa: F401
                                              SOURCE_PARAMETERS, SourceSettings)
@@ -266,10 +266,7 @@ def main(args=None):
     except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        stop.ignore_from_now()
+        finish(node, stop)
     return status
 
 

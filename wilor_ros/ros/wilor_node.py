@@ -78,7 +78,7 @@ from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
 from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
-from wilor_ros.ros.shutdown import shutdown_ends_spin, StopRequested, StopSignals
+from wilor_ros.ros.shutdown import finish, shutdown_ends_spin, StopRequested, StopSignals
 from wilor_ros.ros.throttled_log import KindThrottledLogger
 
 WARNING_PERIOD = 5.0
@@ -377,10 +377,7 @@ def main(args=None):
                 logger.fatal(str(error))
             status = 1
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        stop.ignore_from_now()
+        finish(node, stop)
     return status
 
 
