@@ -15,11 +15,14 @@
 """
 WiLoR 3D hand detection and reconstruction: the inference core, with no ROS dependency.
 
-The top level reads as the data path (``pipeline.py`` ties it together, ``load_pipeline``)::
+The top level reads as the data path (``hand_stream.py`` owns frames -> results for the node
+and the CLI; ``pipeline.py`` ties the networks together, ``load_pipeline`` builds it)::
 
-    image -> detector.py (hands: boxes, side) -> crops.py (256x256 crops)
-          -> reconstructor.py (ViT + MANO + RefineNet) -> postprocess.py / camera.py
-          -> hand.py (HandResult, camera optical frame) -> tracking.py (ids, smoothing)
+    frames (one per camera) -> hand_stream.py -> pipeline.py:
+        images -> detector.py (hands: boxes, side) -> crops.py (256x256 crops)
+        -> reconstructor.py (ViT + MANO + RefineNet) -> postprocess.py / camera.py
+        -> hand.py (HandResult, camera optical frame)
+    -> tracking.py (ids, smoothing) per camera -> after-tracking steps -> CameraHands
 
 The layers are folders: ``models/`` holds the networks and their file formats, ``ros/``
 everything that imports rclpy or a message package (the nodes, messages, markers), ``tools/``
@@ -30,8 +33,10 @@ from wilor_ros.camera import CameraError, CameraIntrinsics
 from wilor_ros.crops import crop_hands
 from wilor_ros.detector import HandDetector, load_detector
 from wilor_ros.hand import HandResult
+from wilor_ros.hand_stream import CameraFrame, CameraHands, HandStream, TrackingOptions
 from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.models.checkpoint_io import CheckpointError
+from wilor_ros.options import PipelineOptions
 from wilor_ros.pipeline import HandPipeline
 from wilor_ros.reconstructor import load_reconstructor, WiLoR
 from wilor_ros.smoothing import SmoothingConfig
@@ -39,6 +44,11 @@ from wilor_ros.tracking import HandTracker
 
 __all__ = [
     'CameraError',
+    'CameraFrame',
+    'CameraHands',
+    'HandStream',
+    'PipelineOptions',
+    'TrackingOptions',
     'CameraIntrinsics',
     'load_pipeline',
     'PipelineLoadError',
