@@ -181,3 +181,46 @@ def test_worker_never_blocks_keeps_the_newest_and_counts_errors():
     finally:
         worker.stop()
     assert not worker._thread.is_alive()
+
+
+def test_wilor_infer_writes_gestures_and_joint_trajectories(tmp_path, capsys):
+    import json
+
+    import cv2
+    from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+
+    from wilor_ros.gestures import classify
+    from wilor_ros.tools import infer
+
+    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(folder / f'frame{index}.png'), image)
+    out = tmp_path / 'hands.jsonl'
+    code = infer.main([str(folder), '-o', str(out), '--jsonl', '--detector', str(DETECTOR),
+                       '--reconstructor', str(RECONSTRUCTOR), '--device', 'cpu', '--conf',
+                       '0.25', '--quiet', '--track', '--gestures', '--gesture-frames', '1',
+                       '--retarget', 'leap', '--urdf-dir', str(ROBOTS),
+                       '--retarget-min-confidence', '0'])
+    assert code == 0, capsys.readouterr().err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 3
+    for record in records:
+        hands = record['hands']
+        assert {hand['side'] for hand in hands} == {0, 1}
+        for hand in hands:
+            joints = np.array([[p['x'], p['y'], p['z']] for p in hand['keypoints_3d']])
+            reading = classify(joints)
+            assert hand['gesture'] == reading.gesture
+            assert hand['gesture_confidence'] == pytest.approx(reading.confidence, abs=1e-3)
+        for side, code_ in (('right', 1), ('left', 0)):
+            entry = record['retargeting'][side]
+            best = max((h for h in hands if h['side'] == code_), key=lambda h: h['score'])
+            assert entry['action'] == 'retarget' and entry['track_id'] == best['id']
+            assert sorted(entry['joint_names'], key=int) == [str(i) for i in range(16)]
+            assert np.all(np.isfinite(entry['positions'])) and len(entry['positions']) == 16
+    # A missing robot description folder is one clear line, before any weights are loaded.
+    code = infer.main([str(folder), '-o', str(out), '--jsonl', '--quiet', '--retarget', 'leap',
+                       '--urdf-dir', str(tmp_path / 'none')])
+    assert code == 1 and 'dex-urdf' in capsys.readouterr().err

@@ -25,7 +25,9 @@ mesh triangles (``wilor_msgs/MeshFaces``) on ``/mano_faces``. ROS (rclpy) is nee
 for ``--out-bag``. ``--depth-topic`` fuses a bag's aligned depth images (16UC1 mm / 32FC1 m,
 paired by stamp) so the hands sit at the measured depth; ``--track`` lets the tracker decide
 each hand's side before it is cropped (frames then run one by one). A frame that cannot be
-decoded is reported and skipped.
+decoded is reported and skipped. ``--gestures`` and ``--retarget ROBOT --urdf-dir DIR`` add each
+hand's gesture and the robot-hand joint trajectory to the records
+(:mod:`wilor_ros.tools.robot_outputs`).
 """
 
 import argparse
@@ -41,7 +43,7 @@ from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.options import PipelineOptions
 from wilor_ros.precision import PRECISIONS
 from wilor_ros.stamps import nanoseconds_to_seconds
-from wilor_ros.tools import interrupt_on_sigterm
+from wilor_ros.tools import interrupt_on_sigterm, robot_outputs
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
                                            OverlayOutput)
 from wilor_ros.weights import default_weight_paths
@@ -121,6 +123,7 @@ def build_parser():
                         help='compute and store the 778 MANO vertices per hand')
     parser.add_argument('--track', action='store_true', help='give hands stable track ids')
     parser.add_argument('--quiet', action='store_true', help='no progress output')
+    robot_outputs.add_arguments(parser)
     return parser
 
 
@@ -154,9 +157,13 @@ def run(args):
             fixed_camera = parse_camera_spec(args.camera_matrix).matrix
         except CameraError as error:
             raise InferError(f'--camera-matrix: {error}') from None
+    try:
+        robot = robot_outputs.RobotOutputs(args)
+    except ValueError as error:
+        raise InferError(str(error)) from None
     pipe = build_pipeline(args)
     # The tracker's defaults are HandTracker's; frames of the one input are one camera ('').
-    stream = HandStream(pipe, TrackingOptions() if args.track else None)
+    stream = HandStream(pipe, TrackingOptions() if args.track else None, robot.steps)
     if args.output == '-':
         output = JsonOutput('-', jsonl=True)
     else:
@@ -208,7 +215,9 @@ def run(args):
                     overlay.write(frame, hands, camera)
                 if with_vertices and not args.vertices:
                     hands = [dataclasses.replace(hand, vertices=None) for hand in hands]
-                output.write(frame_record(frame, hands, camera))
+                record = frame_record(frame, hands, camera)
+                robot.annotate(record, result)
+                output.write(record)
                 if bag is not None:
                     bag.write(hands, frame)
                 processed += 1
