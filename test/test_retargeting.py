@@ -79,6 +79,20 @@ def test_joint_names_are_the_robots():
     assert retargeter.urdf == (ROBOTS / 'leap_hand' / 'leap_hand_left.urdf').resolve()
 
 
+@pytest.mark.parametrize('mode', ['dexpilot', 'position'])
+def test_the_other_modes_run_on_the_test_hand(mode):
+    rng = np.random.default_rng(2)
+    retargeter = HandRetargeter('leap', mode, 'right', ROBOTS)
+    robot = retargeter.optimizer.robot
+    limits = robot.joint_limits
+    truth = np.clip(np.zeros(len(limits)), limits[:, 0], limits[:, 1])
+    keypoints = bench_retargeting.human_keypoints(robot, truth, 1.6, True, rng)
+    positions = retargeter.retarget(keypoints)
+    assert positions.shape == (len(retargeter.joint_names),) and np.all(np.isfinite(positions))
+    # dex-retargeting's offline (position) configurations add a free-floating base.
+    assert ('dummy_x_translation_joint' in retargeter.joint_names) == (mode == 'position')
+
+
 def test_missing_urdf_dir_unknown_robot_and_bad_urdf_fail_in_one_line(tmp_path):
     with pytest.raises(RetargetingError, match='dex-urdf') as error:
         HandRetargeter('leap', 'vector', 'right', tmp_path / 'nowhere')
