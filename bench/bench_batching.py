@@ -31,7 +31,6 @@ Run: ``python bench/bench_batching.py [--size fixture|small|full] [--device cpu|
 import argparse
 import pathlib
 import statistics
-import sys
 import time
 
 # bench/ is the script's directory, so the sibling benchmarks' helpers are importable.

@@ -29,9 +29,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 import torch
 
-from wilor_ros.crops import (
-    _affine_inverse, _crops_opencv, _crops_torch, blur_sigma,
-    crop_geometry, crop_hands, frame_to_tensor, IMAGE_MEAN, IMAGE_STD)
+from wilor_ros.crop_geometry import blur_sigma, crop_geometry, IMAGE_MEAN, IMAGE_STD
+from wilor_ros.crops import _affine_inverse, _crops_torch, crop_hands, frame_to_tensor
+from wilor_ros.crops_opencv import crops_opencv
 from wilor_ros.opencv_warp_torch import fixed_point_column_starts
 
 MEAN = 255 * np.array(IMAGE_MEAN)[:, None, None]
@@ -192,7 +192,7 @@ def test_opencv_and_torch_paths_agree(ref, seed):
     center, size = crop_geometry(boxes)
     blurred = blur_sigma(size) > 0
     assert blurred.any() and (~blurred).any() and (right == 0).any() and (right == 1).any()
-    with_opencv = _crops_opencv(image, center, size, right.astype(np.float32), 256)
+    with_opencv = crops_opencv(image, center, size, right.astype(np.float32), 256)
     with_torch = torch_path(image, boxes, right)
     # Sharp crops: the same OpenCV arithmetic, identical to the last bit.
     sharp = torch.from_numpy(~blurred)

@@ -50,179 +50,13 @@ import numpy as np
 import torch
 
 from wilor_ros.camera import CROP_SIZE
-from wilor_ros.opencv_warp_torch import (cut_blurred_warp, flat_row_taps, gaussian_kernel,
-                                         plan_blurred_warp, sample_taps, sampling_plan)
+# crop_geometry and blur_sigma are part of this module's API (crop_hands' geometry).
+from wilor_ros.crop_geometry import (blur_sigma, crop_geometry, crop_matrix,  # noqa: F401
+                                     IMAGE_MEAN, IMAGE_STD)
+from wilor_ros.crops_opencv import crops_opencv
+from wilor_ros.opencv_warp_torch import (cut_blurred_warp, flat_row_taps, plan_blurred_warp,
+                                         sample_taps, sampling_plan)
 from wilor_ros.transfers import host_array, upload
-
-# ViTDetDataset: BBOX_SHAPE (width, height) of the ViT input the square crop is fitted to.
-BBOX_SHAPE = (192, 256)
-# ImageNet statistics (RGB) of the official DEFAULT_MEAN / DEFAULT_STD, times 255.
-IMAGE_MEAN = (0.485, 0.456, 0.406)
-IMAGE_STD = (0.229, 0.224, 0.225)
-# The official crop blurs when b / 256 / 2 exceeds this (i.e. b > 563.2 px).
-BLUR_DOWNSAMPLING = 1.1
-
-
-def crop_geometry(boxes, rescale_factor=2.0, crop_size=CROP_SIZE):
-    """
-    Box centres and square crop sides, bit-exact with the official ``ViTDetDataset``.
-
-    ``boxes`` (B, 4) x1, y1, x2, y2 pixels. Returns (center (B, 2) float32, size (B,) float32).
-    The float32 rounding steps of the official numpy code are kept on purpose: the crop size
-    enters the camera translation, and the parity fixtures compare it exactly.
-    """
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    center = (boxes[:, 2:4] + boxes[:, 0:2]) / np.float32(2.0)
-    scale = np.float32(rescale_factor) * (boxes[:, 2:4] - boxes[:, 0:2]) / np.float32(200.0)
-    wh = scale * np.float32(200.0)
-    w, h = wh[:, 0], wh[:, 1]
-    if not (np.all(np.isfinite(wh)) and np.all(wh > 0)):
-        raise ValueError(f'hand boxes must have positive finite width and height, got {boxes}')
-    # expand_to_aspect_ratio((w, h), BBOX_SHAPE).max(), both branches vectorised.
-    w_t, h_t = (np.float32(v) for v in BBOX_SHAPE)
-    too_wide = h / w < np.float32(BBOX_SHAPE[1] / BBOX_SHAPE[0])
-    wide_h = np.maximum(w * h_t / w_t, h)
-    tall_w = np.maximum(h * w_t / h_t, w)
-    size = np.where(too_wide, np.maximum(w, wide_h), np.maximum(tall_w, h))
-    return center.astype(np.float32), size.astype(np.float32)
-
-
-def blur_sigma(size, crop_size=CROP_SIZE):
-    """Gaussian sigma of the official anti-aliasing blur for crop sides ``size`` (0 = none)."""
-    factor = np.asarray(size, dtype=np.float32) * np.float32(1.0) / np.float32(crop_size)
-    factor = factor / np.float32(2.0)
-    return np.where(factor > np.float32(BLUR_DOWNSAMPLING),
-                    (factor - np.float32(1)) / np.float32(2), np.float32(0))
-
-
-def _crop_matrix(center, size, flip, width, crop_size):
-    """
-    Official 2x3 crop matrix (source px -> crop px), from ``cv2.getAffineTransform``.
-
-    The official source points are float32 (centre; centre + b/2 down; centre + b/2 right),
-    for left hands after mirroring the centre in float32 (``W - cx - 1``), i.e. for left
-    hands this is the matrix of the mirrored image.
-    """
-    cx, cy = np.float32(center[0]), np.float32(center[1])
-    if flip:
-        cx = np.float32(np.float32(width) - cx) - np.float32(1)
-    half = np.float32(np.float32(size) * np.float32(0.5))
-    src = np.array([[cx, cy], [cx, cy + half], [cx + half, cy]], dtype=np.float32)
-    half_dst = crop_size / 2.0
-    dst = np.array([[half_dst, half_dst], [half_dst, crop_size], [crop_size, half_dst]],
-                   dtype=np.float32)
-    return cv2.getAffineTransform(src, dst)
-
-
-# --------------------------------------------------------------------------------------------
-# Frames on the CPU: OpenCV, as the official code calls it
-# --------------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=None)
-def _normalisation_tables():
-    """
-    Normalised value of every grey level per RGB channel: (3, 256) float32, read-only.
-
-    The official code normalises float32 pixels in float64 and casts the result to float32;
-    a table of the 256 levels holds exactly those numbers.
-    """
-    levels = np.arange(256, dtype=np.float64)
-    mean = 255 * np.array(IMAGE_MEAN, dtype=np.float64)[:, None]
-    std = 255 * np.array(IMAGE_STD, dtype=np.float64)[:, None]
-    tables = ((levels[None] - mean) / std).astype(np.float32)
-    tables.setflags(write=False)
-    return tables
-
-
-def _sharp_crop_opencv(source, matrix, crop_size, planes):
-    """Warp the uint8 ``source`` like the official code; normalise into ``planes`` (3, S, S)."""
-    crop = cv2.warpAffine(source, matrix, (crop_size, crop_size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    tables = _normalisation_tables()
-    for channel, plane in enumerate(cv2.split(crop)):
-        # BGR channel c is RGB channel 2 - c; the lookup writes into the batch in place.
-        target = planes[2 - channel]
-        written = cv2.LUT(plane, tables[2 - channel], dst=target)
-        if written.ctypes.data != target.ctypes.data:
-            target[...] = written
-
-
-def _normalise_float_crop(values, planes):
-    """
-    Normalise a float (S, S, 3) BGR crop into ``planes`` (3, S, S) float32 RGB.
-
-    As the official code: cast to float32, then ``(x - mean) / std`` in float64, cast back.
-    """
-    mean = 255 * np.array(IMAGE_MEAN, dtype=np.float64)
-    std = 255 * np.array(IMAGE_STD, dtype=np.float64)
-    scratch = np.empty(planes.shape[1:], dtype=np.float64)
-    for channel, plane in enumerate(cv2.split(values.astype(np.float32))):
-        rgb = 2 - channel
-        np.subtract(plane, mean[rgb], out=scratch, dtype=np.float64)
-        np.divide(scratch, std[rgb], out=planes[rgb], dtype=np.float64, casting='same_kind')
-
-
-def _blurred_crop_opencv(source, matrix, sigma, crop_size):
-    """
-    Official blurred crop of the uint8 ``source``: (S, S, 3) float64 BGR, None if it reads 0.
-
-    Only the window of pixels the warp reads is blurred, plus the kernel radius: the official
-    whole-image blur (mode 'nearest' = ``BORDER_REPLICATE``) differs from it only within one
-    radius of a window edge that is not a frame edge, and those pixels are never read. The
-    blur runs in float32 (about 1e-5 grey levels from float64, 2x faster), the warp in
-    float64 as the official one: OpenCV warps float64 images with 1/32-pixel fixed-point
-    coordinates, float32 ones with float coordinates (up to grey levels apart).
-    """
-    height, width = source.shape[:2]
-    inverse = cv2.invertAffineTransform(matrix)
-    last = crop_size - 1
-    corners = inverse @ np.array([[0, last, 0, last], [0, 0, last, last], [1, 1, 1, 1]],
-                                 dtype=np.float64)
-    # Each position reads its floor pixel and the next one; one more each side for round-off.
-    col_low, row_low = np.floor(corners.min(axis=1)).astype(np.int64) - 1
-    col_high, row_high = np.floor(corners.max(axis=1)).astype(np.int64) + 2
-    if col_high < 0 or row_high < 0 or col_low >= width or row_low >= height:
-        return None
-    weights, radius = gaussian_kernel(sigma)
-    r0, r1 = max(int(row_low) - radius, 0), min(int(row_high) + radius + 1, height)
-    c0, c1 = max(int(col_low) - radius, 0), min(int(col_high) + radius + 1, width)
-    window = cv2.sepFilter2D(source[r0:r1, c0:c1], cv2.CV_32F, weights, weights,
-                             borderType=cv2.BORDER_REPLICATE)
-    inverse[0, 2] -= c0
-    inverse[1, 2] -= r0
-    return cv2.warpAffine(window.astype(np.float64), inverse, (crop_size, crop_size),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-def _crops_opencv(frame, center, size, right, crop_size):
-    """
-    Crops of a uint8 (H, W, 3) BGR numpy frame with OpenCV, as the official code cuts them.
-
-    The CPU path of :func:`crop_hands`. ``center`` (B, 2) and ``size`` (B,) from
-    :func:`crop_geometry`, ``right`` (B,) 1 for right hands. Returns a (B, 3, S, S) float32
-    CPU tensor, RGB, normalised. The frame is only read (a read-only array is fine).
-    """
-    width = frame.shape[1]
-    sigma = blur_sigma(size, crop_size)
-    img = torch.empty((len(size), 3, crop_size, crop_size), dtype=torch.float32)
-    planes = img.numpy()
-    mirrored = None
-    for n in range(len(size)):
-        flip = bool(right[n] < 0.5)
-        if flip and mirrored is None:
-            # The official code mirrors the image once per left hand; once per frame will do.
-            mirrored = cv2.flip(frame, 1)
-        source = mirrored if flip else frame
-        matrix = _crop_matrix(center[n], size[n], flip, width, crop_size)
-        if sigma[n] == 0:
-            _sharp_crop_opencv(source, matrix, crop_size, planes[n])
-            continue
-        values = _blurred_crop_opencv(source, matrix, sigma[n], crop_size)
-        if values is None:
-            values = np.zeros((crop_size, crop_size, 3))
-        _normalise_float_crop(values, planes[n])
-    return img
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +72,7 @@ def _affine_inverse(center, size, flip, width, crop_size):
     inverse can fall on the other side of a float32 rounding tie. The matrix is axis-aligned
     up to float64 round-off in the off-diagonal terms.
     """
-    return cv2.invertAffineTransform(_crop_matrix(center, size, flip, width, crop_size))
+    return cv2.invertAffineTransform(crop_matrix(center, size, flip, width, crop_size))
 
 
 @functools.lru_cache(maxsize=8)
@@ -391,8 +225,8 @@ def cut_hand_crops(frames, frame_index, center, size, right, crop_size=CROP_SIZE
     crops = torch.empty((count, 3, crop_size, crop_size), dtype=torch.float32)
     for index in np.unique(frame_index):
         hands = np.flatnonzero(frame_index == index)
-        crops[hands] = _crops_opencv(np.ascontiguousarray(frames[index].numpy()), center[hands],
-                                     size[hands], right[hands], crop_size)
+        crops[hands] = crops_opencv(np.ascontiguousarray(frames[index].numpy()),
+                                    center[hands], size[hands], right[hands], crop_size)
     return crops
 
 

@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from wilor_ros.crops import crop_geometry
+from wilor_ros.crop_geometry import crop_geometry
 from wilor_ros.depth_fusion import depth_to_metres
 
 
