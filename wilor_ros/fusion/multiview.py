@@ -58,6 +58,8 @@ from wilor_ros.fusion.triangulation import project
 # projected palm is that hand seen again (or with the wrong side), not a new hand.
 DUPLICATE_SHARE = 0.35
 DUPLICATE_MIN_PX = 15.0
+# Two fused hands of the same side whose joints are this close (mean, m) are one hand.
+MERGE_DISTANCE = 0.03
 
 
 @dataclasses.dataclass
@@ -165,7 +167,8 @@ class MultiViewFusion:
         views, without_pose = [], []
         for result in in_sync:
             pose = self.camera_pose(result.camera, result.stamp)
-            matrix = result.frame.camera_matrix
+            # A 3x3 K, or the node's CameraIntrinsics (its .matrix).
+            matrix = getattr(result.frame.camera_matrix, 'matrix', result.frame.camera_matrix)
             if pose is None or matrix is None:
                 without_pose.append(result.camera)
                 what = ('no camera matrix (camera_info)' if matrix is None
@@ -192,6 +195,7 @@ class MultiViewFusion:
                 continue
             fused.append(result)
             rejected += len(result.rejected)
+        fused = _merge_duplicates(fused, self.inlier_px)
         hands = [f.hand for f in fused]
         for view_hand in singles:
             if _explained(view_hand, fused):
@@ -202,6 +206,35 @@ class MultiViewFusion:
         hands = [dataclasses.replace(hand, track_id=track) for hand, track in zip(hands, ids)]
         return FusionOutput(self.frame, stamp, hands, [r.camera for r, _, _ in views],
                             out_of_sync, without_pose, rejected)
+
+
+def _merge_duplicates(fused, inlier_px):
+    """
+    Merge fused hands of disjoint cameras that are one hand (joints within MERGE_DISTANCE).
+
+    Complete linkage can split one hand seen by four cameras into two pairs when one cross
+    pair misses a threshold; both pairs then triangulate the same hand.
+    """
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(range(len(fused)), 2):
+            first, second = fused[a], fused[b]
+            if first.hand.is_right != second.hand.is_right or set(
+                    first.hand.cameras) & set(second.hand.cameras):
+                continue
+            gap = np.mean(np.linalg.norm(first.hand.keypoints_3d - second.hand.keypoints_3d,
+                                         axis=1))
+            if gap > MERGE_DISTANCE:
+                continue
+            both = fuse_group(first.members + second.members, hand_in_frame, inlier_px)
+            if both is None:
+                continue
+            both.rejected += first.rejected + second.rejected
+            fused = [f for k, f in enumerate(fused) if k not in (a, b)] + [both]
+            merged = True
+            break
+    return fused
 
 
 def _explained(view_hand, fused):
