@@ -33,6 +33,7 @@ period for all cameras).
 """
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Header
 from wilor_msgs.msg import HandArray
 
 from wilor_ros.extrinsics import load_extrinsics
@@ -112,8 +113,9 @@ class FusionPublisher:
             return
         reference = next(header for result, header in zip(results, headers)
                          if result.stamp == output.stamp)
-        msg = hands_to_msg(output.hands, reference, self.settings.publish_vertices)
-        msg.header.frame_id = output.frame
+        # A new header: the image headers are shared with the other steps' publishers.
+        msg = hands_to_msg(output.hands, Header(stamp=reference.stamp, frame_id=output.frame),
+                           self.settings.publish_vertices)
         self.hands_pub.publish(msg)
         self.published += 1
         if self.tf_pub is not None and output.hands:
