@@ -79,6 +79,14 @@ THUMB_TUCKED_CURL = 0.85
 THUMB_UP_COS = 0.5
 THUMB_UP_WIDTH = 0.08
 CAMERA_UP = np.array([0.0, -1.0, 0.0])  # optical frame: y points down
+_THUMB = finger_joints('thumb')
+_MCPS = [finger_joints(finger)[0] for finger in FINGERS[1:]]
+_TIPS = [finger_joints(finger)[3] for finger in FINGERS[1:]]
+_INDEX_MCP, _PINKY_MCP = _MCPS[0], _MCPS[3]
+# PATTERNS as rows of the degree table in classify ('-': the last row, all ones).
+_STATE_ROWS = 'ECOT'
+_PATTERN_ROWS = np.array([[_STATE_ROWS.find(state) for state in pattern]
+                          for pattern in PATTERNS.values()])
 FORGET_AFTER = 2.0  # s: a track unseen this long has ended (a tracker keeps ids far shorter)
 
 
@@ -86,25 +94,26 @@ def _logistic(value):
     return 1.0 / (1.0 + np.exp(-np.clip(value, -50.0, 50.0)))
 
 
-def _angle(a, b):
-    cos = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)
-    return float(np.arccos(np.clip(cos, -1.0, 1.0)))
+def _cross(a, b):
+    # np.cross is ~10x slower than this on small arrays (its axis handling).
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
 
 
-def _flexion(previous, bone, normal):
-    """Bend (rad) from ``previous`` to ``bone`` out of the palm plane (``normal``: its normal)."""
-    lateral = np.cross(previous, normal)
-    lateral /= max(np.linalg.norm(lateral), 1e-12)
-    # Sideways spreading (abduction) is in the palm plane: take it out, keep the flexion.
-    return _angle(previous, bone - np.dot(bone, lateral) * lateral)
+def _unit(vectors):
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def _angles(a, b):
+    """Angles (rad) between the rows of ``a`` and ``b``."""
+    return np.arccos(np.clip(np.sum(_unit(a) * _unit(b), axis=-1), -1.0, 1.0))
 
 
 def palm_normal(keypoints):
     """Return a unit normal of the palm (wrist, index MCP, little finger MCP); sign arbitrary."""
     wrist = keypoints[WRIST]
-    normal = np.cross(keypoints[finger_joints('index')[0]] - wrist,
-                      keypoints[finger_joints('pinky')[0]] - wrist)
-    return normal / max(np.linalg.norm(normal), 1e-12)
+    return _unit(_cross(keypoints[_INDEX_MCP] - wrist, keypoints[_PINKY_MCP] - wrist))
 
 
 def finger_curls(keypoints):
@@ -118,17 +127,14 @@ def finger_curls(keypoints):
     bone moves its angle by 0.2 rad, on an 8 cm chord by 0.04.
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
-    normal = palm_normal(keypoints)
-    curls = []
-    for finger in FINGERS:
-        base, first, _, tip = finger_joints(finger)
-        if finger == 'thumb':
-            curls.append(_angle(keypoints[first] - keypoints[base],
-                                keypoints[tip] - keypoints[first]))
-        else:
-            curls.append(_flexion(keypoints[base] - keypoints[WRIST],
-                                  keypoints[tip] - keypoints[base], normal))
-    return np.array(curls)
+    palm = keypoints[_MCPS] - keypoints[WRIST]
+    chords = keypoints[_TIPS] - keypoints[_MCPS]
+    # Sideways spreading (abduction) is in the palm plane: take it out, keep the flexion.
+    lateral = _unit(_cross(palm, palm_normal(keypoints)))
+    chords = chords - np.sum(chords * lateral, axis=1, keepdims=True) * lateral
+    thumb = _angles(keypoints[_THUMB[1]] - keypoints[_THUMB[0]],
+                    keypoints[_THUMB[3]] - keypoints[_THUMB[1]])
+    return np.concatenate([[thumb], _angles(palm, chords)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,24 +154,19 @@ def classify(keypoints, up=CAMERA_UP, min_score=0.5):
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
     curls = finger_curls(keypoints)
-    extended = _logistic((EXTENDED_CURL - curls) / CURL_WIDTH)
-    curled = _logistic((curls - CURLED_CURL) / CURL_WIDTH)
-    thumb_out = _logistic((THUMB_OUT_CURL - curls[0]) / CURL_WIDTH)
-    thumb_tucked = _logistic((curls[0] - THUMB_TUCKED_CURL) / CURL_WIDTH)
-    thumb = keypoints[finger_joints('thumb')[3]] - keypoints[finger_joints('thumb')[1]]
+    # Degree of each state (rows: _STATE_ROWS order) for each finger, thumb first.
+    degrees = np.ones((len(_STATE_ROWS) + 1, 5))
+    degrees[0] = _logistic((EXTENDED_CURL - curls) / CURL_WIDTH)
+    degrees[1] = _logistic((curls - CURLED_CURL) / CURL_WIDTH)
+    degrees[2] = _logistic((THUMB_OUT_CURL - curls) / CURL_WIDTH)
+    degrees[3] = _logistic((curls - THUMB_TUCKED_CURL) / CURL_WIDTH)
+    products = degrees[_PATTERN_ROWS, np.arange(5)].prod(axis=1)
+    thumb = keypoints[_THUMB[3]] - keypoints[_THUMB[1]]
+    up = np.asarray(up, dtype=np.float64)
     cos_up = float(np.dot(thumb, up) / max(np.linalg.norm(thumb) * np.linalg.norm(up), 1e-12))
-    degree = {'E': extended, 'C': curled, 'O': thumb_out, 'T': thumb_tucked}
-    scores = {}
-    for gesture, pattern in PATTERNS.items():
-        score = 1.0
-        for finger, state in enumerate(pattern):
-            if state != '-':
-                score *= float(degree[state][finger] if state in 'EC' else degree[state])
-        if gesture == THUMB_UP:
-            score *= float(_logistic((cos_up - THUMB_UP_COS) / THUMB_UP_WIDTH))
-        elif gesture == THUMB_DOWN:
-            score *= float(_logistic((-cos_up - THUMB_UP_COS) / THUMB_UP_WIDTH))
-        scores[gesture] = score
+    scores = dict(zip(PATTERNS, products.tolist()))
+    scores[THUMB_UP] *= float(_logistic((cos_up - THUMB_UP_COS) / THUMB_UP_WIDTH))
+    scores[THUMB_DOWN] *= float(_logistic((-cos_up - THUMB_UP_COS) / THUMB_UP_WIDTH))
     best = max(scores, key=scores.get)
     if scores[best] < min_score:
         return GestureReading(OTHER, 1.0 - scores[best], scores)
