@@ -25,8 +25,9 @@ import torch
 from wilor_ros.detector import HandDetector, load_detector, non_max_suppression
 from wilor_ros.letterbox import letterbox_numpy, letterbox_torch, plan_letterbox
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint, module_state_dict
-from wilor_ros.models.yolo_pose import (
-    build_yolo_pose, infer_config, name_to_ultralytics, YoloPose, YoloPoseConfig)
+from wilor_ros.models.yolo_pose import YoloPose, YoloPoseConfig
+from wilor_ros.models.yolo_pose_checkpoint import (build_yolo_pose, infer_config,
+                                                   name_to_ultralytics)
 
 SUFFIXES = ('', '_2')
 
