@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from wilor_ros import compile_cache
-from wilor_ros.compile_cache import CompileCache, compile_cache_key, use_persistent_inductor_cache
+from wilor_ros.compile_cache import compile_cache_key, CompileCache, use_persistent_inductor_cache
 
 
 def product(x, w):
@@ -163,3 +163,42 @@ def test_inductor_directory_follows_the_package_cache_unless_chosen(monkeypatch,
     monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'mine'))
     assert use_persistent_inductor_cache() == tmp_path / 'mine'
     assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == str(tmp_path / 'mine')
+
+
+def test_load_pipeline_loads_before_compiling_and_saves_after_warm_up(monkeypatch, tmp_path):
+    from fixture_paths import DETECTOR, RECONSTRUCTOR
+
+    from wilor_ros import loading
+
+    events = []
+
+    class Recorder(CompileCache):
+        def load(self):
+            events.append(('load', self.key['image_hw'], self.key['max_hands']))
+            return 0
+
+        def save(self):
+            events.append(('save',))
+            return 0
+
+    class Pipeline(loading.HandPipeline):
+        def __init__(self, *args, **kwargs):
+            events.append(('compile', kwargs['compile']))
+            super().__init__(*args, **{**kwargs, 'compile': False})
+
+        def warm_up(self, image_hw=None, max_hands=None):
+            events.append(('warm_up', tuple(image_hw)))
+            return 0.0
+
+    monkeypatch.setenv('WILOR_ROS_CACHE', str(tmp_path))
+    monkeypatch.delenv('TORCHINDUCTOR_CACHE_DIR', raising=False)
+    monkeypatch.setattr(compile_cache, 'CompileCache', Recorder)
+    monkeypatch.setattr(loading, 'HandPipeline', Pipeline)
+    loading.load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu', compile=True, warm_up=True,
+                          warm_up_image_hw=(720, 1280), max_hands=3)
+    assert events == [('load', [720, 1280], 3), ('compile', True), ('warm_up', (720, 1280)),
+                      ('save',)]
+    assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == str(tmp_path / 'compile' / 'inductor')
+    events.clear()
+    loading.load_pipeline(DETECTOR, RECONSTRUCTOR, device='cpu', warm_up=True)
+    assert events == [('compile', False), ('warm_up', (480, 640))]  # no cache without compile

@@ -108,7 +108,7 @@ def compile_cache_key(device, precision, models, image_hw, **extra):
             'models': [model_identity(m) if isinstance(m, (str, pathlib.Path))
                        and pathlib.Path(m).is_file() else str(m) for m in models],
             'image_hw': [int(v) for v in image_hw],
-            **{name: value for name, value in sorted(extra.items())}}
+            **dict(sorted(extra.items()))}
 
 
 class CompileCache:

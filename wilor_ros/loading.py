@@ -101,7 +101,9 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
     ``torch.compile(mode='reduce-overhead')``; ``backend``: torch, or onnxruntime / tensorrt
     (:func:`wilor_ros.backends.load_backends`: cached exports and engines, made on first
     use); ``warm_up``: run :meth:`HandPipeline.warm_up`
-    (at ``warm_up_image_hw``, the camera's size when known) before returning. Raises
+    (at ``warm_up_image_hw``, the camera's size when known) before returning; with
+    ``compile`` the compilations persist (:mod:`wilor_ros.compile_cache`: loaded before
+    compiling, saved after warm-up), so a second start does not compile again. Raises
     :class:`PipelineLoadError` with one line naming the file and the ``wilor-download``
     command when a weights file is missing or unusable, or the option or device when it is
     unusable.
@@ -139,10 +141,22 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
         raise PipelineLoadError(f'{error}; {missing_weights_hint()}') from None
     except BackendError as error:
         raise PipelineLoadError(f'backend {options.backend}: {error}') from None
+    image_hw = options.warm_up_image_hw or WARM_UP_IMAGE_HW
+    cache = None
+    if options.compile:
+        # Before the first compilation: inductor's caches persist, the saved artifacts load.
+        from wilor_ros.compile_cache import (CompileCache, compile_cache_key,
+                                             use_persistent_inductor_cache)
+        use_persistent_inductor_cache()
+        cache = CompileCache(compile_cache_key(torch_device, precision, paths.values(),
+                                               image_hw, max_hands=options.max_hands))
+        cache.load()
     pipe = HandPipeline(detector, reconstructor, conf=options.conf, iou=options.iou,
                         rescale_factor=options.rescale_factor, max_hands=options.max_hands,
                         compile=options.compile)
     pipe.precision = precision
     if options.warm_up:
-        pipe.warm_up(options.warm_up_image_hw or WARM_UP_IMAGE_HW)
+        pipe.warm_up(image_hw)
+        if cache is not None:
+            cache.save()
     return pipe
