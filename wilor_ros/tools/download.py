@@ -31,7 +31,6 @@ import pathlib
 import shutil
 import socket
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -39,6 +38,7 @@ import zipfile
 
 from wilor_ros.models.checkpoint_io import CheckpointError, load_checkpoint
 from wilor_ros.tools import interrupt_on_sigterm
+from wilor_ros.tools.progress import megabytes, ProgressBar
 from wilor_ros.weights import (default_weight_paths, default_weights_dir, LICENCE_NOTICE,
                                WEIGHT_KINDS, weight_urls)
 
@@ -65,65 +65,6 @@ def show_licence_notice(directory, stream=None):
     except OSError:
         pass  # A read-only cache only means the notice shows again next time.
     return True
-
-
-def _megabytes(count):
-    return f'{count / 1e6:.1f} MB'
-
-
-class ProgressBar:
-    """
-    Plain-text progress on a stream (stderr): a redrawn bar on a terminal, sparse lines otherwise.
-
-    ``update`` is cheap to call per chunk; drawing is throttled.
-    """
-
-    def __init__(self, label, total, initial=0, stream=None, width=30):
-        """Start a bar for ``total`` bytes (None: unknown) of which ``initial`` are done."""
-        self.label = label
-        self.total = total
-        self.done = initial
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.interactive = bool(getattr(self.stream, 'isatty', lambda: False)())
-        self._start = time.monotonic()
-        self._start_bytes = initial
-        self._last_draw = 0.0
-        self._last_decile = -1
-
-    def update(self, count):
-        """Add ``count`` bytes and redraw when due."""
-        self.done += count
-        now = time.monotonic()
-        if self.interactive:
-            if now - self._last_draw >= 0.1:
-                self._draw(now, end='\r')
-        elif self.total:
-            decile = int(10 * self.done / self.total)
-            if decile != self._last_decile:
-                self._last_decile = decile
-                self._draw(now, end='\n')
-
-    def close(self):
-        """Draw the final state and end the line."""
-        if self.interactive or self._last_decile != 10:
-            self._draw(time.monotonic(), end='\n')
-
-    def _draw(self, now, end):
-        self._last_draw = now
-        elapsed = max(now - self._start, 1e-6)
-        rate = (self.done - self._start_bytes) / elapsed
-        if self.total:
-            fraction = min(self.done / self.total, 1.0)
-            filled = int(round(fraction * self.width))
-            bar = '#' * filled + '-' * (self.width - filled)
-            text = (f'{self.label} {100 * fraction:5.1f}% [{bar}] '
-                    f'{_megabytes(self.done)} / {_megabytes(self.total)} '
-                    f'{rate / 1e6:.1f} MB/s')
-        else:
-            text = f'{self.label} {_megabytes(self.done)} {rate / 1e6:.1f} MB/s'
-        self.stream.write(text + end)
-        self.stream.flush()
 
 
 def _network_error(url, error):
@@ -212,7 +153,7 @@ def download_file(url, destination, *, verify=None, stream=None, progress=True, 
                 raise DownloadError(f'{url}: asked to resume at byte {have}, the server sent '
                                     f'bytes from {start}; delete {part} and run again')
             mode = 'ab'
-            print(f'resuming {destination.name} at {_megabytes(have)}', file=stream)
+            print(f'resuming {destination.name} at {megabytes(have)}', file=stream)
         else:
             # 200: a fresh transfer (also when the server ignores the Range header).
             total, have, mode = length, 0, 'wb'
@@ -223,8 +164,8 @@ def download_file(url, destination, *, verify=None, stream=None, progress=True, 
                 free = None
             if free is not None and free < total - have:
                 raise DownloadError(
-                    f'not enough disk space for {destination}: {_megabytes(total - have)} '
-                    f'needed, {_megabytes(free)} free in {destination.parent}')
+                    f'not enough disk space for {destination}: {megabytes(total - have)} '
+                    f'needed, {megabytes(free)} free in {destination.parent}')
         bar = ProgressBar(destination.name, total, have, stream) if progress else None
         try:
             output = open(part, mode)
