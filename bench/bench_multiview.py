@@ -44,9 +44,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from multiview_scenes import (CAMERA_MATRIX, camera_rig, make_hands,  # noqa: E402, I100
                               view_hand, wrong_detection, wrong_side)
 
-from wilor_ros.fusion import MultiViewFusion  # noqa: E402, I100
-from wilor_ros.fusion.geometry import transform_points  # noqa: E402
-from wilor_ros.hand_stream import CameraFrame, CameraHands  # noqa: E402
+from wilor_ros.hand_stream import CameraFrame, CameraHands  # noqa: E402, I100
+from wilor_ros.multiview import MultiViewFusion  # noqa: E402
+from wilor_ros.multiview_geometry import transform_points  # noqa: E402
 
 
 def make_batch(rng, count, outlier):

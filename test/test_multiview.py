@@ -33,10 +33,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / 'bench')
 from multiview_scenes import (CAMERA_MATRIX, camera_rig, hand_skeleton,  # noqa: E402, I100
                               look_at, TrueHand, view_hand, wrong_detection, wrong_side)
 
-from wilor_ros.fusion import MultiViewFusion  # noqa: E402, I100
-from wilor_ros.fusion.multiview import reference_stamp  # noqa: E402
-from wilor_ros.fusion.triangulation import project, triangulate  # noqa: E402
-from wilor_ros.hand_stream import CameraFrame, CameraHands  # noqa: E402
+from wilor_ros.hand_stream import CameraFrame, CameraHands  # noqa: E402, I100
+from wilor_ros.multiview import MultiViewFusion, reference_stamp  # noqa: E402
+from wilor_ros.multiview_triangulation import project, triangulate  # noqa: E402
 
 # Three cameras 1 m from the origin, 0.5-0.7 m apart.
 POSES = [look_at(np.array([np.cos(a), np.sin(a), 0.3]), np.zeros(3))

@@ -32,7 +32,7 @@ the common frame, as ``tf2_echo <frame> <camera optical frame>`` prints it.
 import pathlib
 
 import numpy as np
-from wilor_ros.fusion.geometry import pose_from_quaternion
+from wilor_ros.multiview_geometry import pose_from_quaternion
 import yaml
 
 

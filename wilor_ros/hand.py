@@ -56,7 +56,7 @@ class HandResult:
         depth_inlier_ratio: inliers / valid depth samples at visible vertices (0 without).
         depth_residual: RMS depth difference of the inliers, metres (0 without).
         cameras: the cameras whose views made this hand: empty for a camera's own hands; on
-            a fused hand (:mod:`wilor_ros.fusion`) one name for a hand only one camera saw
+            a fused hand (:mod:`wilor_ros.multiview`) one name for a hand only one camera saw
             (its monocular or RGB-D hand moved into the common frame), two or more for a
             triangulated hand.
         keypoint_uncertainty: (21,) float32 metres, per-joint 3D RMS uncertainty of a fused

@@ -35,7 +35,7 @@ import threading
 import numpy as np
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from wilor_ros.fusion.geometry import pose_from_quaternion
+from wilor_ros.multiview_geometry import pose_from_quaternion
 
 # tf2_ros's StaticListenerQoS.
 STATIC_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,

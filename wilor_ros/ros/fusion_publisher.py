@@ -16,7 +16,7 @@
 """
 The node's multi-view fusion: the step, its camera poses and its outputs ``hands_fused`` + TF.
 
-:func:`build_fusion` makes the :class:`~wilor_ros.fusion.MultiViewFusion` step with the node's
+:func:`build_fusion` makes the :class:`~wilor_ros.multiview.MultiViewFusion` step with the node's
 ``fusion.*`` settings and the :class:`FusionPublisher` that sends its result:
 
 * ``hands_fused`` (wilor_msgs/HandArray, reliable): header ``frame_id`` = ``fusion.frame``,
@@ -37,7 +37,7 @@ from std_msgs.msg import Header
 from wilor_msgs.msg import HandArray
 
 from wilor_ros.extrinsics import load_extrinsics
-from wilor_ros.fusion import MultiViewFusion
+from wilor_ros.multiview import MultiViewFusion
 from wilor_ros.ros.camera_poses import CameraPoses
 from wilor_ros.ros.hand_tf import HandTfPublisher
 from wilor_ros.ros.messages import hands_to_msg

@@ -200,19 +200,6 @@ PARAMETERS = (
     ParameterSpec('diagnostics.window', DEFAULT_WINDOW,
                   'seconds over which /diagnostics measures rate and timings',
                   value_range=(1.0, MAX_WINDOW)),
-    # Multi-view fusion (wilor_ros.fusion, wilor_ros.ros.fusion_publisher); made at configure.
-    ParameterSpec('fusion.enabled', False, 'fuse the hands several calibrated cameras see into '
-                  'one hand each in fusion.frame, published on hands_fused (needs camera_info '
-                  'and the pose of every camera: TF or fusion.extrinsics)', read_only=True),
-    ParameterSpec('fusion.frame', 'world', 'common frame of the fused hands (the optical frames '
-                  'of the cameras are looked up in it)', read_only=True),
-    ParameterSpec('fusion.sync_tolerance', 0.01, 'largest stamp difference (s) between a '
-                  "camera's frame and the batch's reference stamp (the one most frames agree "
-                  'with) for it to be fused; frames further off are left out and warned about',
-                  read_only=True, value_range=(0.0, 1.0)),
-    ParameterSpec('fusion.extrinsics', '', 'YAML file of camera poses in fusion.frame (camera '
-                  'or frame name: translation, rotation quaternion x y z w); empty: from TF '
-                  '(tf2_ros, or /tf_static in the venv install)', read_only=True),
     # Robot outputs (wilor_ros.gestures, wilor_ros.retargeting); made at configure.
     ParameterSpec('gestures.enabled', True, "classify each hand's static gesture from its 3D "
                   'joints (Hand.gesture, and hri_msgs/Gesture on gestures when hri_msgs is '
@@ -240,12 +227,12 @@ PARAMETERS = (
     ParameterSpec('retargeting.hold_time', 0.5, 'seconds (image time) the last targets are '
                   'republished while the driving hand is lost or uncertain; then none',
                   read_only=True, value_range=(0.0, 10.0)),
-    # Multi-view fusion (wilor_ros.fusion, wilor_ros.ros.fusion_publisher); made at configure.
+    # Multi-view fusion (wilor_ros.multiview, wilor_ros.ros.fusion_publisher); made at configure.
     ParameterSpec('fusion.enabled', False, 'fuse the hands several calibrated cameras see into '
                   'one hand each in fusion.frame, published on hands_fused (needs camera_info '
-                  'and the cameras\' poses: TF or fusion.extrinsics)', read_only=True),
-    ParameterSpec('fusion.frame', 'world', 'common frame of the fused hands (the cameras\' '
-                  'optical frames are looked up in it)', read_only=True),
+                  'and the pose of every camera: TF or fusion.extrinsics)', read_only=True),
+    ParameterSpec('fusion.frame', 'world', 'common frame of the fused hands (the optical frames '
+                  'of the cameras are looked up in it)', read_only=True),
     ParameterSpec('fusion.sync_tolerance', 0.01, 'largest stamp difference (s) between a '
                   "camera's frame and the batch's reference stamp (the one most frames agree "
                   'with) for it to be fused; frames further off are left out and warned about',

@@ -34,8 +34,8 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from wilor_ros.fusion.geometry import epipolar_distances, fundamental_matrix, transform_points
 from wilor_ros.hand import HandResult
+from wilor_ros.multiview_geometry import epipolar_distances, fundamental_matrix, transform_points
 
 # The palm: wrist and the four finger MCPs; the rigid part of the hand, detected most reliably.
 PALM = (0, 5, 9, 13, 17)

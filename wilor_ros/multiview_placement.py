@@ -16,8 +16,9 @@
 """
 One hand in the common frame from a group of views: triangulated joints, then the MANO hand.
 
-The 21 joints are triangulated from the views' 2D joints (:mod:`~wilor_ros.fusion.triangulation`);
-a view whose joints mostly disagree with the others is dropped from the group. Then the MANO
+The 21 joints are triangulated from the views' 2D joints
+(:mod:`~wilor_ros.multiview_triangulation`); a view whose joints mostly disagree with the
+others is dropped from the group. Then the MANO
 hand is placed on the joints: its articulation and shape are the views' (betas: their
 confidence-weighted mean; per-joint pose: the weighted mean rotation; the joints and mesh in
 the model frame: the weighted mean of the views' own, which are MANO of those parameters, with
@@ -33,9 +34,9 @@ from typing import List
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from wilor_ros.fusion.association import ViewHand
-from wilor_ros.fusion.geometry import model_joints, model_vertices
-from wilor_ros.fusion.triangulation import triangulate
+from wilor_ros.multiview_association import ViewHand
+from wilor_ros.multiview_geometry import model_joints, model_vertices
+from wilor_ros.multiview_triangulation import triangulate
 
 # A view keeps its place in a group when at least this share of its seen joints agree.
 MIN_VIEW_INLIERS = 0.5
@@ -84,7 +85,7 @@ def fuse_group(group: List[ViewHand], hand_in_frame, inlier_px=15.0):
     """
     Return the FusedHand of a group of two or more views, or None when fewer than two agree.
 
-    ``hand_in_frame``: :func:`wilor_ros.fusion.geometry.hand_in_frame` (passed in to keep the
+    ``hand_in_frame``: :func:`wilor_ros.multiview_geometry.hand_in_frame` (passed in to keep the
     HandResult fields in one place).
     """
     members, rejected = list(group), []

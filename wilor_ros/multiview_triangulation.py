@@ -115,7 +115,7 @@ def _refine(projections, pixels, weights, points, iterations):
     return points, information
 
 
-def triangulate(projections, pixels, confidences, inlier_px=15.0, min_sigma_px=2.0,
+def triangulate(projections, pixels, confidences, inlier_px=15.0, min_sigma_px=3.0,
                 iterations=5):
     """
     Triangulate J points seen in V views; see the module docstring.

@@ -26,12 +26,12 @@ of frames, one per camera:
    leaves some of their frames out, and a larger one fuses views of a moving hand taken at
    different moments (1 m/s over 10 ms: 1 cm).
 2. **Poses.** ``camera_pose(camera, stamp)`` gives each camera's optical frame in the common
-   frame (4x4, see :mod:`~wilor_ros.fusion.geometry`) or None; a camera without a pose or
+   frame (4x4, see :mod:`~wilor_ros.multiview_geometry`) or None; a camera without a pose or
    without a camera matrix is left out, with a warning through ``warn(kind, text)`` (the node
    throttles it). No camera with a pose: no fused hands for this batch (``hands`` is None).
-3. **Association** (:mod:`~wilor_ros.fusion.association`): same side, epipolar consistency of
+3. **Association** (:mod:`~wilor_ros.multiview_association`): same side, epipolar consistency of
    the 2D joints, 3D proximity of the monocular hands.
-4. **Triangulation and MANO placement** (:mod:`~wilor_ros.fusion.placement`) of every group
+4. **Triangulation and MANO placement** (:mod:`~wilor_ros.multiview_placement`) of every group
    of two or more views; a view that disagrees with the others is dropped from its group.
 5. **Single views.** A hand only one camera saw is that camera's hand moved into the common
    frame, ``cameras`` = that camera, uncertainty = the monocular depth error; unless it is
@@ -49,10 +49,10 @@ from typing import Callable, List, Optional
 
 import numpy as np
 
-from wilor_ros.fusion.association import associate, AssociationConfig, PALM, ViewHand
-from wilor_ros.fusion.geometry import hand_in_frame, projection_matrix
-from wilor_ros.fusion.placement import fuse_group, single_view_hand
-from wilor_ros.fusion.triangulation import project
+from wilor_ros.multiview_association import associate, AssociationConfig, PALM, ViewHand
+from wilor_ros.multiview_geometry import hand_in_frame, projection_matrix
+from wilor_ros.multiview_placement import fuse_group, single_view_hand
+from wilor_ros.multiview_triangulation import project
 
 # A single-view hand whose palm is within this share of its 2D size of a fused hand's
 # projected palm is that hand seen again (or with the wrong side), not a new hand.
