@@ -40,8 +40,16 @@ def test_gpu_check_small_on_cpu(tmp_path):
     assert paths['process_batch'] == [2, 2] and paths['all_finite']
     waits = report['host_waits_per_frame']
     assert waits['blocking'] == 2, waits['events']
-    for key in ('1_hands', '2_hands', '4_hands', 'batch_1_frames', 'batch_8_frames'):
-        speed = report['speed'][key]
+    eager = report['speed']['eager']
+    timed = [eager[size][f'{hands}_hands'] for size in ('320x240', '640x480')
+             for hands in (1, 2, 4)]
+    timed += [eager['batch_320x240'][f'{frames}_frames'] for frames in (1, 2, 4, 8)]
+    for speed in timed:
         assert speed['fps'] > 0 and speed['p99_ms'] >= speed['p50_ms'] > 0
+    assert eager['batch_320x240']['8_frames']['frames_per_s'] > 0
+    # No compile sections on the CPU by default, each with its reason.
+    assert report['speed']['graphs'] == {}
+    assert set(report['not_run']) == {'start_first', 'start_second', 'graphs', 'vs_official'}
+    assert all(report['not_run'].values())
     assert set(report['stages_ms']['4_hands']) == {'detector', 'crops', 'reconstructor', 'post'}
     assert report['peak_rss_mb'] > 0
