@@ -73,6 +73,12 @@ def test_operator_frame_does_not_depend_on_the_camera():
         assert np.linalg.det(frame) == pytest.approx(1.0)
 
 
+def test_a_degenerate_hand_is_an_error_not_a_silent_old_solution():
+    retargeter = HandRetargeter('leap', 'vector', 'right', ROBOTS)
+    with pytest.raises(ValueError, match='not a triangle'):
+        retargeter.retarget(np.zeros((21, 3)))
+
+
 def test_joint_names_are_the_robots():
     retargeter = HandRetargeter('leap', 'dexpilot', 'left', ROBOTS)
     assert sorted(retargeter.joint_names, key=int) == [str(i) for i in range(16)]

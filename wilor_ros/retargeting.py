@@ -185,7 +185,12 @@ class HandRetargeter:
 
     def retarget(self, keypoints_3d):
         """Return the robot's joint angles (``joint_names`` order) for 21 joints in any frame."""
-        points = operator_keypoints(keypoints_3d, self.is_right)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            points = operator_keypoints(keypoints_3d, self.is_right)
+        if not np.all(np.isfinite(points)):
+            # dex-retargeting would answer NaN with its last solution, silently.
+            raise ValueError('no operator frame: the wrist, index and middle MCP joints are '
+                             'not a triangle')
         return np.asarray(self._retargeting.retarget(self.reference(points)), dtype=np.float64)
 
     def reset(self):
