@@ -15,10 +15,10 @@
 """
 The layer rule: only ``wilor_ros/ros/`` imports rclpy or a message package.
 
-The core (the top level of ``wilor_ros/`` and ``wilor_ros/models/``) never imports ROS nor the
-ROS layer nor the tools. The tools may reach the ROS layer only inside a function, for an
-option that needs ROS (``wilor-infer --out-bag`` -> ``wilor_ros.ros.bag_writer``), so that
-``wilor-infer`` runs without ROS otherwise.
+The core (the top level of ``wilor_ros/``, ``wilor_ros/models/`` and ``wilor_ros/backends/``)
+never imports ROS nor the ROS layer nor the tools. The tools may reach the ROS layer only inside
+a function, for an option that needs ROS (``wilor-infer --out-bag`` ->
+``wilor_ros.ros.bag_writer``), so that ``wilor-infer`` runs without ROS otherwise.
 """
 
 import ast
@@ -28,6 +28,8 @@ import sys
 from fixture_paths import REPO
 
 PACKAGE = REPO / 'wilor_ros'
+# The layers that run without ROS and never reach the ROS layer nor the tools.
+ROS_FREE_LAYERS = ('core', 'models', 'backends')
 # Packages of a ROS installation (the message packages end in _msgs / _interfaces).
 ROS_ROOTS = ('rclpy', 'rosidl_runtime_py', 'rosidl_parser', 'tf2_ros', 'message_filters',
              'builtin_interfaces', 'rcl_interfaces', 'lifecycle_msgs', 'launch', 'launch_ros',
@@ -61,7 +63,7 @@ def layer_of(path):
 
 def test_the_packages_are_the_documented_layers():
     layers = {layer_of(path) for path in PACKAGE.rglob('*.py')}
-    assert layers == {'core', 'models', 'ros', 'tools'}
+    assert layers == {'core', 'models', 'backends', 'ros', 'tools'}
 
 
 def test_only_the_ros_layer_imports_ros():
@@ -74,7 +76,7 @@ def test_only_the_ros_layer_imports_ros():
                 continue
             if layer == 'tools' and module.startswith('wilor_ros.ros') and not top_level:
                 continue  # an option that needs ROS, imported when used
-            if layer in ('core', 'models') and module.startswith('wilor_ros.tools'):
+            if layer in ROS_FREE_LAYERS and module.startswith('wilor_ros.tools'):
                 violations.append(f'{path.relative_to(REPO)} imports the tool {module}')
             if ros:
                 violations.append(f'{path.relative_to(REPO)} imports {module}')
@@ -111,10 +113,10 @@ def run_without_ros(code):
                           text=True, cwd=REPO)
 
 
-def test_every_core_and_model_module_imports_without_ros():
+def test_every_ros_free_module_imports_without_ros():
     modules = sorted(
         'wilor_ros.' + '.'.join(path.relative_to(PACKAGE).with_suffix('').parts)
-        for path in PACKAGE.rglob('*.py') if layer_of(path) in ('core', 'models', 'tools'))
+        for path in PACKAGE.rglob('*.py') if layer_of(path) in (*ROS_FREE_LAYERS, 'tools'))
     modules = [m.removesuffix('.__init__') for m in modules]
     result = run_without_ros(''.join(f'import {module}\n' for module in modules))
     assert result.returncode == 0, result.stderr
