@@ -182,7 +182,7 @@ class MultiViewFusion:
             return FusionOutput(self.frame, stamp, None, [], out_of_sync, without_pose)
         view_hands = []
         for view, (result, pose, matrix) in enumerate(views):
-            hands = result.raw_hands if self.use_raw and result.raw_hands else result.hands
+            hands = result.raw_hands if self.use_raw else result.hands
             projection = projection_matrix(matrix, pose)
             view_hands += [ViewHand(result.camera, view, index, hand, pose, matrix, projection)
                            for index, hand in enumerate(hands)]
