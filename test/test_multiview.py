@@ -252,3 +252,27 @@ def test_fused_hand_is_a_consistent_mano_hand():
     assert np.median(np.linalg.norm(placed - truth.joints, axis=1)) < 0.01
     np.testing.assert_allclose(np.median(np.linalg.norm(hand.vertices - hand.keypoints_3d,
                                                         axis=1)), 0.0, atol=0.006)
+
+
+def test_the_step_runs_in_a_hand_stream_after_tracking():
+    from wilor_ros.hand_stream import HandStream, TrackingOptions
+
+    rng = np.random.default_rng(31)
+    truth = true_hand(rng, np.zeros(3))
+    views = see(rng, [truth])
+
+    class Pipeline:
+        def process_batch(self, images, camera_matrices, compute_vertices=True, depths=None,
+                          sides=None):
+            return [list(views[int(image)]) for image in images]
+
+    step = fusion()
+    stream = HandStream(Pipeline(), TrackingOptions(smoothing=None), [step])
+    results = stream.process([CameraFrame(image=str(i), stamp=1.0, camera=f'cam{i}',
+                                          camera_matrix=CAMERA_MATRIX) for i in range(3)])
+    output = results[0].outputs['fusion']
+    assert all(result.outputs['fusion'] is output for result in results)
+    assert output.hands[0].cameras == ('cam0', 'cam1', 'cam2')
+    assert error_mm(output.hands[0], truth) < 8.0
+    # The per-camera hands are the trackers' (with their ids), untouched by the fusion.
+    assert all(result.hands[0].track_id and not result.hands[0].cameras for result in results)
