@@ -276,3 +276,17 @@ def test_the_step_runs_in_a_hand_stream_after_tracking():
     assert error_mm(output.hands[0], truth) < 8.0
     # The per-camera hands are the trackers' (with their ids), untouched by the fusion.
     assert all(result.hands[0].track_id and not result.hands[0].cameras for result in results)
+
+
+def test_a_failing_fusion_leaves_the_cameras_hands_alone():
+    rng = np.random.default_rng(37)
+    results = batch(see(rng, [true_hand(rng, np.zeros(3))]))
+    warnings = []
+
+    def broken_pose(camera, stamp):
+        raise RuntimeError('TF buffer gone')
+
+    MultiViewFusion('world', broken_pose, warn=lambda *w: warnings.append(w))(results)
+    assert results[0].outputs['fusion'].hands is None
+    assert warnings and warnings[0][0] == 'fusion_failed' and 'TF buffer gone' in warnings[0][1]
+    assert all(len(result.hands) == 1 for result in results)

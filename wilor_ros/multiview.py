@@ -153,7 +153,12 @@ class MultiViewFusion:
 
     def __call__(self, results):
         """Fuse the batch's hands; put the FusionOutput on every result."""
-        output = self.fuse(results)
+        try:
+            output = self.fuse(results)
+        except Exception as error:  # A failed fusion must not cost the cameras' own hands.
+            self.warn('fusion_failed', f'multi-view fusion failed: {error!r}')
+            output = FusionOutput(self.frame, max((r.stamp for r in results), default=0.0),
+                                  None, [], [], [])
         for result in results:
             result.outputs[self.name] = output
 
