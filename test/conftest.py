@@ -65,40 +65,13 @@ ROS_ONLY_MODULES = ('test_ros_*.py', 'test_colcon_build.py', 'test_flake8.py', '
 if not HAS_ROS:
     collect_ignore_glob = list(ROS_ONLY_MODULES)
 
-# Tests that need ROS 2 in modules whose owners have not yet put ``@pytest.mark.ros`` on them
-# (module name -> test function names, or a fixture that needs ROS); the marker is added here
-# until then.
-_UNMARKED_ROS_FIXTURES = {
-    # The launch file's stand-ins read the ament index (ament_index_python).
-    'test_launch.py': 'launch_stand_ins',
-}
-_UNMARKED_ROS_TESTS = {
-    'test_launch.py': (
-        # The ROS layer's modules, the real launch package, a wilor_node process.
-        'test_real_launch_description_when_launch_is_installed',
-        'test_params_file_sets_every_declared_parameter_to_its_default',
-        'test_rviz_config_shows_markers_and_debug_image_with_matching_qos',
-        'test_wilor_node_accepts_the_shipped_params_file',
-    ),
-    'test_tools_infer.py': (
-        # wilor-infer --out-bag and bag input use the message definitions and rclpy.
-        'test_bag_matches_the_pipeline_and_writes_hand_arrays',
-        'test_compressed_images_from_a_bag_without_summary',
-        'test_message_definition_lists_every_dependency_once',
-        'test_depth_topic_of_a_bag_places_hands_at_the_measured_depth',
-    ),
-}
-
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the ROS tests not marked yet; without rclpy, skip every test marked ``ros``."""
+    """Mark the ROS layer's tests ``ros``; without rclpy, skip every test marked ``ros``."""
     skip = pytest.mark.skip(reason='needs ROS 2 (rclpy is not installed)')
     for item in items:
-        name = item.path.name
         # The layer's naming rule: a test_ros_ module is ROS even if it forgets its pytestmark.
-        if (name.startswith('test_ros_')
-                or getattr(item, 'originalname', item.name) in _UNMARKED_ROS_TESTS.get(name, ())
-                or _UNMARKED_ROS_FIXTURES.get(name) in getattr(item, 'fixturenames', ())):
+        if item.path.name.startswith('test_ros_'):
             item.add_marker(pytest.mark.ros)
         if not HAS_ROS and item.get_closest_marker('ros') is not None:
             item.add_marker(skip)

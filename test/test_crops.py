@@ -22,8 +22,8 @@ the torch path is run on the CPU here by calling it directly.
 
 import warnings
 
-from conftest import FIXTURES
 import cv2
+from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter

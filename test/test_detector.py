@@ -15,8 +15,8 @@
 """Hand detector parity against ultralytics 8.1.34 outputs (fixture set a, section 7)."""
 
 
-from conftest import DETECTOR, FIXTURES
 import cv2
+from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
 import numpy as np
 import pytest
 from reference_nms import box_iou_greedy_keep
@@ -34,12 +34,12 @@ SUFFIXES = ('', '_2')
 
 @pytest.fixture(scope='module')
 def ref():
-    return np.load(FIXTURES / 'detector' / 'detect.npz')
+    return np.load(DETECT_NPZ)
 
 
 @pytest.fixture(scope='module')
-def detector():
-    return load_detector(DETECTOR, device='cpu')
+def detector(fixture_detector):
+    return fixture_detector  # the session's CPU float32 fixture detector (shared: not changed)
 
 
 def test_config_read_from_checkpoint(detector, ref):
@@ -226,7 +226,7 @@ def test_other_dimensions_are_inferred_and_loaded(config):
     with torch.no_grad():
         expected, actual = original(x), loaded(x)
     anchors = 8 * 12 + 4 * 6 + 2 * 3
-    assert actual.shape == (1, config.num_outputs, anchors)
+    assert actual.shape == (1, 4 + config.num_classes + config.num_keypoint_values, anchors)
     assert torch.allclose(actual, expected, rtol=1e-3, atol=1e-3)
 
     detector = HandDetector(loaded, imgsz=128, class_names={0: 'a', 1: 'b', 2: 'c'})
@@ -265,7 +265,7 @@ def test_foreign_file_fails_clearly(tmp_path, name):
         path = tmp_path / 'detector.pt'
         path.write_text('not a checkpoint\n')
     else:
-        path = FIXTURES / 'wilor' / 'checkpoint.ckpt'
+        path = RECONSTRUCTOR
     with pytest.raises(CheckpointError, match='detector') as error:
         load_detector(path)
     assert str(path) in str(error.value)

@@ -29,10 +29,10 @@ import pathlib
 import sys
 import types
 
+from fixture_paths import DETECTOR, RECONSTRUCTOR, REPO
 import pytest
 import yaml
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
 LAUNCH_FILE = REPO / 'launch' / 'wilor.launch.py'
 PARAMS_FILE = REPO / 'config' / 'wilor.yaml'
 RVIZ_FILE = REPO / 'config' / 'wilor.rviz'
@@ -157,6 +157,7 @@ def test_launch_file_imports_without_launch_installed():
         assert name in module.ARGUMENTS and module.ARGUMENTS[name][1]
 
 
+@pytest.mark.ros
 def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_ins):
     module = load_launch_module()
     declared, actions = evaluate(module)
@@ -177,6 +178,7 @@ def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_in
     assert node['namespace'] == ''
 
 
+@pytest.mark.ros
 def test_launch_arguments_reach_the_nodes(launch_stand_ins):
     module = load_launch_module()
     _, actions = evaluate(module, namespace='/robot', node_name='hands', device='cuda:1',
@@ -216,6 +218,7 @@ def test_launch_arguments_reach_the_nodes(launch_stand_ins):
     assert rviz['namespace'] == '/robot'
 
 
+@pytest.mark.ros
 def test_realsense_command_derives_the_fixed_frame_from_the_camera(launch_stand_ins):
     """The README command: no fixed_frame, so RViz takes the camera's own frame."""
     _, actions = evaluate(load_launch_module(), image_topic='/camera/color/image_raw',
@@ -230,6 +233,7 @@ def test_realsense_command_derives_the_fixed_frame_from_the_camera(launch_stand_
     assert source['parameters'] == [{'source': '0'}]
 
 
+@pytest.mark.ros
 @pytest.mark.parametrize('source', ['/data/clip.mp4', 'clip.mp4', '/data/frames', '/dev/v0'])
 def test_file_source_is_paced_and_reliable(launch_stand_ins, source):
     """As scripts/run.sh: a file waits for each frame's hands, sent and received reliably."""
@@ -246,6 +250,7 @@ def test_file_source_is_paced_and_reliable(launch_stand_ins, source):
     assert 'hands' not in dict(wilor['remappings'])
 
 
+@pytest.mark.ros
 @pytest.mark.parametrize('source', ['0', '2', '/dev/video0', '/dev/video12'])
 def test_camera_source_stays_live_and_best_effort(launch_stand_ins, source):
     _, actions = evaluate(load_launch_module(), use_source='true', source=source)
@@ -264,12 +269,14 @@ def test_launch_and_run_script_agree_on_file_and_camera_sources():
         assert module.is_live_source(source) == _is_camera_spec(source), source
 
 
+@pytest.mark.ros
 def test_without_source_the_node_keeps_the_params_file_reliability(launch_stand_ins):
     _, actions = evaluate(load_launch_module(), source='/data/clip.mp4')
     [node] = nodes_of(actions)
     assert node.kwargs['parameters'][1:] == []
 
 
+@pytest.mark.ros
 def test_lifecycle_node_is_configured_then_activated_by_events(launch_stand_ins):
     """Humble / Jazzy without launch_ros#430: the event-handler pattern."""
     _, actions = evaluate(load_launch_module())
@@ -297,6 +304,7 @@ def test_lifecycle_node_is_configured_then_activated_by_events(launch_stand_ins)
                if isinstance(parameter, dict))
 
 
+@pytest.mark.ros
 def test_lifecycle_node_uses_launch_ros_autostart_where_it_exists(launch_stand_ins,
                                                                   monkeypatch):
     monkeypatch.setattr(launch_stand_ins['launch_ros.actions'], 'LifecycleNode',
@@ -306,16 +314,19 @@ def test_lifecycle_node_uses_launch_ros_autostart_where_it_exists(launch_stand_i
     assert actions[0].kwargs['autostart'] is True
 
 
+@pytest.mark.ros
 def test_autostart_false_leaves_the_node_to_a_lifecycle_manager(launch_stand_ins):
     _, actions = evaluate(load_launch_module(), autostart='false')
     assert [type(action).__name__ for action in actions] == ['LifecycleNode']
 
 
+@pytest.mark.ros
 def test_launch_refuses_a_non_boolean_switch(launch_stand_ins):
     with pytest.raises(ValueError, match='use_rviz must be true or false'):
         evaluate(load_launch_module(), use_rviz='maybe')
 
 
+@pytest.mark.ros
 def test_real_launch_description_when_launch_is_installed():
     launch = pytest.importorskip('launch')
     if not hasattr(launch, 'LaunchDescription'):
@@ -332,6 +343,7 @@ def test_launch_and_config_files_are_installed_by_setup_py():
         assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
 
 
+@pytest.mark.ros
 def test_params_file_sets_every_declared_parameter_to_its_default():
     from wilor_ros.ros.node_parameters import check_value, PARAMETERS
 
@@ -344,6 +356,7 @@ def test_params_file_sets_every_declared_parameter_to_its_default():
         assert values[spec.name] == pytest.approx(spec.default), spec.name
 
 
+@pytest.mark.ros
 def test_rviz_config_shows_markers_and_debug_image_with_matching_qos():
     from wilor_ros.ros.markers import MarkerStyle
 
@@ -366,16 +379,16 @@ def test_rviz_config_shows_markers_and_debug_image_with_matching_qos():
     assert manager['Global Options']['Fixed Frame'] == DEFAULT_FRAME_ID
 
 
+@pytest.mark.ros
 def test_wilor_node_accepts_the_shipped_params_file():
-    from conftest import FIXTURES
     from ros_harness import ros_env, RosProcess
 
     # The shipped file leaves autostart off (the launch file drives the lifecycle); the
     # command line after it turns it on, as scripts/run.sh does.
     process = RosProcess(['-m', 'wilor_ros.ros.wilor_node', '--ros-args',
                           '--params-file', PARAMS_FILE, '-p', 'autostart:=true',
-                          '-p', f'detector_path:={FIXTURES / "detector" / "detector.pt"}',
-                          '-p', f'reconstructor_path:={FIXTURES / "wilor" / "checkpoint.ckpt"}',
+                          '-p', f'detector_path:={DETECTOR}',
+                          '-p', f'reconstructor_path:={RECONSTRUCTOR}',
                           '-p', 'device:=cpu'], ros_env())
     try:
         process.wait_for_line(lambda line: 'waiting for images' in line, timeout=60)

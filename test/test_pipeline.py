@@ -15,15 +15,13 @@
 """End-to-end HandPipeline (CPU, float32) against the official pipeline run (e2e.npz)."""
 
 
-from conftest import FIXTURES
 import cv2
+from fixture_paths import DETECT_NPZ, FIXTURES
 import numpy as np
 import pytest
 import torch
 
-from wilor_ros.detector import load_detector
 from wilor_ros.pipeline import HandPipeline
-from wilor_ros.reconstructor import load_reconstructor
 
 SUFFIXES = ['', '_2']
 # e2e.npz was made with OpenCV >= 4.11, which warps 8-bit crops in float32. An older OpenCV
@@ -62,17 +60,15 @@ def e2e():
 
 @pytest.fixture(scope='module')
 def images():
-    detect = np.load(FIXTURES / 'detector' / 'detect.npz')
+    detect = np.load(DETECT_NPZ)
     return {'': detect['image'], '_2': detect['image_2']}
 
 
 @pytest.fixture(scope='module')
-def pipe(e2e):
-    return HandPipeline(load_detector(FIXTURES / 'detector' / 'detector.pt', 'cpu'),
-                        load_reconstructor(FIXTURES / 'wilor' / 'checkpoint.ckpt', 'cpu'),
-                        conf=float(e2e['conf']), iou=float(e2e['iou']),
-                        rescale_factor=float(e2e['rescale_factor']),
-                        max_hands=int(e2e['max_hands']))
+def pipe(e2e, make_fixture_pipeline):
+    return make_fixture_pipeline(conf=float(e2e['conf']), iou=float(e2e['iou']),
+                                 rescale_factor=float(e2e['rescale_factor']),
+                                 max_hands=int(e2e['max_hands']))
 
 
 def stack(hands, name):
@@ -172,12 +168,11 @@ def test_batches_tensors_and_options_agree(pipe, e2e, images):
                                   stack(single[0], 'keypoints_3d'))
 
 
-def test_max_hands_and_empty_frames(pipe, e2e, images):
-    few = HandPipeline(pipe.detector, pipe.reconstructor, conf=float(e2e['conf']),
-                       iou=float(e2e['iou']), max_hands=2)
+def test_max_hands_and_empty_frames(pipe, e2e, images, make_fixture_pipeline):
+    few = make_fixture_pipeline(conf=float(e2e['conf']), iou=float(e2e['iou']), max_hands=2)
     hands = few(images[''], compute_vertices=False)
     np.testing.assert_allclose(stack(hands, 'score'), e2e['scores'][:2], atol=1e-3)
-    assert HandPipeline(pipe.detector, pipe.reconstructor, conf=0.999)(images['']) == []
+    assert make_fixture_pipeline(conf=0.999)(images['']) == []
     assert pipe.reconstruct(images[''], np.zeros((0, 4)), []) == []
     assert pipe.faces.shape == (1538, 3)
 

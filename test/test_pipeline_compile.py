@@ -19,13 +19,11 @@ The detector's and the reconstructor's capturable cores trace into one graph eac
 round trip) under ``compile=True``. Also checks the static batch buckets.
 """
 
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+from fixture_paths import FIXTURES, RECONSTRUCTOR
 import numpy as np
 import pytest
 import torch
 
-from wilor_ros.detector import load_detector
-from wilor_ros.pipeline import HandPipeline
 from wilor_ros.reconstructor import load_reconstructor
 
 
@@ -44,27 +42,25 @@ def test_reconstructor_has_no_graph_break(precision):
     assert explanation.graph_count == 1
 
 
-def test_detector_network_and_nms_have_no_graph_break():
-    detector = load_detector(DETECTOR)
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
-    tensor, _ = detector.preprocess(image)
+def test_detector_network_and_nms_have_no_graph_break(fixture_detector, fixture_image):
+    tensor, _ = fixture_detector.preprocess(fixture_image)
     torch._dynamo.reset()
     with torch.inference_mode():
-        explanation = torch._dynamo.explain(detector.forward_fixed)(tensor, 0.3, 0.7, 10)
+        explanation = torch._dynamo.explain(fixture_detector.forward_fixed)(tensor, 0.3, 0.7, 10)
     assert explanation.graph_break_count == 0, _breaks(explanation)
     assert explanation.graph_count == 1
 
 
-def test_batches_are_padded_to_static_buckets():
-    pipe = HandPipeline(load_detector(DETECTOR), load_reconstructor(RECONSTRUCTOR), max_hands=3)
+def test_batches_are_padded_to_static_buckets(make_fixture_pipeline, fixture_image):
+    # Its own pipeline (compiled is switched on it), on the shared, never compiled networks.
+    pipe = make_fixture_pipeline(max_hands=3)
     assert [pipe._batch_size(n) for n in (1, 3, 5)] == [1, 3, 5]
     pipe.compiled = True
     assert [pipe._batch_size(n) for n in (1, 2, 3, 5, 8, 9, 17)] == [1, 2, 4, 8, 8, 16, 24]
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
     pipe.compiled = False
-    plain = pipe(image)
+    plain = pipe(fixture_image)
     pipe.compiled = True  # eager network, padded batches: same hands
-    padded = pipe(image)
+    padded = pipe(fixture_image)
     assert len(padded) == len(plain) == 3  # padded to a batch of 4
     for a, b in zip(padded, plain):
         np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-5)

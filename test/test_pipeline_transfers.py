@@ -22,8 +22,8 @@ asynchronously from pinned memory). No device tensor is ever turned into numpy, 
 devices, and the simulated-GPU results equal the CPU pipeline's.
 """
 
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import cv2
+from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
 from gpu_tracer import CUDA, SimulatedCuda
 import numpy as np
 import pytest
@@ -44,7 +44,7 @@ VERTICES_ATOL, POSE_ATOL = (1e-5, 1e-4) if NEW_OPENCV else (5e-3, 5e-2)
 
 @pytest.fixture(scope='module')
 def image():
-    return np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+    return np.load(DETECT_NPZ)['image']
 
 
 @pytest.fixture(scope='module')
@@ -57,8 +57,8 @@ def simulated():
 
 
 @pytest.fixture(scope='module')
-def reference():
-    return HandPipeline(load_detector(DETECTOR), load_reconstructor(RECONSTRUCTOR), conf=0.3)
+def reference(make_fixture_pipeline):
+    return make_fixture_pipeline(conf=0.3)
 
 
 def _no_violations(tracer):

@@ -24,8 +24,8 @@ import json
 import pathlib
 
 from bad_weights import BAD_WEIGHT_KINDS, malicious_marker, write_bad_weights
-from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
 import cv2
+from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
 import numpy as np
 import pytest
 
@@ -40,20 +40,15 @@ WEIGHT_ARGS = ['--detector', str(DETECTOR), '--reconstructor', str(RECONSTRUCTOR
 
 
 @pytest.fixture(scope='module')
-def pipe():
+def pipe(make_fixture_pipeline):
     """Build the pipeline on the fixture weights, with the thresholds passed to the CLI."""
-    from wilor_ros.detector import load_detector
-    from wilor_ros.pipeline import HandPipeline
-    from wilor_ros.reconstructor import load_reconstructor
-
-    return HandPipeline(load_detector(DETECTOR, 'cpu'), load_reconstructor(RECONSTRUCTOR, 'cpu'),
-                        conf=CONF, iou=IOU, rescale_factor=RESCALE, max_hands=MAX_HANDS)
+    return make_fixture_pipeline(conf=CONF, iou=IOU, rescale_factor=RESCALE, max_hands=MAX_HANDS)
 
 
 @pytest.fixture(scope='module')
 def frames():
     """Three distinct BGR frames built from the detector fixture image."""
-    image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
+    image = np.load(DETECT_NPZ)['image']
     return [image, np.ascontiguousarray(image[:, ::-1]), np.roll(image, 40, axis=1)]
 
 
@@ -197,6 +192,7 @@ def write_bag(path, frames, camera_k):
     return stamps, log_times
 
 
+@pytest.mark.ros
 def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path, capsys):
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
@@ -244,6 +240,7 @@ def test_bag_matches_the_pipeline_and_writes_hand_arrays(pipe, frames, tmp_path,
                                atol=1e-6)
 
 
+@pytest.mark.ros
 def test_compressed_images_from_a_bag_without_summary(pipe, frames, tmp_path, capsys):
     from mcap.reader import make_reader
     from mcap.writer import IndexType, Writer
@@ -344,6 +341,7 @@ def test_bad_weights_give_one_clear_line(tmp_path, capsys, frames, network, kind
     assert not malicious_marker(tmp_path).exists()
 
 
+@pytest.mark.ros
 def test_message_definition_lists_every_dependency_once():
     from wilor_ros.ros import bag_writer
 
@@ -357,6 +355,7 @@ def test_message_definition_lists_every_dependency_once():
                             / 'HandArray.msg').read_text().rstrip('\n'))
 
 
+@pytest.mark.ros
 def test_depth_topic_of_a_bag_places_hands_at_the_measured_depth(pipe, frames, tmp_path,
                                                                  capsys):
     from mcap_ros2.writer import Writer

@@ -64,11 +64,6 @@ class YoloPoseConfig:
         """Channels of the keypoint branch (keypoints x values per keypoint)."""
         return self.keypoint_shape[0] * self.keypoint_shape[1]
 
-    @property
-    def num_outputs(self):
-        """Rows of the decoded output: 4 box + classes + keypoint values."""
-        return 4 + self.num_classes + self.num_keypoint_values
-
 
 class ConvBnSiLU(nn.Module):
     """Ultralytics ``Conv``: Conv2d (no bias, same padding) + BatchNorm2d + SiLU."""
