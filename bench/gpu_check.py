@@ -17,7 +17,7 @@ One-command GPU check: parity, code paths, host waits, speed, graphs, start time
 
 For a GPU machine without internet: builds full-size random models itself (ViT-H width 1280,
 depth 32 and RefineNet, as WiLoR; YOLOv8m-pose as the hand detector; MANO from the test
-fixture) and runs, in about 5-8 minutes on an H100 (``python bench/gpu_check.py --out
+fixture) and runs, in an estimated 5-8 minutes on an H100 (``python bench/gpu_check.py --out
 gpu_check.json``):
 
 * parity: the reconstructor on the device against the CPU in strict fp32 (max |d| of vertices),
@@ -383,7 +383,7 @@ def vs_official(args, size, timeout):
     command = [sys.executable, str(REPO / 'bench' / 'bench_vs_official.py'), '--models',
                'random', '--width', str(size['width']), '--depth', str(size['depth']),
                '--devices', args.device, '--sizes', '640x480,1280x720', '--random-sizes',
-               'all', '--hands', '1,2,4', '--precisions', 'bf16', '--random-repeats', '5',
+               'all', '--hands', '1,2,4', '--precisions', 'bf16', '--random-repeats', '3',
                '--random-warmup', '1']
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                           cwd=REPO / 'bench')
