@@ -47,6 +47,8 @@ class CameraStream:
         self.camera_infos = CameraInfoCache()
         self.depths = DepthMatcher()
         self.last_header = None  # of the last published frame (to clear its markers)
+        # Optical frame of the latest image taken for processing (camera poses look it up).
+        self.frame_id = ''
         self.received = 0
         self.dropped = 0
         self.image_sub = self.camera_info_sub = self.depth_sub = None

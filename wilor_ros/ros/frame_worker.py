@@ -160,6 +160,7 @@ class FrameWorker:
                                   f'{stream.image_sub.topic_name}: {error}')
             return None
         header = frame.msg.header
+        stream.frame_id = header.frame_id
         intrinsics = self._intrinsics(stream, header, image.shape, settings)
         depth = self._depth_image(stream, header, image.shape, intrinsics, settings)
         return CameraJob(stream, frame, image, intrinsics, wanted,

@@ -87,15 +87,10 @@ class FusionPublisher:
         name = self._frames.get(camera)
         if name:
             return name
+        # The worker notes each camera's optical frame when it takes its image, so the first
+        # batch knows it before any header was published.
         stream = getattr(self._node, 'streams', {}).get(camera)
-        if stream is None:
-            return None
-        if stream.last_header is not None and stream.last_header.frame_id:
-            return stream.last_header.frame_id
-        # The first batch runs before any header was kept: the camera_info of the image just
-        # used (it was paired by stamp already) carries the same frame_id.
-        infos = stream.camera_infos._infos.messages()
-        return infos[-1][1].header.frame_id if infos else None
+        return (stream.frame_id or None) if stream is not None else None
 
     def publish(self, results, headers):
         """Send the batch's fused hands (nothing when no camera had a pose)."""
