@@ -31,6 +31,8 @@ import numpy as np
 import pytest
 from ros_harness import node_process, PROGRAMS, ros_env, RosProcess
 
+pytestmark = pytest.mark.ros
+
 # The gap between the two signals: a terminal's SIGINT, then launch's forwarded one (measured
 # 0.1-0.45 s apart); it is the scenario itself, not a wait for something to happen.
 SECOND_SIGNAL_AFTER = 0.2

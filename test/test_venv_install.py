@@ -34,9 +34,10 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parent.parent
 PREFIX = pathlib.Path(sys.prefix)
 
-pytestmark = pytest.mark.skipif(
+# The ament index and ROS's own lookups (ros2 run, launch_ros, ros2 launch).
+pytestmark = [pytest.mark.ros, pytest.mark.skipif(
     not (PREFIX / '.wilor_stamps').is_dir(),
-    reason='not the venv of scripts/setup.sh (a colcon install is tested by test_colcon_build)')
+    reason='not the venv of scripts/setup.sh (a colcon install is tested by test_colcon_build)')]
 
 
 def console_scripts():
