@@ -21,9 +21,14 @@ Reference maths the package does not need, kept as the truth the tests compare i
   one. ``bench/bench_vs_official.py`` uses it too, to re-create the official demo's path.
 * :func:`axis_angle_to_rotmat`: Rodrigues' formula, the inverse of
   :func:`wilor_ros.rotations.rotmat_to_axis_angle` for the round-trip and mirroring tests.
+* :func:`mano_axis_angles`: the MANO rotation matrices of the reconstructor's raw outputs to
+  the axis-angle vectors of a :class:`~wilor_ros.hand.HandResult` (left hands mirrored), in
+  one torch call, for the parity test against the official run's SciPy conversion.
 """
 
 import torch
+
+from wilor_ros.rotations import mirror_axis_angle, rotmat_to_axis_angle
 
 
 def cam_crop_to_full(cam_bbox, box_center, box_size, img_size, focal_length=5000.0):
@@ -64,3 +69,17 @@ def axis_angle_to_rotmat(axis_angle):
     skew0 = torch.stack((zero, -z0, y0, z0, zero, -x0, -y0, x0, zero), dim=-1)
     skew0 = skew0.reshape(axis_angle.shape[:-1] + (3, 3))
     return torch.where(small, eye + skew0, rotation)
+
+
+def mano_axis_angles(global_orient, hand_pose, is_right):
+    """
+    Convert MANO rotation matrices to axis-angle, mirrored ``(x, -y, -z)`` for left hands.
+
+    ``global_orient`` (B, 1, 3, 3), ``hand_pose`` (B, 15, 3, 3) torch. Returns float64
+    tensors (B, 3) and (B, 45) (joint-major) on the input device.
+    """
+    rotations = torch.cat((global_orient, hand_pose), dim=1).double()
+    axis_angle = rotmat_to_axis_angle(rotations)
+    left = ~torch.as_tensor(is_right, device=axis_angle.device).bool()
+    axis_angle = torch.where(left[:, None, None], mirror_axis_angle(axis_angle), axis_angle)
+    return axis_angle[:, 0], axis_angle[:, 1:].reshape(axis_angle.shape[0], -1)

@@ -19,13 +19,12 @@ import json
 from fixture_paths import FIXTURES
 import numpy as np
 import pytest
-from reference_math import cam_crop_to_full
+from reference_math import cam_crop_to_full, mano_axis_angles
 import torch
 
 from wilor_ros.camera import (cam_crop_to_camera, CameraIntrinsics, intrinsics_from_matrix,
                               project_points, wilor_heuristic_intrinsics)
-from wilor_ros.postprocess import (build_hand_results, flip_crop_camera, mano_axis_angles,
-                                   mirror_left_hands)
+from wilor_ros.postprocess import build_hand_results, flip_crop_camera, mirror_left_hands
 
 OUTPUT_KEYS = ('pred_cam', 'global_orient', 'hand_pose', 'betas', 'pred_keypoints_3d',
                'pred_keypoints_2d', 'pred_vertices')

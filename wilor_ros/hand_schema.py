@@ -47,11 +47,12 @@ import dataclasses
 
 import numpy as np
 
+from wilor_ros.skeleton import NUM_JOINTS
+
 LEFT, RIGHT = 0, 1                       # Hand.LEFT, Hand.RIGHT
 FOCAL_HEURISTIC, FOCAL_CAMERA_INFO = 0, 1  # Hand.FOCAL_HEURISTIC, Hand.FOCAL_CAMERA_INFO
 # HandResult.translation_source -> Hand.TRANSLATION_HEURISTIC / _CAMERA_INFO / _DEPTH.
 TRANSLATION_SOURCES = {'heuristic': 0, 'camera_info': 1, 'depth': 2}
-NUM_KEYPOINTS = 21
 
 # HandResult field -> (Hand.msg field, conversion of the value).
 RENAMED = {
@@ -63,7 +64,7 @@ RENAMED = {
     'translation_source': ('translation_source', TRANSLATION_SOURCES.__getitem__),
     # Given boxes (no detector run) have no keypoint confidences: zeros, as the message says.
     'keypoint_confidence': ('keypoint_confidence', lambda value: np.zeros(
-        NUM_KEYPOINTS, np.float32) if value is None else np.asarray(
+        NUM_JOINTS, np.float32) if value is None else np.asarray(
             value, dtype=np.float32).reshape(-1)),
 }
 # Hand.msg fields of geometry types: (N, 3) arrays of geometry_msgs/Point, (3,) Vector3.

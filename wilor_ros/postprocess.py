@@ -51,7 +51,7 @@ import torch
 from wilor_ros.camera import cam_crop_to_camera, project_points
 from wilor_ros.finite import split_finite
 from wilor_ros.hand import HandResult
-from wilor_ros.rotations import mirror_axis_angle, rotmat_to_axis_angle
+from wilor_ros.rotations import rotmat_to_axis_angle
 from wilor_ros.transfers import host_array, to_host
 
 
@@ -76,20 +76,6 @@ def flip_crop_camera(pred_cam, is_right):
     cam = pred_cam.clone() if isinstance(pred_cam, torch.Tensor) else np.array(pred_cam)
     cam[:, 1] = cam[:, 1] * multiplier
     return cam
-
-
-def mano_axis_angles(global_orient, hand_pose, is_right):
-    """
-    MANO rotation matrices -> axis-angle, mirrored ``(x, -y, -z)`` for left hands.
-
-    ``global_orient`` (B, 1, 3, 3), ``hand_pose`` (B, 15, 3, 3) torch. Returns float64
-    tensors (B, 3) and (B, 45) (joint-major) on the input device.
-    """
-    rotations = torch.cat((global_orient, hand_pose), dim=1).double()
-    axis_angle = rotmat_to_axis_angle(rotations)
-    left = ~torch.as_tensor(is_right, device=axis_angle.device).bool()
-    axis_angle = torch.where(left[:, None, None], mirror_axis_angle(axis_angle), axis_angle)
-    return axis_angle[:, 0], axis_angle[:, 1:].reshape(axis_angle.shape[0], -1)
 
 
 def network_keypoints_to_image(keypoints_2d, box_center, box_size, is_right):
@@ -135,7 +121,7 @@ def outputs_to_host(outputs, compute_vertices=True):
 
 
 def mirror_left_axis_angles(axis_angle, is_right):
-    """Host form of the left-hand mirroring of :func:`mano_axis_angles`: (x, -y, -z) if left."""
+    """Mirror left hands' axis-angle rotations (x, -y, -z) (host form of ``mirror_axis_angle``)."""
     axis_angle = np.array(axis_angle, dtype=np.float64)
     axis_angle[~np.asarray(is_right, dtype=bool)] *= np.array([1.0, -1.0, -1.0])
     return axis_angle
@@ -145,6 +131,10 @@ def build_hand_results(outputs, box_center, box_size, boxes, scores, is_right, i
                        compute_vertices=True, drop_non_finite=True):
     """
     Turn one batch of reconstructor outputs into a list of :class:`HandResult`.
+
+    Public API: the one-call form for a user who has raw reconstructor outputs and the crop
+    geometry (the pipeline itself goes through :func:`outputs_to_host` and
+    :func:`hand_results_from_host`).
 
     ``outputs``: the reconstructor's dict of torch tensors (pred_cam, global_orient,
     hand_pose, betas, pred_keypoints_3d, pred_keypoints_2d, pred_vertices) in the official raw
