@@ -41,8 +41,7 @@ import random
 import sys
 
 # Kept importable from conftest until every test imports them from fixture_paths.
-from fixture_paths import (DETECT_NPZ, DETECTOR, FIXTURES, MANO_PKL,  # noqa: F401
-                           RECONSTRUCTOR, REPO)
+from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR, REPO
 import numpy as np
 import pytest
 

@@ -24,7 +24,7 @@ second call or when conf / iou / max_det change, and the recompile limit is repo
 
 import functools
 
-from conftest import DETECTOR, FIXTURES
+from fixture_paths import DETECTOR, FIXTURES
 from gpu_tracer import CUDA, SimulatedCuda
 import numpy as np
 import pytest

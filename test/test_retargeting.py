@@ -211,7 +211,7 @@ def test_wilor_infer_writes_gestures_and_joint_trajectories(tmp_path, capsys):
     import json
 
     import cv2
-    from conftest import DETECTOR, FIXTURES, RECONSTRUCTOR
+    from fixture_paths import DETECTOR, FIXTURES, RECONSTRUCTOR
 
     from wilor_ros.gestures import classify
     from wilor_ros.tools import infer
