@@ -40,7 +40,6 @@ import os
 import random
 import sys
 
-# Kept importable from conftest until every test imports them from fixture_paths.
 from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR, REPO
 import numpy as np
 import pytest
