@@ -111,7 +111,7 @@ def build_pipeline(settings, logger):
     except PipelineLoadError as error:
         raise StartupError(str(error)) from None
     logger.info(f'loaded {detector_path} and {reconstructor_path} on {pipeline.device} '
-                f'({settings.precision})')
+                f'({settings.backend}, {settings.precision})')
     return pipeline
 
 
