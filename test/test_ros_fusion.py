@@ -20,6 +20,7 @@ Plus the ROS-side parts on their own: the /tf_static reader composing chains of 
 transforms, the extrinsics file, and the configure failure on a bad one.
 """
 
+import contextlib
 import math
 import re
 import time
@@ -49,6 +50,25 @@ def fusion_node(env, *arguments):
                         '-p', 'fusion.frame:=world', *arguments)
 
 
+@contextlib.contextmanager
+def fusion_rig(transforms=()):
+    """Start the fusion node, the TF/fused-hands rig, camera and probe; yield all four."""
+    env = ros_env()
+    node = fusion_node(env)
+    rig = DrivenProcess([PROGRAMS / 'fusion_rig.py'], env)
+    try:
+        rig.wait_for_line(lambda line: line == 'READY', timeout=30)
+        if transforms:
+            assert rig('static_tf', transforms=transforms)['sent'] == len(transforms)
+        with node_rig(node, env, image_topics=[f'{name}/image' for name in CAMERAS]) as (
+                camera, probe):
+            for name in CAMERAS:
+                assert probe('wait_publisher', ns=name)['matched'], node.output
+            yield node, rig, camera, probe
+    finally:
+        rig.stop()
+
+
 def send_batch(camera, stamp):
     for name in CAMERAS:
         camera('frame', topic=f'{name}/image', info_topic=f'{name}/camera_info', fx=600.0,
@@ -56,73 +76,52 @@ def send_batch(camera, stamp):
 
 
 def test_three_cameras_with_static_transforms_publish_hands_fused():
-    env = ros_env()
-    node = fusion_node(env)
-    rig = DrivenProcess([PROGRAMS / 'fusion_rig.py'], env)
-    try:
-        rig.wait_for_line(lambda line: line == 'READY', timeout=30)
-        assert rig('static_tf', transforms=TRANSFORMS)['sent'] == 4
-        with node_rig(node, env, image_topics=[f'{name}/image' for name in CAMERAS]) as (
-                camera, probe):
-            for name in CAMERAS:
-                assert probe('wait_publisher', ns=name)['matched'], node.output
-            fused = None
-            for attempt in range(5):
-                stamp = [4000 + attempt, 0]
-                send_batch(camera, stamp)
-                # Three cameras of eight hands on a shared CPU: a batch may take many seconds.
-                reply = rig('fused', stamp=stamp, timeout=40.0)
-                # A camera_info lost before discovery leaves a camera without K: wait for a
-                # batch that fused hands.
-                if not reply.get('timeout') and reply['hands']:
-                    fused = reply
-                    break
-            assert fused is not None, node.output
-            assert fused['frame_id'] == 'world'
-            for hand in fused['hands']:
-                assert hand['cameras'] and set(hand['cameras']) <= set(CAMERAS)
-                assert len(hand['uncertainty']) == 21 and min(hand['uncertainty']) > 0
-                assert all(math.isfinite(v) for v in hand['wrist'])
-                assert hand['focal_length'] == [0.0, 0.0]  # no single image: zero
-                assert re.fullmatch(r'f\d+', hand['id'])
-            # Every camera looks along world +x from 1 m up: the hands lie in front of them.
-            assert all(hand['wrist'][0] > 0 for hand in fused['hands'])
-            children = rig('tf', parent='world', timeout=8.0)['children']
-            assert any(child.startswith('fused/hand_f') for child in children), children
-            # The per-camera hands go on, each in its own optical frame.
-            reply = probe('hands', ns='cam_a', stamp=stamp, timeout=8.0)
-            assert reply['frame_id'] == FRAMES['cam_a']
-    finally:
-        rig.stop()
+    with fusion_rig(TRANSFORMS) as (node, rig, camera, probe):
+        fused = None
+        for attempt in range(5):
+            stamp = [4000 + attempt, 0]
+            send_batch(camera, stamp)
+            # Three cameras of eight hands on a shared CPU: a batch may take many seconds.
+            reply = rig('fused', stamp=stamp, timeout=40.0)
+            # A camera_info lost before discovery leaves a camera without K: wait for a
+            # batch that fused hands.
+            if not reply.get('timeout') and reply['hands']:
+                fused = reply
+                break
+        assert fused is not None, node.output
+        assert fused['frame_id'] == 'world'
+        for hand in fused['hands']:
+            assert hand['cameras'] and set(hand['cameras']) <= set(CAMERAS)
+            assert len(hand['uncertainty']) == 21 and min(hand['uncertainty']) > 0
+            assert all(math.isfinite(v) for v in hand['wrist'])
+            assert hand['focal_length'] == [0.0, 0.0]  # no single image: zero
+            assert re.fullmatch(r'f\d+', hand['id'])
+        # Every camera looks along world +x from 1 m up: the hands lie in front of them.
+        assert all(hand['wrist'][0] > 0 for hand in fused['hands'])
+        children = rig('tf', parent='world', timeout=8.0)['children']
+        assert any(child.startswith('fused/hand_f') for child in children), children
+        # The per-camera hands go on, each in its own optical frame.
+        reply = probe('hands', ns='cam_a', stamp=stamp, timeout=8.0)
+        assert reply['frame_id'] == FRAMES['cam_a']
 
 
 def test_without_transforms_one_throttled_warning_and_per_camera_hands_only():
-    env = ros_env()
-    node = fusion_node(env)
-    rig = DrivenProcess([PROGRAMS / 'fusion_rig.py'], env)
-    try:
-        rig.wait_for_line(lambda line: line == 'READY', timeout=30)
-        with node_rig(node, env, image_topics=[f'{name}/image' for name in CAMERAS]) as (
-                camera, probe):
+    with fusion_rig() as (node, rig, camera, probe):
+        started = time.monotonic()
+        hands = 0
+        for attempt in range(3):
+            stamp = [5000 + attempt, 0]
+            send_batch(camera, stamp)
             for name in CAMERAS:
-                assert probe('wait_publisher', ns=name)['matched'], node.output
-            started = time.monotonic()
-            hands = 0
-            for attempt in range(3):
-                stamp = [5000 + attempt, 0]
-                send_batch(camera, stamp)
-                for name in CAMERAS:
-                    reply = probe('hands', ns=name, stamp=stamp, timeout=40.0)
-                    hands += 0 if reply.get('timeout') else 1
-            elapsed = time.monotonic() - started
-            assert hands >= 6, node.output
-            warnings = [line for line in node.lines if 'no transform from' in line]
-            # One line per 5 s period for every camera and batch: the kind is throttled.
-            assert 1 <= len(warnings) <= 1 + int(elapsed // 5.0), warnings
-            assert "no transform from 'world'" in warnings[0]
-            assert rig('count')['count'] == 0
-    finally:
-        rig.stop()
+                reply = probe('hands', ns=name, stamp=stamp, timeout=40.0)
+                hands += 0 if reply.get('timeout') else 1
+        elapsed = time.monotonic() - started
+        assert hands >= 6, node.output
+        warnings = [line for line in node.lines if 'no transform from' in line]
+        # One line per 5 s period for every camera and batch: the kind is throttled.
+        assert 1 <= len(warnings) <= 1 + int(elapsed // 5.0), warnings
+        assert "no transform from 'world'" in warnings[0]
+        assert rig('count')['count'] == 0
 
 
 def test_a_bad_extrinsics_file_fails_configure_in_one_line(tmp_path):
