@@ -83,3 +83,19 @@ def test_a_graph_miss_is_counted_and_described_once(scene):
     assert pipe.prepare_for((200, 320)) > 0 and pipe.prepare_for((200, 320)) == 0.0
     pipe(np.zeros((200, 320, 3), np.uint8))
     assert pipe.graphs.report()['graph_misses'] == 1
+
+
+def test_several_cameras_are_warmed_up_for_every_batch_size(scene):
+    # A node with 3 cameras: a batch holds 1, 2 or 3 frames (whichever cameras had one), and
+    # each count is a graph of the detector; up to 3 x max_hands crops for the reconstructor.
+    pipe = _compiled_pipeline(max_hands=2)
+    assert pipe.prepare_for(CAMERA_HW, frames=3) > 0
+    assert pipe.prepare_for(CAMERA_HW, frames=2) == 0.0  # covered by the 3-frame warm-up
+    for count in (3, 1, 2, 3):
+        results = pipe.process_batch([scene] * count)
+        assert [len(hands) for hands in results] == [2] * count
+    report = pipe.graphs.report()
+    assert report['compilations_after_warm_up'] == 0 and report['graph_misses'] == 0, report
+    pipe.process_batch([scene] * 4)  # a fourth camera was not planned for: a counted miss
+    assert pipe.graphs.report()['graph_misses'] == 1
+    assert 'a batch of 4 frames' in pipe.graphs.take_warnings()[0]

@@ -28,6 +28,11 @@ import torch
 
 from wilor_ros.compile_counters import CompileCounter
 
+# Graphs Dynamo may keep per compiled function before it gives up and runs eagerly (its
+# default is 8): the reconstructor's buckets and the detector's image sizes x frame counts of a
+# multi-camera node need more. Raised, never lowered, when a pipeline compiles.
+RECOMPILE_LIMIT = 64
+
 
 class GraphBook:
     """The graphs of one pipeline (see the module docstring); inert when not ``enabled``."""
@@ -36,9 +41,13 @@ class GraphBook:
         """Start with nothing warmed up; ``detector_counter``: the detector's, if any."""
         self.enabled = bool(enabled)
         self.reconstructor_counter = CompileCounter('hand reconstructor')
+        if self.enabled:
+            config = torch._dynamo.config
+            config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
         self.detector_counter = detector_counter
         self.misses = 0
-        self.buckets, self.image_sizes = set(), set()
+        self.buckets = set()
+        self.image_sizes = {}  # (height, width) -> frames per batch warmed up to
         self._compilations_at_warm_up = None
         self._warnings = []
 
@@ -47,21 +56,26 @@ class GraphBook:
         return self.reconstructor_counter.wrap(torch.compile(
             reconstructor, backend=backend, dynamic=False, **compile_options(backend)))
 
-    def warmed_up(self, image_hw, buckets):
-        """Record a warm-up at ``image_hw`` covering the batch ``buckets``."""
-        self.image_sizes.add(tuple(image_hw))
+    def warmed_up(self, image_hw, buckets, frames=1):
+        """Record a warm-up at ``image_hw`` for 1 to ``frames`` frames and these buckets."""
+        image_hw = tuple(image_hw)
+        self.image_sizes[image_hw] = max(frames, self.image_sizes.get(image_hw, 0))
         self.buckets.update(buckets)
         self._compilations_at_warm_up = self._compilations()
 
-    def needs_warm_up(self, image_hw):
-        """Return True when frames of ``image_hw`` have no warmed-up graph yet."""
-        return self.enabled and tuple(image_hw) not in self.image_sizes
+    def needs_warm_up(self, image_hw, frames=1):
+        """Return True when batches of ``frames`` frames of ``image_hw`` have no graph yet."""
+        return self.enabled and self.image_sizes.get(tuple(image_hw), 0) < frames
 
-    def check_image(self, image_hw):
-        """Count a miss (once per size) for frames of a size not warmed up."""
-        if self.enabled and self.image_sizes and tuple(image_hw) not in self.image_sizes:
-            self.image_sizes.add(tuple(image_hw))
-            self._miss(f'the image size {image_hw[1]}x{image_hw[0]}')
+    def check_image(self, image_hw, frames=1):
+        """Count a miss (once each) for a size or a frame count that was not warmed up."""
+        image_hw = tuple(image_hw)
+        if not (self.enabled and self.image_sizes) or self.image_sizes.get(image_hw, 0) >= frames:
+            return
+        known = image_hw in self.image_sizes
+        self.image_sizes[image_hw] = frames
+        self._miss(f'a batch of {frames} frames of {image_hw[1]}x{image_hw[0]}' if known
+                   else f'the image size {image_hw[1]}x{image_hw[0]}')
 
     def check_bucket(self, size):
         """Count a miss (once per bucket) for a reconstructor batch not warmed up."""

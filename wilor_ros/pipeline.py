@@ -56,7 +56,9 @@ from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
 from wilor_ros.skeleton import NUM_JOINTS
 from wilor_ros.transfers import host_array, to_host
 
-# Static batch sizes with compile=True (above the last: multiples of it).
+# Static batch sizes with compile=True: powers of two (these, then 16, 32, ...). Each bucket is
+# a graph, and Dynamo keeps a bounded number per function (graph_book.RECOMPILE_LIMIT): powers
+# of two cover 8 cameras x 10 hands in 8 buckets, at the price of padding up to twice the crops.
 BATCH_BUCKETS = (1, 2, 4, 8)
 # Image size the warm-up letterboxes when none is given (VGA).
 WARM_UP_IMAGE_HW = (480, 640)
@@ -150,20 +152,24 @@ class HandPipeline:
         """MANO triangles (1538, 3) int64, right-hand winding."""
         return self.reconstructor.faces
 
-    def warm_up(self, image_hw=WARM_UP_IMAGE_HW, max_hands=None):
+    def warm_up(self, image_hw=WARM_UP_IMAGE_HW, max_hands=None, frames=1):
         """
         Run every stage once so the first real frame does not pay library initialisation.
 
-        Letterboxes and detects on a blank ``image_hw`` frame (the letterbox shape, hence the
-        detector's compiled graph, depends on the image size: pass the camera's), then runs
-        the reconstructor at every batch bucket up to ``max_hands`` (default: the pipeline's)
-        with ``compile=True``, or at batch 1 otherwise (kernel selection, cuDNN/cuBLAS
-        handles, allocator pools). Returns the seconds it took.
+        Letterboxes and detects on blank ``image_hw`` frames (the letterbox shape, hence the
+        detector's compiled graph, depends on the image size: pass the camera's), with
+        ``compile=True`` for every batch of 1 to ``frames`` frames (one per camera: each frame
+        count is a graph of its own), then runs the reconstructor at every batch bucket up to
+        ``frames`` x ``max_hands`` crops (default: the pipeline's max_hands), or at batch 1
+        without compiling (kernel selection, cuDNN/cuBLAS handles, allocator pools). Returns
+        the seconds it took.
         """
         start = time.perf_counter()
-        frame = np.zeros(tuple(image_hw) + (3,), dtype=np.uint8)
-        self._detect_frames([frame_to_tensor(frame, self.device)])
-        limit = self.max_hands if max_hands is None else int(max_hands)
+        frame = frame_to_tensor(np.zeros(tuple(image_hw) + (3,), dtype=np.uint8), self.device)
+        frames = max(1, int(frames)) if self.compiled else 1
+        for count in range(1, frames + 1):
+            self._detect_frames([frame] * count)
+        limit = (self.max_hands if max_hands is None else int(max_hands)) * frames
         sizes = sorted({self._batch_size(n) for n in range(1, limit + 1)}) if self.compiled \
             else [1]
         crop = self.reconstructor.crop_size
@@ -173,20 +179,22 @@ class HandPipeline:
             with torch.inference_mode():
                 outputs = self._network(crops)
                 to_host(outputs['pred_vertices'][:1, :1])
-        self.graphs.warmed_up(image_hw, sizes)
+        self.graphs.warmed_up(image_hw, sizes, frames)
         return time.perf_counter() - start
 
-    def prepare_for(self, image_hw):
+    def prepare_for(self, image_hw, frames=1):
         """
-        Warm up for frames of ``image_hw`` unless done: seconds spent (0.0: nothing to do).
+        Warm up for batches of up to ``frames`` frames of ``image_hw`` unless done.
 
-        With ``compile=True`` the detector's graph depends on the image size: the node calls
-        this for each camera's size before its first frame (on its worker thread, so the node
-        stays responsive); without compiling there is nothing to prepare.
+        With ``compile=True`` the detector's graph depends on the image size and on the number
+        of frames in a batch: the node calls this for each camera's size with its number of
+        cameras before the first frame (on its worker thread, so the node stays responsive);
+        without compiling there is nothing to prepare. Returns the seconds spent (0.0: nothing
+        to do).
         """
-        if not self.graphs.needs_warm_up(image_hw):
+        if not self.graphs.needs_warm_up(image_hw, frames):
             return 0.0
-        return self.warm_up(image_hw, max([self.max_hands] + list(self.graphs.buckets)))
+        return self.warm_up(image_hw, self.max_hands, frames)
 
     def detect(self, image_bgr):
         """
@@ -255,7 +263,7 @@ class HandPipeline:
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
         frames = [frame_to_tensor(image, self.device) for image in images]
         for frame in frames:
-            self.graphs.check_image(tuple(frame.shape[:2]))
+            self.graphs.check_image(tuple(frame.shape[:2]), len(frames))
         batch = []
         for frame, found, camera_matrix, depth, choose_sides in zip(
                 frames, self._detect_frames(frames), camera_matrices, depths, sides):
@@ -279,11 +287,7 @@ class HandPipeline:
         """Return the static bucket a batch of ``count`` crops is padded to (compile=True)."""
         if not self.compiled:
             return count
-        for bucket in BATCH_BUCKETS:
-            if count <= bucket:
-                return bucket
-        step = BATCH_BUCKETS[-1]
-        return -(-count // step) * step
+        return 1 << max(0, int(count) - 1).bit_length()
 
     def _detect_frames(self, images):
         """Detect in every frame at once; one copy brings all tables down: a dict per frame."""

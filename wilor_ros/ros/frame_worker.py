@@ -182,7 +182,7 @@ class FrameWorker:
         self.hand_stream.configure_tracking(tracking_options(settings))
         for size in sorted({job.image.shape[:2] for job in jobs}):
             # With compile, each camera's size gets its graphs before its first frame runs.
-            seconds = pipeline.prepare_for(size)
+            seconds = pipeline.prepare_for(size, frames=len(self.streams))
             if seconds:
                 self.logger.info(f'graphs ready for {size[1]}x{size[0]} images in '
                                  f'{seconds:.1f} s')
