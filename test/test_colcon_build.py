@@ -52,8 +52,8 @@ def test_colcon_workspace_build(tmp_path):
 
     install = tmp_path / 'install'
     executables = sorted(p.name for p in (install / 'wilor_ros' / 'lib' / 'wilor_ros').iterdir())
-    assert executables == ['wilor-download', 'wilor-infer', 'wilor_node', 'wilor_rviz',
-                           'wilor_source']
+    assert executables == ['wilor-download', 'wilor-export', 'wilor-infer', 'wilor_node',
+                           'wilor_rviz', 'wilor_source']
     share = install / 'wilor_ros' / 'share' / 'wilor_ros'
     for name in ('package.xml', 'launch/wilor.launch.py', 'config/wilor.yaml',
                  'config/wilor.rviz', 'config/fastdds.xml', 'config/bag_play_qos.yaml'):

@@ -134,7 +134,7 @@ class HandStream:
 
     @property
     def trackers(self):
-        """The trackers by camera name (made so far)."""
+        """Return the trackers by camera name (made so far)."""
         return dict(self._trackers)
 
     def tracker(self, camera):

@@ -69,7 +69,9 @@ def main():
     node = WilorNode()
     try:
         bring_up(node)
+        # The worker runs batches through the node's hand stream (wilor_ros.hand_stream).
         node.pipeline = HangingPipeline(node.pipeline, args.good, release)
+        node.hand_stream.pipeline = node.pipeline
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
