@@ -252,6 +252,8 @@ def main(args=None):
     # a second SIGINT after the terminal's), also while a webcam or a video is being opened.
     stop = StopSignals()
     rclpy.init(args=args)
+    # Made before a stop can arrive (see wilor_node.main): spin_once would build it lazily.
+    rclpy.get_global_executor()
     node = None
     status = 0
     try:

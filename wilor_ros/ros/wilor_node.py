@@ -346,6 +346,9 @@ def main(args=None):
         print(f'[FATAL] [wilor_node]: invalid --ros-args: {ros_arguments_problem(error)}',
               file=sys.stderr)
         return 2
+    # Made now, before a stop can arrive: rclpy.spin would build it lazily, and a stop raised
+    # inside the executor's constructor leaves a half-made executor whose __del__ fails loudly.
+    rclpy.get_global_executor()
     logger = rclpy.logging.get_logger('wilor_node')
     node = None
     status = 0
