@@ -34,13 +34,14 @@ the official code. The pixel work has two implementations, chosen by where the f
   interpolating every tap in float64 costs 2-3 ms per hand on the CPU, OpenCV about 0.4 ms.
 * Frame on a GPU: batched torch on the frame's device, so the frame is uploaded once and no
   pixel comes back to the host. Left hands mirror the sampling coordinates instead of the
-  image, the blur runs only on the part of the image that a blurred crop reads, and the
-  sampling reproduces OpenCV 5's warpAffine arithmetic (see :func:`_uint8_taps` and
-  :func:`_fixed_point_taps`).
+  image. Sharp crops reproduce OpenCV 5's 8-bit warpAffine arithmetic (one gather for all
+  hands of all frames, :mod:`wilor_ros.opencv_warp_torch`); blurred crops (blur and warp
+  composed into two matrix products with static shapes) follow its float64 path
+  (:mod:`wilor_ros.blurred_crops`).
 
 The sharp crops of both paths are the same to the last bit (OpenCV >= 4.11; the parity
 fixture's crops exactly). Blurred crops differ from the official float64 whole-image blur
-by the float32 rounding of the blur only, below 1e-4 grey levels.
+by float32 rounding only, below 1e-3 grey levels (``test/test_crops.py``).
 """
 
 import functools
@@ -49,13 +50,14 @@ import cv2
 import numpy as np
 import torch
 
+from wilor_ros.blurred_crops import (cut_blurred_crops, padded_count, plan_blurred_crop,
+                                     weights_width)
 from wilor_ros.camera import CROP_SIZE
 # crop_geometry and blur_sigma are part of this module's API (crop_hands' geometry).
 from wilor_ros.crop_geometry import (blur_sigma, crop_geometry, crop_matrix,  # noqa: F401
                                      IMAGE_MEAN, IMAGE_STD)
 from wilor_ros.crops_opencv import crops_opencv
-from wilor_ros.opencv_warp_torch import (cut_blurred_warp, flat_row_taps, plan_blurred_warp,
-                                         sample_taps, sampling_plan)
+from wilor_ros.opencv_warp_torch import flat_row_taps, sample_taps, sampling_plan
 from wilor_ros.transfers import host_array, upload
 
 
@@ -129,8 +131,7 @@ def plan_crops(center, size, right, image_hw, crop_size=CROP_SIZE, frame_index=N
                 for n in range(count)]
     packed = _PackedPlan()
     sharp = np.flatnonzero(sigma == 0)
-    plan = {'count': count, 'crop_size': crop_size, 'sharp': sharp, 'blurred': [],
-            'packed': packed}
+    plan = {'count': count, 'crop_size': crop_size, 'sharp': sharp, 'packed': packed}
     if len(sharp):
         plans = np.stack([sampling_plan(inverses[n], flips[n], frame_hws[frame_index[n]],
                                         crop_size) for n in sharp])
@@ -141,15 +142,47 @@ def plan_crops(center, size, right, image_hw, crop_size=CROP_SIZE, frame_index=N
         plan['sharp_plans'] = packed.add(plans)
         if 0 < len(sharp) < count:
             plan['sharp_index'] = packed.add(sharp)
-    for n in np.flatnonzero(sigma > 0):
-        blurred = plan_blurred_warp(inverses[n], flips[n], frame_hws[frame_index[n]], sigma[n],
-                                    crop_size)
-        if blurred is not None:
-            window, plans, rows = blurred
-            blurred = (int(frame_index[n]), window, float(sigma[n]), packed.add(plans),
-                       packed.add(rows))
-        plan['blurred'].append((int(n), blurred))
+    plan['blurred'] = [_plan_blurred_group(packed, hands, inverses, flips, sigma, frame_index,
+                                           frame_hws, crop_size)
+                       for hands in _blurred_groups(sigma, frame_index, frame_hws)]
     return plan
+
+
+def _blurred_groups(sigma, frame_index, frame_hws):
+    """Group the blurred crops by their frame's size: one static computation per size."""
+    blurred = np.flatnonzero(sigma > 0)
+    sizes = [frame_hws[frame_index[n]] for n in blurred]
+    return [blurred[[size == hw for size in sizes]] for hw in dict.fromkeys(sizes)]
+
+
+def _plan_blurred_group(packed, hands, inverses, flips, sigma, frame_index, frame_hws,
+                        crop_size):
+    """
+    Pack the plans of the blurred crops ``hands`` of frames of one size, padded to a bucket.
+
+    The padding crops have all weights 0 (they come out black) and are written to a scratch
+    row, so the device work has the same shapes for 3 or 4 blurred hands, wherever they are
+    (see :mod:`wilor_ros.blurred_crops`).
+    """
+    image_hw = frame_hws[frame_index[hands[0]]]
+    # Every frame of that size, whether it has a blurred hand or not: a static stack.
+    frames = [index for index, hw in enumerate(frame_hws) if hw == image_hw]
+    width = weights_width(image_hw, crop_size, sigma[hands])
+    count = padded_count(len(hands))
+    rows = np.zeros((count, crop_size, 1 + width))
+    columns = np.zeros((count, 2, crop_size, 1 + width))
+    grid = np.zeros((count, crop_size))
+    for slot, n in enumerate(hands):
+        rows[slot], columns[slot], grid[slot] = plan_blurred_crop(
+            inverses[n], flips[n], image_hw, sigma[n], crop_size, width)
+    # Padding crops read the group's first frame and go to the scratch row (index count).
+    local_frame = np.zeros(count)
+    local_frame[:len(hands)] = [frames.index(index) for index in frame_index[hands]]
+    target = np.full(count, -1.0)
+    target[:len(hands)] = hands
+    return {'frames': frames, 'rows': packed.add(rows), 'columns': packed.add(columns),
+            'grid': packed.add(grid), 'frame_index': packed.add(local_frame),
+            'target': packed.add(target)}
 
 
 def cut_crops(frames, plan):
@@ -167,7 +200,8 @@ def cut_crops(frames, plan):
     uploaded = plan['packed'].upload(device)
     values = None
     if len(plan['sharp']) < count:
-        values = torch.zeros((count, crop_size, crop_size, 3), dtype=torch.float64,
+        # One scratch row past the end takes the padding crops of the blurred groups.
+        values = torch.zeros((count + 1, crop_size, crop_size, 3), dtype=torch.float64,
                              device=device)
     if len(plan['sharp']):
         pixels = torch.cat([frame.reshape(-1, 3) for frame in frames]) if len(frames) > 1 \
@@ -179,11 +213,15 @@ def cut_crops(frames, plan):
         else:
             values = values.index_copy(0, uploaded[plan['sharp_index']].long(),
                                        crops.double())
-    for n, blurred in plan['blurred']:
-        if blurred is not None:
-            index, window, sigma, plans, rows = blurred
-            values[n] = cut_blurred_warp(frames[index], window, sigma, uploaded[plans],
-                                         uploaded[rows])
+    for group in plan['blurred']:
+        group_frames = torch.stack([frames[index] for index in group['frames']])
+        crops = cut_blurred_crops(group_frames, uploaded[group['frame_index']],
+                                  uploaded[group['rows']], uploaded[group['columns']],
+                                  uploaded[group['grid']])
+        # Padding crops (target -1) land on the scratch row.
+        target = uploaded[group['target']].long().remainder(count + 1)
+        values = values.index_copy(0, target, crops)
+    values = values[:count]
     # BGR -> RGB, HWC -> CHW; normalised in float64 then cast, as the official numpy code.
     mean, std = _normalisation_constants(device)
     img = ((values.flip(-1).double() - mean) / std).float()

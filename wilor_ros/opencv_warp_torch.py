@@ -13,21 +13,20 @@
 # limitations under the License.
 
 """
-OpenCV's ``warpAffine`` and scipy's Gaussian blur, reproduced in batched torch.
+OpenCV's ``warpAffine`` and scipy's Gaussian kernel, reproduced for batched torch.
 
 The GPU path of :mod:`wilor_ros.crops` cuts hands out of a frame that lives on the device, so
 the frame is uploaded once and no pixel comes back to the host. To keep that path identical to
 the official crops (which call OpenCV on the host), the sampling reproduces OpenCV 5's
-``warpAffine`` arithmetic: the 8-bit path's float32 coordinates (:func:`_uint8_taps`) and the
-float64 path's fixed-point taps (:func:`_fixed_point_taps`); the blur uses scipy.ndimage's
-kernel (:func:`gaussian_kernel`). A sampling *plan* is a (12, S, S) array per crop: the two
-row taps, their weights, the two column taps, their weights and validity (see
-:func:`sampling_plan`).
+``warpAffine`` arithmetic: the 8-bit path's float32 coordinates (:func:`_uint8_taps`) for sharp
+crops, and the float64 path's fixed-point taps (:func:`fixed_point_taps`) and scipy.ndimage's
+kernel (:func:`gaussian_kernel`) for blurred ones (:mod:`wilor_ros.blurred_crops`). A sharp
+crop's sampling *plan* is a (10, S) array: the two row taps, their validity, the two column
+taps, their validity and the two fractions (see :func:`sampling_plan`).
 """
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 # skimage.filters.gaussian defaults (scipy.ndimage.gaussian_filter, mode 'nearest').
@@ -80,7 +79,7 @@ def fixed_point_column_starts(inverse, crop_size):
     return np.rint((inverse[0, 1] * rows + inverse[0, 2]) * 1024).astype(np.int64)
 
 
-def _fixed_point_taps(inverse, crop_size, axis, column_start=0):
+def fixed_point_taps(inverse, crop_size, axis, column_start=0):
     """
     First tap and fraction of OpenCV's fixed-point ``warpAffine`` (its float64-image path).
 
@@ -108,21 +107,17 @@ def _axis_taps(first, extent, flip):
     return np.clip(taps, 0, extent - 1), valid
 
 
-def sampling_plan(inverse, flip, image_hw, crop_size, column_start=None):
+def sampling_plan(inverse, flip, image_hw, crop_size):
     """
-    One hand's sampling plan as a (10, crop_size) float64 array (one upload for all hands).
+    One sharp crop's sampling plan, (10, crop_size) float64 (one upload for all hands).
 
-    Rows: the two row taps, their validity, the two column taps, their validity, the column
-    fraction alpha and the row fraction beta (taps are clamped; validity says which read 0).
-    ``column_start`` None: OpenCV's 8-bit path; else its fixed-point path with that start.
+    OpenCV's 8-bit path. Rows: the two row taps, their validity, the two column taps, their
+    validity, the column fraction alpha and the row fraction beta (taps are clamped; validity
+    says which read 0).
     """
     height, width = image_hw
-    if column_start is None:
-        col_first, alpha = _uint8_taps(inverse[0, 0], inverse[0, 2], crop_size, 'x')
-        row_first, beta = _uint8_taps(inverse[1, 1], inverse[1, 2], crop_size, 'y')
-    else:
-        col_first, alpha = _fixed_point_taps(inverse, crop_size, 'x', column_start)
-        row_first, beta = _fixed_point_taps(inverse, crop_size, 'y')
+    col_first, alpha = _uint8_taps(inverse[0, 0], inverse[0, 2], crop_size, 'x')
+    row_first, beta = _uint8_taps(inverse[1, 1], inverse[1, 2], crop_size, 'y')
     cols, col_valid = _axis_taps(col_first, width, flip)
     rows, row_valid = _axis_taps(row_first, height, False)
     return np.concatenate((rows, row_valid, cols, col_valid, alpha[None], beta[None])
@@ -178,80 +173,3 @@ def sample_taps(pixels, plan, round_to_uint8, all_inside=False):
     del p10, p11
     out = torch.addcmul(top.double(), beta, bottom.sub_(top).double()).float()
     return torch.round_(out) if round_to_uint8 else out.double()
-
-
-def blur_window(plan, sigma, image_hw):
-    """
-    Pixels a blurred crop reads, plus the kernel radius: (r0, r1, c0, c1), or None if none.
-
-    ``plan`` (10, N): the taps of :func:`sampling_plan`, one or more plans side by side.
-    Blurring only this window is equivalent, on the pixels read, to the official whole-image
-    ``skimage.filters.gaussian`` (mode 'nearest' = replicate the image border): the replicate
-    padding applied here is only wrong within one radius of a window edge that is not an
-    image edge, and those pixels are never read. Host arithmetic on the host plan.
-    """
-    height, width = image_hw
-    rows, row_valid = plan[0:2].astype(np.int64), plan[2:4] > 0.5
-    cols, col_valid = plan[4:6].astype(np.int64), plan[6:8] > 0.5
-    if not (row_valid.any() and col_valid.any()):
-        return None
-    _, radius = gaussian_kernel(sigma)
-    r0 = max(int(rows[row_valid].min()) - radius, 0)
-    r1 = min(int(rows[row_valid].max()) + radius + 1, height)
-    c0 = max(int(cols[col_valid].min()) - radius, 0)
-    c1 = min(int(cols[col_valid].max()) + radius + 1, width)
-    return r0, r1, c0, c1
-
-
-def blur_region(frame, window, sigma):
-    """Blur ``frame[r0:r1, c0:c1]`` (float32, replicate border) on the frame's device."""
-    r0, r1, c0, c1 = window
-    weights, radius = gaussian_kernel(sigma)
-    region = frame[r0:r1, c0:c1].float()
-    # Separable correlation as a few shifted multiply-adds (faster than a depthwise conv2d);
-    # the weights are Python floats, so nothing is uploaded.
-    padded = F.pad(region.permute(2, 0, 1)[None], (radius, radius, radius, radius),
-                   mode='replicate')[0].permute(1, 2, 0)
-    rows = sum(float(w) * padded[k:k + r1 - r0] for k, w in enumerate(weights))
-    return sum(float(w) * rows[:, k:k + c1 - c0] for k, w in enumerate(weights)).contiguous()
-
-
-def plan_blurred_warp(inverse, flip, image_hw, sigma, crop_size):
-    """
-    Host plan of one blurred crop: (window, plans (G, 10, S), rows (G, S) float64) or None.
-
-    OpenCV's float64 path can use two column grids (see :func:`fixed_point_column_starts`):
-    one plan per grid, ``rows`` marks the output rows each grid serves. Plans are relative to
-    the blurred window. None when the crop reads no image pixel (it is all zero).
-    """
-    starts = fixed_point_column_starts(inverse, crop_size)
-    groups = np.unique(starts)
-    plans = np.stack([sampling_plan(inverse, flip, image_hw, crop_size, start)
-                      for start in groups])
-    window = blur_window(np.concatenate(list(plans), axis=1), sigma, image_hw)
-    if window is None:
-        return None
-    r0, r1, c0, c1 = window
-    plans[:, 0:2] -= r0
-    plans[:, 4:6] -= c0
-    # Taps outside the window are invalid taps, clamped to stay in bounds.
-    plans[:, 0:2] = np.clip(plans[:, 0:2], 0, r1 - r0 - 1)
-    plans[:, 4:6] = np.clip(plans[:, 4:6], 0, c1 - c0 - 1)
-    flat_row_taps(plans, c1 - c0)
-    rows = (starts[None, :] == groups[:, None]).astype(np.float64)
-    return window, plans, rows
-
-
-def cut_blurred_warp(frame, window, sigma, plans, rows):
-    """Blurred crop (S, S, 3) float64 on the frame's device from its uploaded plan."""
-    region = blur_region(frame, window, sigma)
-    pixels = region.reshape(-1, region.shape[2])
-    values = None
-    for group in range(plans.shape[0]):
-        crop = sample_taps(pixels, plans[group:group + 1], round_to_uint8=False)[0]
-        if values is None:
-            values = crop
-        else:
-            # The rows past the rounding tie use the other column grid.
-            values = torch.where(rows[group][:, None, None] > 0.5, crop, values)
-    return values
