@@ -31,7 +31,7 @@ after every camera is tracked, so a step sees all cameras of the batch.
 
 import dataclasses
 import functools
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -154,6 +154,33 @@ class HandStream:
         failed network run); the trackers are then unchanged.
         """
         frames = list(frames)
+        found = self.pipeline.process_batch(compute_vertices=compute_vertices,
+                                            **self._pipeline_batch(frames))
+        return self._after_pipeline(frames, found)
+
+    def process_stream(self, batches: Iterable[Sequence[CameraFrame]],
+                       compute_vertices: bool = True) -> Iterator[List[CameraHands]]:
+        """
+        Run a sequence of batches, each batch's detector overlapping the previous one's rest.
+
+        Yields what :meth:`process` returns for each batch, in order (offline inputs, where the
+        next frames are already there: :meth:`wilor_ros.pipeline.HandPipeline.process_stream`).
+        Each batch's trackers and after-tracking steps run before the next batch's sides are
+        decided, as with :meth:`process` called batch by batch.
+        """
+        taken = []
+
+        def pipeline_batches():
+            for frames in batches:
+                frames = list(frames)
+                taken.append(frames)
+                yield self._pipeline_batch(frames)
+
+        for found in self.pipeline.process_stream(pipeline_batches(), compute_vertices):
+            yield self._after_pipeline(taken.pop(0), found)
+
+    def _pipeline_batch(self, frames):
+        """Return the pipeline's arguments for ``frames``: images, matrices, depths, sides."""
         trackers = [self.tracker(frame.camera) for frame in frames]
         cameras = [frame.camera for frame in frames if self.tracking is not None]
         if len(set(cameras)) != len(cameras):
@@ -164,12 +191,15 @@ class HandStream:
         sides = [None if tracker is None
                  else functools.partial(tracker.resolve_sides, stamp=frame.stamp)
                  for frame, tracker in zip(frames, trackers)]
-        found = self.pipeline.process_batch(
-            [frame.image for frame in frames], [frame.camera_matrix for frame in frames],
-            compute_vertices=compute_vertices, depths=[frame.depth for frame in frames],
-            sides=sides)
+        return {'images': [frame.image for frame in frames],
+                'camera_matrices': [frame.camera_matrix for frame in frames],
+                'depths': [frame.depth for frame in frames], 'sides': sides}
+
+    def _after_pipeline(self, frames, found):
+        """Track each frame's hands, run the after-tracking steps; one CameraHands per frame."""
         results = []
-        for frame, tracker, hands in zip(frames, trackers, found):
+        for frame, hands in zip(frames, found):
+            tracker = self.tracker(frame.camera)
             raw = hands
             if tracker is not None:
                 hands = tracker.update(hands, frame.stamp)

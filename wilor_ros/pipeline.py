@@ -38,8 +38,10 @@ hands) and the detector and reconstructor run through ``torch.compile(mode='redu
 loading both networks onto a device: :mod:`wilor_ros.loading`.
 """
 
+import contextlib
 import dataclasses
 import time
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
@@ -52,8 +54,9 @@ from wilor_ros.finite import split_finite
 from wilor_ros.frame_hands import checked_depth, FrameHands
 from wilor_ros.graph_book import compile_options, GraphBook
 from wilor_ros.options import check_thresholds, DEFAULT_MAX_HANDS
-from wilor_ros.postprocess import hand_results_from_host, outputs_to_host
+from wilor_ros.postprocess import hand_results_from_host, pack_outputs, unpack_outputs
 from wilor_ros.skeleton import NUM_JOINTS
+from wilor_ros.streams import DetectionStream
 from wilor_ros.transfers import host_array, to_host
 
 # Static batch sizes with compile=True: powers of two (these, then 16, 32, ...). Each bucket is
@@ -255,18 +258,62 @@ class HandPipeline:
         per image, see the class. Returns one list of HandResult per image. The detections of
         all frames come down in one copy and all results in another.
         """
+        return self._collect(self._launch(self._start(images, camera_matrices, depths, sides),
+                                          compute_vertices))
+
+    def process_stream(self, batches, compute_vertices=True):
+        """
+        Process a sequence of batches, the detector of each overlapping the previous one's rest.
+
+        ``batches``: an iterable of dicts of :meth:`process_batch`'s arguments (``images``, and
+        optionally ``camera_matrices``, ``depths``, ``sides``); yields :meth:`process_batch`'s
+        result for each, in order, equal to it. On a GPU, batch t+1 is uploaded and detected on
+        a second CUDA stream (:class:`~wilor_ros.streams.DetectionStream`) while batch t's
+        crops and reconstructor run: the host launches batch t's reconstruction, then batch
+        t+1's detection, and only then waits for batch t's results. Each batch still costs 2
+        host waits. Latency: a batch's results come one detector pass later than alone at
+        most (its own reconstruction is queued after the next batch's detection has been
+        launched, not run). ``sides`` callables are called after the previous batch's
+        results were yielded, so a tracker that updates on them decides the next batch's
+        sides (:meth:`wilor_ros.hand_stream.HandStream.process_stream`).
+        """
+        stream = DetectionStream(self.device)
+        launched = None
+        for batch in batches:
+            detected = self._start(stream=stream, **batch)
+            if launched is not None:
+                yield self._collect(launched)
+            launched = self._launch(detected, compute_vertices)
+        if launched is not None:
+            yield self._collect(launched)
+
+    def _start(self, images, camera_matrices=None, depths=None, sides=None, stream=None):
+        """Upload the frames and queue their detection (on ``stream``'s side stream); no wait."""
         count = len(images)
         camera_matrices = _per_image(camera_matrices, count, 'camera matrices')
         depths = _per_image(depths, count, 'depth images')
         sides = _per_image(sides, count, 'side choosers')
         depths = [checked_depth(depth, tuple(image.shape), camera_matrix)
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
-        frames = [frame_to_tensor(image, self.device) for image in images]
-        for frame in frames:
-            self.graphs.check_image(tuple(frame.shape[:2]), len(frames))
+        with stream.running() if stream is not None else contextlib.nullcontext():
+            frames = [frame_to_tensor(image, self.device) for image in images]
+            for frame in frames:
+                self.graphs.check_image(tuple(frame.shape[:2]), len(frames))
+            table = self._detection_table(frames)
+            event = None
+            if stream is not None and table is not None:
+                table, event = stream.table_to_host(table)
+        return _Detected(frames, table, event, camera_matrices, depths, sides)
+
+    def _launch(self, detected, compute_vertices):
+        """Wait for the detections (wait 1), plan and queue the crops and the reconstructor."""
+        if detected.event is not None:
+            detected.event.synchronize()
+            DetectionStream.hand_over(detected.event, detected.frames)
         batch = []
         for frame, found, camera_matrix, depth, choose_sides in zip(
-                frames, self._detect_frames(frames), camera_matrices, depths, sides):
+                detected.frames, _split_table(detected.table), detected.camera_matrices,
+                detected.depths, detected.sides):
             is_right = found['is_right']
             if choose_sides is not None:
                 is_right = np.asarray(choose_sides(found['boxes'], found['scores'], is_right),
@@ -274,7 +321,7 @@ class HandPipeline:
             batch.append(FrameHands.of(frame, found['boxes'], found['scores'], is_right,
                                        found['keypoint_confidence'], self.rescale_factor,
                                        self.reconstructor.crop_size, camera_matrix, depth))
-        return self._reconstruct(batch, compute_vertices)
+        return self._launch_reconstruction(batch, compute_vertices)
 
     def camera_intrinsics(self, camera_matrix, width, height):
         """Intrinsics from a camera matrix, or WiLoR's heuristic for a W x H image when None."""
@@ -291,24 +338,19 @@ class HandPipeline:
 
     def _detect_frames(self, images):
         """Detect in every frame at once; one copy brings all tables down: a dict per frame."""
+        return _split_table(self._detection_table(images))
+
+    def _detection_table(self, images):
+        """Queue the detector for all frames: one (N, T, 7 + K) device table, or None if none."""
         if not len(images):
-            return []
+            return None
         found = self.detector.detect_batch(images, conf=self.conf, iou=self.iou,
                                            max_det=self.max_hands)
-        # One (N, T, 7 + K) table: valid, box, score, side, keypoint confidences.
-        table = torch.cat((found['valid'][..., None].float(), found['boxes'].float(),
-                           found['scores'][..., None].float(),
-                           found['is_right'][..., None].float(),
-                           found['keypoints'][..., 2].float()), dim=-1)
-        detections = []
-        for rows in to_host(table):
-            rows = rows[rows[:, 0] > 0.5]
-            detections.append({'boxes': np.ascontiguousarray(rows[:, 1:5], dtype=np.float32),
-                               'scores': rows[:, 5].astype(np.float32),
-                               'is_right': rows[:, 6] > 0.5,
-                               'keypoint_confidence': np.ascontiguousarray(
-                                   rows[:, 7:], dtype=np.float32)})
-        return detections
+        # One table: valid, box, score, side, keypoint confidences.
+        return torch.cat((found['valid'][..., None].float(), found['boxes'].float(),
+                          found['scores'][..., None].float(),
+                          found['is_right'][..., None].float(),
+                          found['keypoints'][..., 2].float()), dim=-1)
 
     def _run_network(self, crops):
         """Run the reconstructor on a batch, padded to its static bucket when compiled."""
@@ -323,11 +365,15 @@ class HandPipeline:
 
     def _reconstruct(self, batch, compute_vertices):
         """Crop every hand of every frame, run one reconstruction, split it per frame."""
-        counts = [len(hands) for hands in batch]
-        if not sum(counts):
-            return [[] for _ in batch]
+        return self._collect(self._launch_reconstruction(batch, compute_vertices))
+
+    def _launch_reconstruction(self, batch, compute_vertices):
+        """Queue the crops and the reconstructor for every hand of every frame; no wait."""
+        launched = _Launched(batch, [len(hands) for hands in batch], compute_vertices)
+        if not sum(launched.counts):
+            return launched
         crops = cut_hand_crops([hands.frame for hands in batch],
-                               np.repeat(np.arange(len(batch)), counts),
+                               np.repeat(np.arange(len(batch)), launched.counts),
                                np.concatenate([hands.center for hands in batch]),
                                np.concatenate([hands.size for hands in batch]),
                                np.concatenate([hands.is_right for hands in batch]),
@@ -335,15 +381,22 @@ class HandPipeline:
         outputs = self._run_network(crops.to(self.device))
         # Depth fusion places the mesh, so it needs the vertices even when not published.
         needs_vertices = compute_vertices or any(hands.depth is not None for hands in batch)
-        host = outputs_to_host(outputs, needs_vertices)
+        launched.outputs, launched.layout = pack_outputs(outputs, needs_vertices)
+        return launched
+
+    def _collect(self, launched):
+        """Bring the results down in one copy (wait 2) and split them per frame."""
+        if launched.outputs is None:
+            return [[] for _ in launched.batch]
+        host = unpack_outputs(to_host(launched.outputs), launched.layout)
         results, start = [], 0
-        for hands, count in zip(batch, counts):
+        for hands, count in zip(launched.batch, launched.counts):
             if count == 0:
                 results.append([])
                 continue
             part = {key: value[start:start + count] for key, value in host.items()}
             start += count
-            results.append(self._hand_results(hands, part, compute_vertices))
+            results.append(self._hand_results(hands, part, launched.compute_vertices))
         return results
 
     def _hand_results(self, hands, outputs, compute_vertices):
@@ -365,6 +418,44 @@ class HandPipeline:
         results, dropped = split_finite(results)
         self.non_finite_hands += dropped
         return results
+
+
+@dataclasses.dataclass
+class _Detected:
+    """A batch whose detection is queued: frames on the device, the table (or its copy)."""
+
+    frames: List[torch.Tensor]
+    table: Optional[torch.Tensor]
+    event: Any  # torch.cuda.Event when the table is being copied on the side stream
+    camera_matrices: list
+    depths: list
+    sides: list
+
+
+@dataclasses.dataclass
+class _Launched:
+    """A batch whose reconstruction is queued: what :meth:`HandPipeline._collect` needs."""
+
+    batch: List[FrameHands]
+    counts: List[int]
+    compute_vertices: bool
+    outputs: Optional[torch.Tensor] = None
+    layout: Optional[list] = None
+
+
+def _split_table(table):
+    """One dict of numpy arrays per frame from the (N, T, 7 + K) detections table (one copy)."""
+    if table is None:
+        return []
+    detections = []
+    for rows in to_host(table):
+        rows = rows[rows[:, 0] > 0.5]
+        detections.append({'boxes': np.ascontiguousarray(rows[:, 1:5], dtype=np.float32),
+                           'scores': rows[:, 5].astype(np.float32),
+                           'is_right': rows[:, 6] > 0.5,
+                           'keypoint_confidence': np.ascontiguousarray(rows[:, 7:],
+                                                                       dtype=np.float32)})
+    return detections
 
 
 def _per_image(values, count, what):

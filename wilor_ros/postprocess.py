@@ -100,6 +100,17 @@ def outputs_to_host(outputs, compute_vertices=True):
     keypoints_3d (B, 21, 3), keypoints_2d (B, 21, 2), vertices (B, 778, 3) when
     ``compute_vertices``. The rotation conversion runs on the outputs' device first.
     """
+    flat, layout = pack_outputs(outputs, compute_vertices)
+    return unpack_outputs(to_host(flat), layout)
+
+
+def pack_outputs(outputs, compute_vertices=True):
+    """
+    Return the outputs :func:`outputs_to_host` brings down as one (B, F) float64 device tensor.
+
+    And its layout (for :func:`unpack_outputs`): device work only, no wait, so a caller can
+    queue more work before the copy (:meth:`wilor_ros.pipeline.HandPipeline.process_stream`).
+    """
     rotations = torch.cat((outputs['global_orient'], outputs['hand_pose']), dim=1).double()
     count = rotations.shape[0]
     parts = {
@@ -110,12 +121,17 @@ def outputs_to_host(outputs, compute_vertices=True):
     }
     if compute_vertices:
         parts['vertices'] = outputs['pred_vertices']
-    flat = to_host(torch.cat([value.detach().double().reshape(count, -1)
-                              for value in parts.values()], dim=1))
+    flat = torch.cat([value.detach().double().reshape(count, -1) for value in parts.values()],
+                     dim=1)
+    return flat, [(key, tuple(value.shape[1:])) for key, value in parts.items()]
+
+
+def unpack_outputs(flat, layout):
+    """Split the host copy of :func:`pack_outputs`' tensor into its named float64 arrays."""
     host, start = {}, 0
-    for key, value in parts.items():
-        size = int(np.prod(value.shape[1:]))
-        host[key] = flat[:, start:start + size].reshape((count,) + tuple(value.shape[1:]))
+    for key, shape in layout:
+        size = int(np.prod(shape))
+        host[key] = flat[:, start:start + size].reshape((flat.shape[0],) + shape)
         start += size
     return host
 

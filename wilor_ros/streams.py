@@ -1,0 +1,66 @@
+# Copyright 2026 The wilor_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A second CUDA stream for the detector, so that it can run while the reconstructor runs.
+
+:meth:`wilor_ros.pipeline.HandPipeline.process_stream` uploads and detects batch t+1 on
+:class:`DetectionStream` while batch t's reconstructor runs on the current stream. The tables
+come down with an asynchronous copy into pinned memory and an event; the current stream waits
+for that event before it reads batch t+1's frames (the crops), and the frames are marked as used
+by it so the caching allocator cannot hand their memory out early. Without CUDA (the CPU, the
+tests' simulated GPU) every call runs in order on the one stream, with the same results.
+"""
+
+import contextlib
+
+import torch
+
+
+class DetectionStream:
+    """The detector's side stream on ``device`` (None: no CUDA, everything in order)."""
+
+    def __init__(self, device):
+        device = torch.device(device)
+        usable = device.type == 'cuda' and torch.cuda.is_available()
+        self.stream = torch.cuda.Stream(device) if usable else None
+
+    def running(self):
+        """Return a context in which queued work goes to the side stream."""
+        return torch.cuda.stream(self.stream) if self.stream is not None \
+            else contextlib.nullcontext()
+
+    def table_to_host(self, table):
+        """
+        Start copying ``table`` down; return (pinned host tensor, event) or (table, None).
+
+        Queue this inside :meth:`running`; the event completes when the copy has.
+        """
+        if self.stream is None:
+            return table, None
+        host = torch.empty(table.shape, dtype=table.dtype, pin_memory=True)
+        host.copy_(table, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record(self.stream)
+        return host, event
+
+    @staticmethod
+    def hand_over(event, frames):
+        """Make the current stream wait for ``event`` before it reads ``frames``."""
+        if event is None:
+            return
+        current = torch.cuda.current_stream(frames[0].device)
+        current.wait_event(event)
+        for frame in frames:
+            frame.record_stream(current)
