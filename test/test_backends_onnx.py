@@ -19,8 +19,10 @@ The fixture networks are exported once per module into a private cache (about a 
 on one core); every test reads those real files through real ONNX Runtime sessions.
 """
 
+import pathlib
 import shutil
 import sys
+import types
 
 from fixture_paths import DETECT_NPZ, DETECTOR, FIXTURES, RECONSTRUCTOR
 import numpy as np
@@ -28,7 +30,7 @@ import pytest
 import torch
 
 from wilor_ros.backends import BackendError, import_optional
-from wilor_ros.backends.engine_cache import CacheEntry
+from wilor_ros.backends.engine_cache import CacheEntry, open_with_rebuild
 from wilor_ros.backends.exported_networks import ExportedDetector
 from wilor_ros.backends.exports import CachedExports
 from wilor_ros.backends.onnxruntime_backend import OnnxRuntimeRunner, open_runner
@@ -208,7 +210,76 @@ def test_wilor_export_finds_the_cached_exports(cache, capsys):
     captured = capsys.readouterr()
     printed = captured.out.split()
     assert len(printed) == 2 and all(path.endswith('.onnx') for path in printed)
-    assert 'exporting' not in captured.err and '[2/3] detector for 384x512' in captured.err
+    # Both image sizes share the 384x512 letterbox: one detector export, two steps in all.
+    assert 'exporting' not in captured.err and '[2/2] detector for 384x512' in captured.err
     assert main(['--detector', str(DETECTOR), '--reconstructor', '/nonexistent.ckpt',
                  '--cache', str(cache)]) == 1
     assert 'reconstructor weights not found' in capsys.readouterr().err
+
+
+def test_wilor_export_lists_the_engines_it_built_not_the_whole_folder(cache, tmp_path,
+                                                                      monkeypatch, capsys):
+    """--tensorrt with an engine cache that TensorRT is faked for (no GPU here)."""
+    from wilor_ros.backends import tensorrt_backend
+    from wilor_ros.tools import export
+
+    class Engines(tensorrt_backend.EngineCache):
+        def __init__(self, trt, device, exports, cache_root=None):
+            self.trt, self.device, self.exports = trt, device, exports
+            self.gpu = {'name': 'Fake GPU', 'compute_capability': '8.7'}
+            self.folder = tmp_path / 'tensorrt'
+
+        def runner(self, network, make_onnx, precision):
+            entry = self.entry(network, make_onnx(), precision)
+            entry.path('.engine').write_bytes(b'engine')
+            return object()
+
+    (tmp_path / 'tensorrt').mkdir()
+    stale = tmp_path / 'tensorrt' / 'reconstructor-of-other-weights-fp32-b16.engine'
+    stale.write_bytes(b'old')
+    monkeypatch.setitem(sys.modules, 'tensorrt', types.SimpleNamespace(__version__='10.3.0'))
+    monkeypatch.setattr(tensorrt_backend, 'EngineCache', Engines)
+    monkeypatch.setattr(export, 'resolve_device', lambda device: 'cuda:0')
+    assert export.main(['--detector', str(DETECTOR), '--reconstructor', str(RECONSTRUCTOR),
+                        '--image-size', '480x640', '--image-size', '333x463', '--tensorrt',
+                        '--cache', str(cache)]) == 0
+    captured = capsys.readouterr()
+    engines = [path for path in captured.out.split() if path.endswith('.engine')]
+    assert len(engines) == 2 and str(stale) not in engines
+    assert all(pathlib.Path(path).read_bytes() == b'engine' for path in engines)
+    assert '[3/4] TensorRT reconstructor engine' in captured.err
+    assert '[4/4] TensorRT detector engines' in captured.err
+
+
+def test_an_error_without_a_message_is_one_line_and_a_rebuild(tmp_path, capsys):
+    made, opened = [], []
+
+    def make_entry():
+        made.append(CacheEntry(tmp_path, 'thing', {'n': 1}, 'test entry'))
+        return made[-1]
+
+    def opener(entry):
+        opened.append(entry)
+        if len(opened) == 1:
+            raise RuntimeError()  # some runtimes raise without a message
+        return 'session'
+
+    assert open_with_rebuild(make_entry, opener, 'thing')[0] == 'session'
+    assert len(made) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and 'unusable (thing: RuntimeError)' in lines[0]
+
+
+def test_tensorrt_phase_lines_are_said_for_top_level_phases(capsys):
+    from wilor_ros.backends.tensorrt_backend import _progress_monitor
+
+    class Monitor:
+        def __init__(self):
+            pass
+
+    monitor = _progress_monitor(types.SimpleNamespace(IProgressMonitor=Monitor), 'detector')
+    # TensorRT's order: phase_start(phase_name, parent_phase, num_steps), positionally.
+    monitor.phase_start('Building engine', None, 3)
+    monitor.phase_start('Tactic selection', 'Building engine', 40)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and 'detector engine: Building engine' in lines[0]

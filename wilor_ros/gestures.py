@@ -16,11 +16,12 @@
 """
 Static hand gestures from a hand's 3D joints: the ROS4HRI ``hri_msgs/Gesture`` hand constants.
 
-The classifier reads the hand's articulation, not its image: per finger the *curl*, the sum of
-the bending angles at its joints (angles between consecutive bones of the 3D joints, the MCP's
-taken out of the palm plane so that spreading does not count; :func:`finger_curls`). Angles
-between the hand's own bones are the same whatever the wrist orientation and the camera's
-viewpoint, for both sides. Only THUMB_UP / THUMB_DOWN need a direction: the thumb's (MCP ->
+The classifier reads the hand's articulation, not its image: per finger the *curl*, how far it
+folds back: the angle between the palm's direction at the finger (wrist -> MCP) and the chord
+from its MCP to its tip, sideways spreading (in the palm plane) taken out; for the thumb, the
+angle between its metacarpal and its MCP -> tip chord (:func:`finger_curls`). Angles between
+the hand's own joints are the same whatever the wrist orientation and the camera's viewpoint,
+for both sides. Only THUMB_UP / THUMB_DOWN need a direction: the thumb's (MCP ->
 tip) against the camera's up axis (the image's up, -y of the optical frame, for a level
 camera).
 

@@ -199,6 +199,8 @@ def open_with_rebuild(make_entry, opener, what):
     except BackendError:
         raise
     except Exception as error:  # noqa: B902 (runtimes' errors have no common base)
-        entry.refuse(f'{what}: {str(error).strip().splitlines()[0][:200]}')
+        # The first line of the message; an exception without one is named by its type.
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        entry.refuse(f'{what}: {first[:200]}')
     entry = make_entry()
     return opener(entry), entry

@@ -174,7 +174,8 @@ def _progress_monitor(trt, what):
             self.started = time.perf_counter()
             self.said = 0.0
 
-        def phase_start(self, parent_phase, phase_name, num_steps):
+        # TensorRT calls these positionally, in IProgressMonitor's order (phase, parent, steps).
+        def phase_start(self, phase_name, parent_phase, num_steps):
             if parent_phase is None:
                 say(f'{what} engine: {phase_name} ({time.perf_counter() - self.started:.0f} '
                     's)')

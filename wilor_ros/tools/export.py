@@ -88,44 +88,49 @@ def run(args):
         raise BackendError(f'--table-size must be at least 1, got {args.table_size}')
     start = time.perf_counter()
     exports = CachedExports(paths['detector'], paths['reconstructor'], args.cache)
-    steps = 1 + len(args.image_size or [(480, 640)]) + (2 if args.tensorrt else 0)
-    say(f'[1/{steps}] reconstructor')
-    made = [exports.reconstructor().path('.onnx')]
-    exports.release('reconstructor')
+    # Image sizes that share a letterbox share an export: count the steps over letterboxes.
     detector = exports.torch_network('detector')
     letterboxes = []
     for hw in args.image_size or [(480, 640)]:
         box = plan_letterbox(hw, detector.imgsz, detector.stride)
         if box.input_hw not in letterboxes:
             letterboxes.append(box.input_hw)
+    steps = 1 + len(letterboxes) + (2 if args.tensorrt else 0)
+    say(f'[1/{steps}] reconstructor')
+    made = [exports.reconstructor().path('.onnx')]
+    exports.release('reconstructor')
     for number, input_hw in enumerate(letterboxes, 2):
         say(f'[{number}/{steps}] detector for {input_hw[0]}x{input_hw[1]} letterboxes')
         made.append(exports.detector(input_hw, args.table_size).path('.onnx'))
     if args.tensorrt:
-        made += build_engines(args, paths, letterboxes, steps)
+        made += build_engines(args, exports, letterboxes, steps)
     for path in made:
         print(path)
     say(f'done in {time.perf_counter() - start:.0f} s; cache: {engines_dir(args.cache)}')
 
 
-def build_engines(args, paths, letterboxes, steps):
-    """Build the TensorRT engines of both networks; return their paths."""
+def build_engines(args, exports, letterboxes, steps):
+    """Build the TensorRT engines of both networks from ``exports``; return their paths."""
     from wilor_ros.backends import import_optional
     from wilor_ros.backends.tensorrt_backend import engine_precision, EngineCache
     trt = import_optional('tensorrt')
     device = resolve_device(args.device)
     if not device.startswith('cuda'):
         raise BackendError('--tensorrt needs a CUDA GPU (--device cuda)')
-    exports = CachedExports(paths['detector'], paths['reconstructor'], args.cache)
     engines = EngineCache(trt, device, exports, args.cache)
     say(f'[{steps - 1}/{steps}] TensorRT reconstructor engine')
-    engines.runner('reconstructor', exports.reconstructor,
-                   engine_precision(args.precision, 'reconstructor'))
+    precision = engine_precision(args.precision, 'reconstructor')
+    engines.runner('reconstructor', exports.reconstructor, precision)
+    # The engines of this run only: the folder also holds those of other weights or precisions.
+    made = [engines.entry('reconstructor', exports.reconstructor(), precision).path('.engine')]
     say(f'[{steps}/{steps}] TensorRT detector engines')
+    precision = engine_precision(args.precision, 'detector')
     for input_hw in letterboxes:
         engines.runner('detector', lambda: exports.detector(input_hw, args.table_size),
-                       engine_precision(args.precision, 'detector'))
-    return sorted(engines.folder.glob('*.engine'))
+                       precision)
+        made.append(engines.entry('detector', exports.detector(input_hw, args.table_size),
+                                  precision).path('.engine'))
+    return made
 
 
 def main(argv=None):
