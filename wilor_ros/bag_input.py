@@ -211,6 +211,19 @@ class _DepthPairing:
             yield frame
 
 
+def image_topics(path):
+    """Return the image topics (Image, CompressedImage) of the MCAP bag at ``path``, sorted."""
+    from mcap.exceptions import McapError
+    from mcap.reader import make_reader
+
+    try:
+        with open(path, 'rb') as stream:
+            topics, _ = _bag_topics(make_reader(stream))
+    except (McapError, ValueError, OSError, EOFError) as error:
+        raise MediaError(f'cannot read MCAP bag {path}: {error}') from None
+    return sorted(t for t, schema in topics.items() if schema in IMAGE_SCHEMAS)
+
+
 def _bag_topics(reader):
     """
     Return ({topic: schema name}, {topic: message count or missing}) of an MCAP reader.

@@ -60,6 +60,8 @@ DUPLICATE_SHARE = 0.35
 DUPLICATE_MIN_PX = 15.0
 # Two fused hands of the same side whose joints are this close (mean, m) are one hand.
 MERGE_DISTANCE = 0.03
+# Seconds; the node's fusion.sync_tolerance default, and wilor-infer --sync-tolerance's.
+DEFAULT_SYNC_TOLERANCE = 0.01
 
 
 @dataclasses.dataclass
@@ -136,7 +138,8 @@ class MultiViewFusion:
 
     name = 'fusion'
 
-    def __init__(self, frame: str, camera_pose: Callable, sync_tolerance: float = 0.01,
+    def __init__(self, frame: str, camera_pose: Callable,
+                 sync_tolerance: float = DEFAULT_SYNC_TOLERANCE,
                  warn: Optional[Callable] = None, association=AssociationConfig(),
                  inlier_px: float = 15.0, use_raw: bool = True):
         """Keep the settings; fused ids start at f1."""

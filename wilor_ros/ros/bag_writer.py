@@ -120,15 +120,20 @@ class HandBagWriter:
         """
         Create the bag at ``path`` with a channel for the hands on ``topic``.
 
-        ``faces``: the (F, 3) MANO triangles, written once on ``faces_topic`` before the first
-        HandArray; None leaves them out.
+        ``topic``: where :meth:`write` puts the hands (None: only :meth:`write_hands` topics,
+        each made on first use). ``faces``: the (F, 3) MANO triangles, written once on
+        ``faces_topic`` before the first HandArray; None leaves them out.
         """
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._stream = open(self.path, 'wb')
         self._writer = Writer(self._stream)
         self._writer.start(profile='ros2', library='wilor_ros wilor-infer')
-        self._channel = self._register('wilor_msgs/msg/HandArray', topic)
+        self.topic = topic
+        self._hands_schema = None
+        self._channels = {}
+        if topic is not None:
+            self._channel(topic)
         self._faces = None
         if faces is not None:
             self._faces = (self._register('wilor_msgs/msg/MeshFaces', faces_topic),
@@ -141,6 +146,17 @@ class HandBagWriter:
         return self._writer.register_channel(topic=topic, message_encoding='cdr',
                                              schema_id=schema)
 
+    def _channel(self, topic):
+        """Return the HandArray channel of ``topic``, registered on first use (one schema)."""
+        if topic not in self._channels:
+            if self._hands_schema is None:
+                self._hands_schema = self._writer.register_schema(
+                    name='wilor_msgs/msg/HandArray', encoding='ros2msg',
+                    data=message_definition('wilor_msgs/msg/HandArray').encode())
+            self._channels[topic] = self._writer.register_channel(
+                topic=topic, message_encoding='cdr', schema_id=self._hands_schema)
+        return self._channels[topic]
+
     def _write_faces(self, log_time):
         channel, msg = self._faces
         self._faces = None
@@ -149,15 +165,19 @@ class HandBagWriter:
                                  publish_time=log_time, sequence=0)
 
     def write(self, hands, frame):
-        """Write the hands of a bag frame, stamped and logged like the image."""
+        """Write the hands of a bag frame on ``topic``, stamped and logged like the image."""
+        self.write_hands(self.topic, hands, frame.stamp_ns, frame.frame_id, frame.log_time_ns)
+
+    def write_hands(self, topic, hands, stamp_ns, frame_id, log_time_ns):
+        """Write a HandArray on ``topic`` with this header stamp and frame, at ``log_time_ns``."""
         if self._faces is not None:
-            self._write_faces(frame.log_time_ns)
+            self._write_faces(log_time_ns)
         header = Header()
-        header.stamp.sec, header.stamp.nanosec = from_nanoseconds(frame.stamp_ns)
-        header.frame_id = frame.frame_id
+        header.stamp.sec, header.stamp.nanosec = from_nanoseconds(stamp_ns)
+        header.frame_id = frame_id
         data = serialize_message(hands_to_msg(hands, header))
-        self._writer.add_message(self._channel, log_time=frame.log_time_ns, data=data,
-                                 publish_time=frame.log_time_ns, sequence=self.count)
+        self._writer.add_message(self._channel(topic), log_time=log_time_ns, data=data,
+                                 publish_time=log_time_ns, sequence=self.count)
         self.count += 1
 
     def close(self):

@@ -27,63 +27,21 @@ Three sources, the first that applies:
   and robot_state_publisher send the fixed joints), whose chains of static transforms are
   composed here. Cameras that move need tf2_ros or the file.
 
-A camera's optical frame is the ``frame_id`` of its images (and camera_info).
+A camera's optical frame is the ``frame_id`` of its images (and camera_info). The static tree
+and the lookup rule are :mod:`wilor_ros.static_poses` (no ROS; ``wilor-infer --fuse`` reads a
+bag's ``/tf_static`` with them).
 """
 
-import threading
-
-import numpy as np
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from wilor_ros.multiview_geometry import pose_from_quaternion
+# The composition of static transforms and the lookup rule are shared with wilor-infer --fuse
+# (no ROS there); imported here under their old names.
+from wilor_ros.static_poses import fixed_camera_pose, StaticTransforms, transform_pose
 
 # tf2_ros's StaticListenerQoS.
 STATIC_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def transform_pose(transform):
-    """Return the 4x4 pose of a geometry_msgs/Transform."""
-    t, q = transform.translation, transform.rotation
-    return pose_from_quaternion((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
-
-
-class StaticTransforms:
-    """The tree of static transforms: child -> (parent, pose of the child in the parent)."""
-
-    def __init__(self):
-        """Start empty."""
-        self._lock = threading.Lock()
-        self._edges = {}
-
-    def add(self, msg):
-        """Store the transforms of a tf2_msgs/TFMessage (a later one replaces an earlier)."""
-        with self._lock:
-            for transform in msg.transforms:
-                self._edges[transform.child_frame_id.lstrip('/')] = (
-                    transform.header.frame_id.lstrip('/'), transform_pose(transform.transform))
-
-    def _to_root(self, frame):
-        """Return (root, pose of ``frame`` in root) following the parents."""
-        pose, seen = np.eye(4), {frame}
-        while frame in self._edges:
-            parent, edge = self._edges[frame]
-            pose = edge @ pose
-            frame = parent
-            if frame in seen:  # A loop is no tree: no answer.
-                return None, None
-            seen.add(frame)
-        return frame, pose
-
-    def lookup(self, target, source):
-        """Return the pose of frame ``source`` in frame ``target``, or None when not connected."""
-        with self._lock:
-            root_s, pose_s = self._to_root(source.lstrip('/'))
-            root_t, pose_t = self._to_root(target.lstrip('/'))
-        if root_s is None or root_s != root_t:
-            return None
-        return np.linalg.inv(pose_t) @ pose_s
 
 
 class CameraPoses:
@@ -98,7 +56,7 @@ class CameraPoses:
         self.frame = frame
         self.frame_of = frame_of
         self._extrinsics = extrinsics
-        self._subscription = self._buffer = self._listener = None
+        self._subscription = self._buffer = self._listener = self.static = None
         self.source = 'fusion.extrinsics'
         if extrinsics is not None:
             return
@@ -118,17 +76,11 @@ class CameraPoses:
 
     def pose(self, camera, stamp):
         """Return the pose of ``camera`` at ``stamp`` (s) in the common frame, or None."""
-        if self._extrinsics is not None:
-            found = self._extrinsics.get(camera)
-            if found is None:
-                name = self.frame_of(camera)
-                found = self._extrinsics.get(name) if name else None
-            return found
         name = self.frame_of(camera)
+        if self._buffer is None:
+            return fixed_camera_pose(self.frame, camera, name, self._extrinsics, self.static)
         if not name:
             return None
-        if self._buffer is None:
-            return self.static.lookup(self.frame, name)
         return self._tf2_pose(name, stamp)
 
     def _tf2_pose(self, name, stamp):

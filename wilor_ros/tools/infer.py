@@ -27,7 +27,8 @@ paired by stamp) so the hands sit at the measured depth; ``--track`` lets the tr
 each hand's side before it is cropped (frames then run one by one). A frame that cannot be
 decoded is reported and skipped. ``--gestures`` and ``--retarget ROBOT --urdf-dir DIR`` add each
 hand's gesture and the robot-hand joint trajectory to the records
-(:mod:`wilor_ros.tools.robot_outputs`).
+(:mod:`wilor_ros.tools.robot_outputs`). Several ``--topic`` of a bag, or ``--fuse FRAME``, run
+its cameras together and fuse their hands as the node does (:mod:`wilor_ros.tools.infer_cameras`).
 """
 
 import argparse
@@ -43,7 +44,7 @@ from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.options import PipelineOptions
 from wilor_ros.precision import PRECISIONS
 from wilor_ros.stamps import nanoseconds_to_seconds
-from wilor_ros.tools import interrupt_on_sigterm, robot_outputs
+from wilor_ros.tools import infer_cameras, interrupt_on_sigterm, robot_outputs
 from wilor_ros.tools.infer_outputs import (frame_record, FrameProgress, InferError, JsonOutput,
                                            OverlayOutput)
 from wilor_ros.weights import default_weight_paths
@@ -81,8 +82,9 @@ def build_parser():
                         help='JSON folder (default INPUT_wilor/) or, with --jsonl, a .jsonl file '
                              '(default INPUT_wilor.jsonl); "-" = JSON Lines on stdout')
     parser.add_argument('--jsonl', action='store_true', help='one JSON Lines file')
-    parser.add_argument('--topic', default=None, help='image topic of a bag (default: the '
-                        'only sensor_msgs/Image or CompressedImage topic)')
+    parser.add_argument('--topic', action='append', default=None,
+                        help='image topic of a bag (default: the only sensor_msgs/Image or '
+                        'CompressedImage topic); repeat it for several cameras')
     parser.add_argument('--camera-info-topic', default='auto',
                         help='CameraInfo topic of a bag for the camera matrix ("auto": the '
                              'camera_info next to the image topic; "none": ignore)')
@@ -124,6 +126,7 @@ def build_parser():
     parser.add_argument('--track', action='store_true', help='give hands stable track ids')
     parser.add_argument('--quiet', action='store_true', help='no progress output')
     robot_outputs.add_arguments(parser)
+    infer_cameras.add_arguments(parser)
     return parser
 
 
@@ -141,8 +144,12 @@ def run(args):
     """Process the input described by parsed ``args``; return the exit status."""
     if args.batch < 1:
         raise InferError('--batch must be at least 1')
+    if infer_cameras.wanted(args):
+        return infer_cameras.run(args, build_pipeline, _default_output(args.input, args.jsonl),
+                                 _report)
     camera_info_topic = None if args.camera_info_topic == 'none' else args.camera_info_topic
-    frames = open_input(args.input, topic=args.topic, camera_info_topic=camera_info_topic,
+    topic = args.topic[0] if args.topic else None
+    frames = open_input(args.input, topic=topic, camera_info_topic=camera_info_topic,
                         depth_topic=args.depth_topic, depth_tolerance=args.depth_tolerance)
     if args.depth_topic and frames.kind != 'bag':
         raise InferError('--depth-topic needs an .mcap bag as input')

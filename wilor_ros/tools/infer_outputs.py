@@ -52,6 +52,28 @@ def frame_record(frame, hands, camera_matrix):
     }
 
 
+def fused_record(batch, output, stamp_ns, hands):
+    """
+    JSON-ready record of a batch's fused hands (``output``: the fusion step's FusionOutput).
+
+    Like the node's ``hands_fused``: ``frame_id`` is the common frame and ``stamp`` the
+    batch's reference stamp; each hand's ``cameras`` names the cameras that made it and
+    ``keypoint_uncertainty`` is its per-joint RMS uncertainty (m). ``cameras``: the cameras
+    fused; ``out_of_sync`` / ``without_pose``: the cameras the batch left out, and why.
+    """
+    return {
+        'fused': True,
+        'batch': batch,
+        'stamp': _stamp_dict(stamp_ns),
+        'frame_id': output.frame,
+        'cameras': list(output.cameras),
+        'out_of_sync': list(output.out_of_sync),
+        'without_pose': list(output.without_pose),
+        'rejected_views': int(output.rejected_views),
+        'hands': [hand.to_dict() for hand in hands],
+    }
+
+
 class JsonOutput:
     """One JSON file per frame in a folder, or one JSON Lines file (``-`` = stdout)."""
 
@@ -69,12 +91,13 @@ class JsonOutput:
             path.mkdir(parents=True, exist_ok=True)
             self._stream = None
 
-    def write(self, record):
-        """Write one frame record."""
+    def write(self, record, name=None):
+        """Write one record; ``name``: its file's name in a folder (default frame_NNNNNN)."""
         if self.jsonl:
             self._stream.write(json.dumps(record) + '\n')
         else:
-            target = self.path / f'frame_{record["frame"]:06d}.json'
+            name = name or f'frame_{record["frame"]:06d}'
+            target = self.path / f'{name}.json'
             target.write_text(json.dumps(record, indent=1) + '\n')
 
     def close(self):
