@@ -298,6 +298,45 @@ def batches(pipe, image, device, repeats):
     return result
 
 
+def overlap(pipe, image, device, repeats):
+    """
+    Frames/s and latency of ``process_stream`` (detector of t+1 overlapping t) vs batch by batch.
+
+    For 1 and 4 frames of 2 hands per batch, ``repeats`` batches each way, interleaved three
+    times; latency: from a batch being taken to its results (the stream takes batch t+1 while
+    batch t reconstructs).
+    """
+    pipe.configure(max_hands=2)
+    result = {}
+    for count in (1, 4):
+        frames = [image] * count
+        stream_fps, batch_fps, latencies = [], [], []
+        for _ in range(3):
+            taken = []
+
+            def feed():
+                for _ in range(repeats):
+                    taken.append(time.perf_counter())
+                    yield {'images': frames}
+
+            sync(device)
+            start = time.perf_counter()
+            for index, _ in enumerate(pipe.process_stream(feed())):
+                latencies.append(time.perf_counter() - taken[index])
+            sync(device)
+            stream_fps.append(count * repeats / (time.perf_counter() - start))
+            start = time.perf_counter()
+            for _ in range(repeats):
+                pipe.process_batch(frames)
+            sync(device)
+            batch_fps.append(count * repeats / (time.perf_counter() - start))
+        stream, batch = float(np.median(stream_fps)), float(np.median(batch_fps))
+        result[f'{count}_frames'] = {'stream_frames_per_s': stream, 'batch_frames_per_s': batch,
+                                     'stream_over_batch': stream / batch,
+                                     'stream_latency': latency(latencies)}
+    return result
+
+
 def build_models(size, device, precision):
     """Build the seeded random detector and reconstructor of ``size`` at ``precision``."""
     torch.manual_seed(0)
@@ -509,6 +548,8 @@ def main():
         speed['eager'].update(single_stream(pipe, images, device, repeats))
         speed['eager']['batch_' + first_label] = batches(pipe, images[first_label], device,
                                                          repeats)
+    with report.section('overlap'):
+        report['overlap'] = overlap(pipe, images[first_label], device, repeats)
     with report.section('stages'):
         report['stages_ms'] = {f'{count}_hands': stage_times(pipe, image, count, device,
                                                              repeats)
@@ -544,6 +585,11 @@ def main():
             report.write()
             speed['graphs']['batch_' + first_label] = batches(compiled, images[first_label],
                                                               device, repeats)
+            report.write()
+            with report.section('graphs_overlap'):
+                # CUDA graphs replayed on the detector's side stream: checked here first.
+                speed['graphs']['overlap'] = overlap(compiled, images[first_label], device,
+                                                     repeats)
             # After every timed run: anything compiled since warm-up is a cost a frame paid.
             graphs['after_timed_runs'] = compiled.graphs.report()
             graphs['warnings'] = compiled.graphs.take_warnings()

@@ -122,3 +122,35 @@ def test_tracked_stream_equals_batch_by_batch(frames):
             assert len(a.hands) > 0
             for x, y in zip(a.hands, b.hands):
                 np.testing.assert_allclose(x.keypoints_3d, y.keypoints_3d, atol=1e-9)
+
+
+def test_a_failed_batch_is_retried_and_the_stream_goes_on(frames):
+    networks = load_detector(DETECTOR, 'cpu'), load_reconstructor(RECONSTRUCTOR, 'cpu')
+    batches = [[CameraFrame(image, 0.1 * t, f'cam{camera}') for camera, image in enumerate(batch)]
+               for t, batch in enumerate(frames)]
+    # Batch 1 holds an image the pipeline refuses (float, not uint8): a ValueError.
+    bad = [batches[1][0], CameraFrame(frames[1][1].astype(np.float32), 0.1, 'cam1')]
+    retried = []
+
+    def retry(failed, error):
+        retried.append((failed, error))
+        return ['retried']
+
+    stream = HandStream(HandPipeline(*networks, conf=0.3))
+    results = list(stream.process_stream([batches[0], bad, batches[2]], retry=retry))
+    assert len(retried) == 1 and retried[0][0] == bad
+    assert isinstance(retried[0][1], ValueError) and 'uint8' in str(retried[0][1])
+    assert results[1] == ['retried']
+    reference = HandStream(HandPipeline(*networks, conf=0.3))
+    for index in (0, 2):
+        expected = reference.process(batches[index])
+        assert [len(r.hands) for r in results[index]] == [len(r.hands) for r in expected]
+        for ours, theirs in zip(results[index], expected):
+            for a, b in zip(ours.hands, theirs.hands):
+                np.testing.assert_array_equal(a.keypoints_3d, b.keypoints_3d)
+    # Without retry the error is raised, after the results of the batch before it.
+    stream = HandStream(HandPipeline(*networks, conf=0.3))
+    produced = stream.process_stream([batches[0], bad, batches[2]])
+    assert len(next(produced)) == 2
+    with pytest.raises(ValueError, match='uint8'):
+        next(produced)

@@ -446,3 +446,23 @@ def test_sigterm_stops_with_finished_outputs_and_no_traceback(frames, tmp_path):
     assert 0 < len(lines) < 300 and all(json.loads(line)['hands'] is not None for line in lines)
     capture = cv2.VideoCapture(str(tmp_path / 'o.avi'))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) >= 1
+
+
+def test_overlap_gives_the_same_records(frames, tmp_path, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for index, image in enumerate(frames + [np.roll(frames[0], 80, axis=0)]):
+        cv2.imwrite(str(folder / f'view{index}.png'), image)
+    (folder / 'view9.png').write_bytes(b'\x89PNG damaged')
+    for options in (['--batch', 2], ['--track']):
+        outputs = []
+        for overlap in ([], ['--overlap']):
+            out = tmp_path / f'{len(outputs)}{options[0]}.jsonl'
+            code, err, _ = run_cli(capsys, folder, '-o', out, '--jsonl', *options, *overlap,
+                                   *WEIGHT_ARGS)
+            assert code == 0, err
+            assert 'view9.png' in err and 'skipped' in err
+            outputs.append([json.loads(line) for line in out.read_text().splitlines()])
+        assert [r['frame'] for r in outputs[1]] == [0, 1, 2, 3]
+        assert outputs[0] == outputs[1]
+        assert sum(len(r['hands']) for r in outputs[1]) > 0

@@ -29,8 +29,10 @@ robot-hand targets, a fusion of several cameras' hands are such steps). Steps ru
 after every camera is tracked, so a step sees all cameras of the batch.
 """
 
+import collections
 import dataclasses
 import functools
+import itertools
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence
 
 import numpy as np
@@ -159,25 +161,46 @@ class HandStream:
         return self._after_pipeline(frames, found)
 
     def process_stream(self, batches: Iterable[Sequence[CameraFrame]],
-                       compute_vertices: bool = True) -> Iterator[List[CameraHands]]:
+                       compute_vertices: bool = True,
+                       retry: Optional[Callable] = None) -> Iterator[List[CameraHands]]:
         """
         Run a sequence of batches, each batch's detector overlapping the previous one's rest.
 
         Yields what :meth:`process` returns for each batch, in order (offline inputs, where the
         next frames are already there: :meth:`wilor_ros.pipeline.HandPipeline.process_stream`).
         Each batch's trackers and after-tracking steps run before the next batch's sides are
-        decided, as with :meth:`process` called batch by batch.
+        decided, as with :meth:`process` called batch by batch. When a batch fails
+        (ValueError, RuntimeError), ``retry(frames, error)`` gives its results instead (e.g.
+        frame by frame with :meth:`process`) and the stream goes on with the batches after it;
+        without ``retry`` the error is raised.
         """
-        taken = []
+        source, taken, replay = iter(batches), collections.deque(), []
 
-        def pipeline_batches():
-            for frames in batches:
+        def pipeline_batches(items):
+            for frames in items:
                 frames = list(frames)
                 taken.append(frames)
                 yield self._pipeline_batch(frames)
 
-        for found in self.pipeline.process_stream(pipeline_batches(), compute_vertices):
-            yield self._after_pipeline(taken.pop(0), found)
+        while True:
+            found_batches = self.pipeline.process_stream(
+                pipeline_batches(itertools.chain(replay, source)), compute_vertices)
+            failure = None
+            while failure is None:
+                try:
+                    found = next(found_batches)
+                except StopIteration:
+                    return
+                except (ValueError, RuntimeError) as error:
+                    if retry is None or not taken:
+                        raise
+                    # The first batch without results failed; those taken after it restart.
+                    failure = (taken.popleft(), error)
+                    replay = list(taken)
+                    taken.clear()
+                    continue
+                yield self._after_pipeline(taken.popleft(), found)
+            yield retry(*failure)
 
     def _pipeline_batch(self, frames):
         """Return the pipeline's arguments for ``frames``: images, matrices, depths, sides."""

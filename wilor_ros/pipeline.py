@@ -275,12 +275,24 @@ class HandPipeline:
         most (its own reconstruction is queued after the next batch's detection has been
         launched, not run). ``sides`` callables are called after the previous batch's
         results were yielded, so a tracker that updates on them decides the next batch's
-        sides (:meth:`wilor_ros.hand_stream.HandStream.process_stream`).
+        sides (:meth:`wilor_ros.hand_stream.HandStream.process_stream`). An error (ValueError
+        for unusable input, RuntimeError for a failed run) belongs to the first batch whose
+        results were not yielded; batches taken after it were not processed (see
+        :meth:`wilor_ros.hand_stream.HandStream.process_stream`'s ``retry``).
         """
         stream = DetectionStream(self.device)
-        launched = None
-        for batch in batches:
-            detected = self._start(stream=stream, **batch)
+        launched, batches = None, iter(batches)
+        while True:
+            try:
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                detected = self._start(stream=stream, **batch)
+            except Exception:
+                # Batch t's results first: the error is the next batch's.
+                if launched is not None:
+                    yield self._collect(launched)
+                raise
             if launched is not None:
                 yield self._collect(launched)
             launched = self._launch(detected, compute_vertices)

@@ -32,6 +32,7 @@ its cameras together and fuse their hands as the node does (:mod:`wilor_ros.tool
 """
 
 import argparse
+import collections
 import dataclasses
 import pathlib
 import sys
@@ -121,6 +122,10 @@ def build_parser():
                         help='crop size relative to the box (WiLoR: 2.0)')
     parser.add_argument('--max-hands', type=int, default=10, help='hands per frame at most')
     parser.add_argument('--batch', type=int, default=1, help='frames per reconstructor call')
+    parser.add_argument('--overlap', action='store_true',
+                        help='on a GPU, detect the next batch on a second CUDA stream while '
+                        "this one's reconstructor runs (same results; not yet timed on a GPU: "
+                        'bench/gpu_check.py measures it)')
     parser.add_argument('--vertices', action='store_true',
                         help='compute and store the 778 MANO vertices per hand')
     parser.add_argument('--track', action='store_true', help='give hands stable track ids')
@@ -186,16 +191,15 @@ def run(args):
             bag = HandBagWriter(args.out_bag, args.out_topic, faces=pipe.faces)
         progress = None if args.quiet else FrameProgress(frames.count)
         processed = skipped = 0
-        pending = []
         warned = {'depth': False}
+        # The overlay draws meshes, so vertices are computed for it even when the records
+        # leave them out.
+        with_vertices = args.vertices or overlay is not None
+        taken = collections.deque()  # (frames, camera matrices) of each batch, in order
 
-        def flush():
-            nonlocal processed
+        def batch_of(pending):
             cameras = [fixed_camera if fixed_camera is not None else frame.camera_matrix
                        for frame in pending]
-            # The overlay draws meshes, so vertices are computed for it even when the records
-            # leave them out.
-            with_vertices = args.vertices or overlay is not None
             # Depth is fused only with a real camera matrix (else the hands are not metric).
             depths = [frame.depth if camera is not None else None
                       for frame, camera in zip(pending, cameras)]
@@ -204,18 +208,47 @@ def run(args):
                 warned['depth'] = True
                 _report('depth images ignored: fusing them needs a camera matrix '
                         "(--camera-matrix or the bag's camera_info)")
-            # The tracker decides each hand's side before its crop is mirrored; it must have
-            # seen the previous frame, so tracked frames run one at a time.
-            batch = [CameraFrame(image=frame.image, stamp=_frame_seconds(frame, frames.fps),
-                                 camera_matrix=camera, depth=depth)
-                     for frame, camera, depth in zip(pending, cameras, depths)]
-            try:
-                results = stream.process(batch, with_vertices)
-            except (ValueError, RuntimeError) as error:
-                if len(pending) == 1:
-                    raise
-                _report(f'batch failed ({error}); retrying frame by frame')
-                results = [stream.process([one], with_vertices)[0] for one in batch]
+            taken.append((pending, cameras))
+            return [CameraFrame(image=frame.image, stamp=_frame_seconds(frame, frames.fps),
+                                camera_matrix=camera, depth=depth)
+                    for frame, camera, depth in zip(pending, cameras, depths)]
+
+        def batches():
+            nonlocal skipped
+            pending = []
+            for frame in frames:
+                if frame.image is None:
+                    skipped += 1
+                    if progress is not None:
+                        progress.update(1, 0)
+                    _report(f'frame {frame.index} ({frame.source}) skipped: {frame.error}')
+                    continue
+                pending.append(frame)
+                # The tracker decides each hand's side before its crop is mirrored; it must
+                # have seen the previous frame, so tracked frames run one at a time.
+                if len(pending) >= (1 if args.track else args.batch):
+                    yield batch_of(pending)
+                    pending = []
+            if pending:
+                yield batch_of(pending)
+
+        def retry(batch, error):
+            if len(batch) == 1:
+                raise error
+            _report(f'batch failed ({error}); retrying frame by frame')
+            return [stream.process([one], with_vertices)[0] for one in batch]
+
+        def one_by_one():
+            for batch in batches():
+                try:
+                    yield stream.process(batch, with_vertices)
+                except (ValueError, RuntimeError) as error:
+                    yield retry(batch, error)
+
+        results_of_batches = (stream.process_stream(batches(), with_vertices, retry)
+                              if args.overlap else one_by_one())
+        for results in results_of_batches:
+            pending, cameras = taken.popleft()
             for frame, camera, result in zip(pending, cameras, results):
                 hands = result.hands
                 if overlay is not None:
@@ -230,20 +263,6 @@ def run(args):
                 processed += 1
                 if progress is not None:
                     progress.update(1, len(hands))
-            pending.clear()
-
-        for frame in frames:
-            if frame.image is None:
-                skipped += 1
-                if progress is not None:
-                    progress.update(1, 0)
-                _report(f'frame {frame.index} ({frame.source}) skipped: {frame.error}')
-                continue
-            pending.append(frame)
-            if len(pending) >= (1 if args.track else args.batch):
-                flush()
-        if pending:
-            flush()
         if progress is not None:
             progress.close()
     finally:
