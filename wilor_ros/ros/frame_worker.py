@@ -24,6 +24,7 @@ stream, the camera streams, the statistics, the TF publisher, a logger and the c
 settings); it knows nothing else of the node.
 """
 
+import collections
 import dataclasses
 import time
 from typing import Any, Optional
@@ -48,6 +49,21 @@ class CameraJob:
     wanted: Any  # wilor_ros.ros.camera_stream.WantedOutputs
     stamp: float
     depth: Optional[np.ndarray]
+
+
+@dataclasses.dataclass
+class _Batch:
+    """A batch between :meth:`FrameWorker._begin` and :meth:`FrameWorker._finish`."""
+
+    jobs: list
+    settings: Any
+    start: float  # time.monotonic() when its preparation began
+    compute_vertices: bool
+
+    def camera_frames(self):
+        """Return the hand stream's frames of the batch's jobs."""
+        return [CameraFrame(image=job.image, stamp=job.stamp, camera=job.stream.name,
+                            camera_matrix=job.intrinsics, depth=job.depth) for job in self.jobs]
 
 
 def tracking_options(settings):
@@ -91,6 +107,7 @@ class FrameWorker:
         self.settings = settings
         self.step_publishers = list(step_publishers)
         self.first_frame_logged = False
+        self.non_finite_seen = hand_stream.pipeline.non_finite_hands
 
     def run(self, mailbox, stop, context_ok):
         """Process batches from ``mailbox`` until ``stop`` is set (the thread's target)."""
@@ -99,7 +116,10 @@ class FrameWorker:
             if not frames or stop.is_set():
                 continue
             try:
-                self.process(frames, stop)
+                if self.settings().overlap:
+                    self.process_overlapped(frames, mailbox, stop)
+                else:
+                    self.process(frames, stop)
             except Exception as error:  # The worker must outlive any single batch.
                 if stop.is_set() or not context_ok():
                     return  # Shutting down: publishers may already be gone.
@@ -168,13 +188,58 @@ class FrameWorker:
 
     def process(self, frames, stop):
         """Run the newest frame of every camera through the hand stream; publish the results."""
+        batch = self._begin(frames, self.settings())
+        if batch is None:
+            return
+        try:
+            results = self.hand_stream.process(batch.camera_frames(), batch.compute_vertices)
+        except (RuntimeError, ValueError) as error:
+            self._failed(batch, error)
+            return
+        self._finish(batch, results, stop)
+
+    def process_overlapped(self, frames, mailbox, stop):
+        """
+        Like :meth:`process`, then every batch already waiting, each detected during the last.
+
+        The ``overlap`` parameter: :meth:`wilor_ros.hand_stream.HandStream.process_stream`
+        queues the detector of the frames that arrived while a batch ran (on a second CUDA
+        stream) before waiting for that batch's results. Only frames already in the mailbox
+        are taken (never waited for), so an idle camera adds no latency; a batch's results
+        wait for the next batch's image conversion and detector launch (host work).
+        """
         settings = self.settings()
+        begun = collections.deque()
+
+        def batches():
+            waiting, first = frames, True
+            while waiting and not stop.is_set():
+                batch = self._begin(waiting, settings)
+                if batch is not None:
+                    if not first:
+                        self.stats.count_overlapped()
+                    first = False
+                    begun.append(batch)
+                    yield batch.camera_frames()
+                waiting = mailbox.take_all(timeout=0)
+
+        def failed(camera_frames, error):
+            self._failed(begun.popleft(), error)
+
+        # Vertices always: whether a later batch wants them is not known when the stream
+        # starts, and they cost one larger copy.
+        for results in self.hand_stream.process_stream(batches(), True, retry=failed):
+            if results is not None:
+                self._finish(begun.popleft(), results, stop)
+
+    def _begin(self, frames, settings):
+        """Prepare a batch: jobs, pipeline settings, graphs; None when no camera wants it."""
         start = time.monotonic()
         jobs = [self._prepare(self.streams[name], frame, settings)
                 for name, frame in frames.items() if name in self.streams]
         jobs = [job for job in jobs if job is not None]
         if not jobs:
-            return
+            return None
         pipeline = self.hand_stream.pipeline
         # Validated already by the parameter descriptors; configure() checks again.
         pipeline.configure(conf=settings.detection_confidence, iou=settings.detection_iou,
@@ -191,30 +256,33 @@ class FrameWorker:
                                or ((job.wanted.hands or job.wanted.hands_raw)
                                    and settings.publish_vertices)
                                for job in jobs)
-        non_finite_before = pipeline.non_finite_hands
-        try:
-            results = self.hand_stream.process(
-                [CameraFrame(image=job.image, stamp=job.stamp, camera=job.stream.name,
-                             camera_matrix=job.intrinsics, depth=job.depth) for job in jobs],
-                compute_vertices=compute_vertices)
-        except (RuntimeError, ValueError) as error:
-            self.stats.count_error('inference', str(error))
-            sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in jobs)
-            self.problems.error('inference', f'inference failed on {sizes}: {error}')
-            return
+        return _Batch(jobs, settings, start, compute_vertices)
+
+    def _failed(self, batch, error):
+        """Count and log a batch the networks could not run (nothing is published for it)."""
+        self.stats.count_error('inference', str(error))
+        sizes = ', '.join(f'{job.image.shape[1]}x{job.image.shape[0]}' for job in batch.jobs)
+        self.problems.error('inference', f'inference failed on {sizes}: {error}')
+
+    def _finish(self, batch, results, stop):
+        """Count the pipeline's problems of this batch, then publish every camera's results."""
+        pipeline, settings = self.hand_stream.pipeline, batch.settings
         for text in pipeline.graphs.take_warnings():
             self.stats.count_error('graph_miss', text)
             self.problems.warning('graph_miss', text)
-        for _ in range(pipeline.non_finite_hands - non_finite_before):
+        # The pipeline's running count: what it dropped since the last finished batch (with
+        # overlap the next batch may have started, but its hands are not collected yet).
+        for _ in range(pipeline.non_finite_hands - self.non_finite_seen):
             text = 'a hand with non-finite numbers (inf/NaN) was dropped'
             self.stats.count_error('non_finite_hand', text)
             self.problems.warning('non_finite_hand', f'{text} (a degenerate network output)')
-        processing = time.monotonic() - start
-        for job, result in zip(jobs, results):
+        self.non_finite_seen = pipeline.non_finite_hands
+        processing = time.monotonic() - batch.start
+        for job, result in zip(batch.jobs, results):
             if stop.is_set():
                 return
             self._publish(job, result, settings, processing)
-        headers = [job.frame.msg.header for job in jobs]
+        headers = [job.frame.msg.header for job in batch.jobs]
         for publisher in self.step_publishers:
             if stop.is_set():
                 return

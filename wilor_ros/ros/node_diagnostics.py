@@ -56,6 +56,7 @@ class FrameStatistics:
         self.processed = 0
         self.dropped = 0
         self.skipped_idle = 0
+        self.overlapped = 0
         self.hands = 0
         self.published = collections.Counter()
         self.errors = collections.Counter()
@@ -99,6 +100,11 @@ class FrameStatistics:
                              and self._last_received > now - latency)
             self._waiting_since = now if newer_waiting else None
 
+    def count_overlapped(self):
+        """Count a batch whose detector was queued while the previous batch ran (overlap)."""
+        with self._lock:
+            self.overlapped += 1
+
     def count_published(self, topic):
         """Count a message published on an output that is built on demand."""
         with self._lock:
@@ -124,6 +130,7 @@ class FrameStatistics:
             return {
                 'received': self.received, 'processed': self.processed,
                 'dropped': self.dropped, 'skipped_idle': self.skipped_idle,
+                'overlapped': self.overlapped,
                 'hands': self.hands, 'errors': dict(self.errors),
                 'published': dict(self.published), 'last_error': self.last_error,
                 'window': float(window),
@@ -199,6 +206,7 @@ def diagnostic_status(report, name, hardware_id, image_topic,
         'frames_processed': report['processed'],
         'frames_dropped': report['dropped'],
         'frames_skipped_no_subscriber': report['skipped_idle'],
+        'batches_overlapped': report['overlapped'],
         'processing_rate_hz': f'{report["rate"]:.3f}',
         'rate_window_s': f'{report["window"]:g}',
         'hands_last_frame': report['hands'],

@@ -107,6 +107,10 @@ PARAMETERS = (
     ParameterSpec('compile', False, 'torch.compile both networks with CUDA graphs '
                   '(reduce-overhead) and static batch buckets of 1, 2, 4, 8 hands; start-up '
                   'then compiles for a minute or more', read_only=True),
+    ParameterSpec('overlap', False, 'when frames wait while a batch runs, take them at once and '
+                  'run their detector on a second CUDA stream during the reconstruction of that '
+                  'batch (throughput under load; the results of a batch then also wait for the '
+                  'image conversion of the next); not yet timed on a GPU', read_only=True),
     ParameterSpec('backend', 'torch', 'who runs the networks: torch; onnxruntime (fp32 ONNX '
                   'exports, CUDA provider on a GPU); tensorrt (engines built on this GPU, fp16 '
                   'for precision auto); exports and engines are cached, made on first use or by '
