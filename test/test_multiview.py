@@ -290,3 +290,131 @@ def test_a_failing_fusion_leaves_the_cameras_hands_alone():
     assert results[0].outputs['fusion'].hands is None
     assert warnings and warnings[0][0] == 'fusion_failed' and 'TF buffer gone' in warnings[0][1]
     assert all(len(result.hands) == 1 for result in results)
+
+
+# The root joint (wrist) of a MANO hand at rest, model frame (about the fixture model's): MANO
+# turns the hand about it, not about the origin.
+MANO_ROOT = np.array([0.065, 0.0045, 0.004])
+
+
+def about_mano_root(hand):
+    """Return a synthetic view hand (wrist at the model origin) as MANO gives it: same joints."""
+    # keypoints = R (X - J0) + J0 + cam_t with X = model + J0: R model + J0 + cam_t.
+    return dataclasses.replace(hand, cam_t=(hand.cam_t - MANO_ROOT).astype(np.float32))
+
+
+def test_model_frame_undoes_manos_turn_about_the_root():
+    import torch
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from fixture_paths import MANO_PKL
+
+    from wilor_ros.models.mano import mano_buffers_from_pickle, MANOLayer
+    from wilor_ros.multiview_geometry import hand_in_frame, model_joints, model_vertices
+
+    rng = np.random.default_rng(41)
+    mano = MANOLayer(**mano_buffers_from_pickle(MANO_PKL))
+    orient = Rotation.random(random_state=rng)
+    pose_matrices = Rotation.from_rotvec(rng.normal(0, 0.3, (15, 3))).as_matrix()
+    betas = torch.tensor(rng.normal(0, 1, (1, 10)), dtype=torch.float32)
+
+    def forward(rotation):
+        global_orient = torch.tensor(rotation.as_matrix(), dtype=torch.float32)[None, None]
+        vertices, joints = mano.forward(global_orient, torch.tensor(
+            pose_matrices, dtype=torch.float32)[None], betas)
+        return vertices[0].double().numpy(), joints[0].double().numpy()
+
+    vertices, joints = forward(orient)
+    rest_vertices, rest_joints = forward(Rotation.identity())
+    assert np.linalg.norm(rest_joints[0]) > 0.01  # a root off the origin: the case at stake
+    scale, cam_t = 1.3, np.array([0.1, -0.05, 0.8])
+    hand = dataclasses.replace(
+        view_hand(rng, POSES[0], true_hand(rng, np.zeros(3)), 2.5),
+        keypoints_3d=(scale * joints + cam_t).astype(np.float32),
+        vertices=(scale * vertices + cam_t).astype(np.float32),
+        global_orient=orient.as_rotvec().astype(np.float32), cam_t=cam_t.astype(np.float32),
+        depth_scale=scale)
+    np.testing.assert_allclose(model_joints(hand), rest_joints, atol=2e-5)
+    np.testing.assert_allclose(model_vertices(hand), rest_vertices, atol=2e-5)
+    # Moved into another frame, the hand is still s * MANO(global_orient) + cam_t.
+    moved = hand_in_frame(hand, POSES[1])
+    moved_vertices, _ = forward(Rotation.from_rotvec(moved.global_orient.astype(np.float64)))
+    np.testing.assert_allclose(scale * moved_vertices + moved.cam_t, moved.vertices, atol=1e-4)
+
+
+def test_fused_mesh_of_some_views_lies_on_the_fused_joints():
+    rng = np.random.default_rng(43)
+    truth = true_hand(rng, np.zeros(3))
+    views = [[about_mano_root(h) for h in hands] for hands in see(rng, [truth])]
+    # Only the first camera gives a mesh: it must be placed like the joints of all three.
+    views[0] = [dataclasses.replace(h, vertices=h.keypoints_3d.copy()) for h in views[0]]
+    hand = fusion().fuse(batch(views)).hands[0]
+    assert hand.cameras == ('cam0', 'cam1', 'cam2')
+    # One view's articulation (5 mm per joint) against the fused one: within 1 cm, where a
+    # mesh turned about the wrong point is centimetres off.
+    assert np.median(np.linalg.norm(hand.vertices - hand.keypoints_3d, axis=1)) < 0.01
+    # And the fused hand is MANO turned about its root: R (X - J0) + J0 + cam_t, X = model + J0.
+    placed = Rotation.from_rotvec(hand.global_orient).apply(truth.model) + MANO_ROOT + hand.cam_t
+    assert np.median(np.linalg.norm(placed - truth.joints, axis=1)) < 0.01
+
+
+def test_triangulation_covariance_is_that_of_the_returned_point_and_inliers():
+    rng = np.random.default_rng(47)
+    truth = true_hand(rng, np.zeros(3))
+    poses = camera_rig(np.random.default_rng(4), 4)
+    projections = np.stack([CAMERA_MATRIX @ np.linalg.inv(p)[:3] for p in poses])
+    pixels = project(projections, truth.joints) + rng.normal(0, 2.0, (4, 21, 2))
+    pixels[3] += rng.uniform(8.0, 16.0, (21, 2))  # one view near the inlier threshold
+    confidences = rng.uniform(0.3, 1.0, (4, 21))
+    # One Gauss-Newton step per refinement: the returned point is one step past the last
+    # linearisation point.
+    result = triangulate(projections, pixels, confidences, iterations=1)
+    weights = np.maximum(confidences, 0.05)
+    checked = 0
+    for joint in np.flatnonzero(np.isfinite(result.points).all(axis=1)):
+        point = result.points[joint]
+        information = np.zeros((3, 3))
+        for view in np.flatnonzero(result.inliers[:, joint]):
+            # Numerical Jacobian of the view's projection at the returned point.
+            jacobian = np.stack([(project(projections[view][None], (point + d)[None])
+                                  - project(projections[view][None], (point - d)[None]))[0, 0]
+                                 / 2e-6 for d in np.eye(3) * 1e-6], axis=1)
+            information += weights[view, joint] ** 2 * jacobian.T @ jacobian
+        product = result.covariance[joint] @ information
+        # Covariance = sigma^2 information^-1: the product is sigma^2 times the identity.
+        np.testing.assert_allclose(product / np.trace(product) * 3, np.eye(3), atol=1e-6)
+        checked += 1
+    assert checked >= 15
+
+
+def test_a_view_a_merge_drops_is_counted_or_kept(monkeypatch):
+    import wilor_ros.multiview as multiview
+
+    rng = np.random.default_rng(53)
+    truth = true_hand(rng, np.zeros(3))
+    # A fourth camera square to the third, nearer: a depth error along the third camera's rays
+    # shows in it.
+    poses = POSES + [look_at(np.array([0.0, -0.5, 0.1]), np.zeros(3))]
+    views = see(rng, [truth], poses)
+    # The fourth view sees the hand 4 cm further along the third camera's rays: the pair
+    # (cam2, cam3) agrees on that hand, near the pair (cam0, cam1)'s, but
+    # in the merged group cam3 disagrees with the three others.
+    rays = truth.joints - poses[2][:3, 3]
+    moved = truth.joints + 0.04 * rays / np.linalg.norm(rays, axis=1, keepdims=True)
+    shifted = dataclasses.replace(truth, joints=moved)
+    views[3] = [dataclasses.replace(view_hand(np.random.default_rng(1), poses[3], shifted, 0.5),
+                                    keypoint_confidence=np.ones(21, np.float32))]
+    # Complete linkage splitting the four views into two pairs (see _merge_duplicates).
+    monkeypatch.setattr(multiview, 'associate', lambda hands, config: [hands[:2], hands[2:]])
+    monkeypatch.setattr(multiview, 'MERGE_DISTANCE', 0.08)  # the pairs' hands: 4 cm apart
+    output = fusion(poses, inlier_px=8.0).fuse(batch(views))
+    fused = [hand for hand in output.hands if len(hand.cameras) > 1]
+    assert len(fused) == 1 and fused[0].cameras == ('cam0', 'cam1', 'cam2')
+    # The dropped view is the fused hand seen again: counted as rejected, not a second hand.
+    assert len(output.hands) == 1 and output.rejected_views == 1
+    # Far from any fused hand (another physical hand), the view it drops stays a hand.
+    monkeypatch.setattr(multiview, 'DUPLICATE_SHARE', 0.0)
+    monkeypatch.setattr(multiview, 'DUPLICATE_MIN_PX', 1.0)
+    output = fusion(poses, inlier_px=8.0).fuse(batch(views))
+    cameras = sorted(hand.cameras for hand in output.hands)
+    assert cameras == [('cam0', 'cam1', 'cam2'), ('cam3',)]
+    assert output.rejected_views == 0

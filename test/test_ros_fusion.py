@@ -179,3 +179,52 @@ def test_extrinsics_file(tmp_path):
     path.write_text('cameras:\n  cam_a: {translation: [0, 0]}\n')
     with pytest.raises(ExtrinsicsError, match="camera 'cam_a' needs translation"):
         load_extrinsics(path)
+
+
+def test_tf2_lookups_skip_only_tf2s_own_errors(monkeypatch):
+    """With tf2_ros (a stand-in here: it has no wheel), a missing transform is None, a bug not."""
+    import sys
+    import types
+
+    from geometry_msgs.msg import Transform
+
+    from wilor_ros.ros.camera_poses import CameraPoses
+
+    class TransformException(Exception):
+        pass
+
+    class LookupException(TransformException):
+        pass
+
+    class Buffer:
+        def __init__(self):
+            self.known, self.fault, self.asked = {}, None, []
+
+        def lookup_transform(self, target, source, when):
+            self.asked.append(when.nanoseconds)
+            if self.fault is not None:
+                raise self.fault
+            if (source, when.nanoseconds) not in self.known:
+                raise LookupException(f'{source} at {when.nanoseconds}')
+            transform = types.SimpleNamespace(transform=Transform())
+            transform.transform.translation.x = self.known[(source, when.nanoseconds)]
+            transform.transform.rotation.w = 1.0
+            return transform
+
+    tf2_ros = types.SimpleNamespace(Buffer=Buffer, TransformException=TransformException,
+                                    TransformListener=lambda buffer, node, spin_thread: None)
+    monkeypatch.setitem(sys.modules, 'tf2_ros', tf2_ros)
+    poses = CameraPoses(None, 'world', lambda camera: f'{camera}_optical')
+    assert poses.source == 'tf2_ros'
+    buffer = poses._buffer
+    # At the frame's stamp (integer nanoseconds), else the newest (time 0).
+    buffer.known[('cam_a_optical', 1_250_000_000)] = 1.0
+    assert poses.pose('cam_a', 1.25)[0, 3] == 1.0
+    buffer.known[('cam_b_optical', 0)] = 2.0
+    assert poses.pose('cam_b', 5.5)[0, 3] == 2.0
+    assert buffer.asked[-2:] == [5_500_000_000, 0]
+    assert poses.pose('cam_c', 5.5) is None
+    # Not a tf2 error: the fusion's caller hears of it (MultiViewFusion warns 'fusion_failed').
+    buffer.fault = TypeError('bad frame argument')
+    with pytest.raises(TypeError, match='bad frame argument'):
+        poses.pose('cam_a', 5.5)

@@ -36,7 +36,8 @@ of frames, one per camera:
 5. **Single views.** A hand only one camera saw is that camera's hand moved into the common
    frame, ``cameras`` = that camera, uncertainty = the monocular depth error; unless it is
    explained by a fused hand (the same hand detected again, or with the wrong side: its palm
-   within a third of its 2D size of the fused hand's projection), then it is dropped.
+   within 35 % of its 2D size of the fused hand's projection), then it is dropped. A view
+   that two duplicate fused hands' merge drops is such a candidate too.
 
 Fused hands get ids of their own (``f1``, ``f2``, ...), kept while a hand of the same side is
 found within ``id_distance`` of the last position. The result, a :class:`FusionOutput`, is
@@ -194,7 +195,7 @@ class MultiViewFusion:
             projection = projection_matrix(matrix, pose)
             view_hands += [ViewHand(result.camera, view, index, hand, pose, matrix, projection)
                            for index, hand in enumerate(hands)]
-        fused, singles, rejected = [], [], 0
+        fused, singles = [], []
         for group in associate(view_hands, self.association):
             result = fuse_group(group, hand_in_frame, self.inlier_px) if len(group) > 1 else None
             if result is None:
@@ -202,8 +203,11 @@ class MultiViewFusion:
                 singles += group
                 continue
             fused.append(result)
-            rejected += len(result.rejected)
-        fused = _merge_duplicates(fused, self.inlier_px)
+        fused, dropped = _merge_duplicates(fused, self.inlier_px)
+        # A view a merge drops disagrees with the merged hand: a single-view candidate, so it
+        # counts as rejected when a fused hand explains it and stays a hand of its own if not.
+        singles += dropped
+        rejected = sum(len(f.rejected) for f in fused)
         hands = [f.hand for f in fused]
         for view_hand in singles:
             if _explained(view_hand, fused):
@@ -221,8 +225,10 @@ def _merge_duplicates(fused, inlier_px):
     Merge fused hands of disjoint cameras that are one hand (joints within MERGE_DISTANCE).
 
     Complete linkage can split one hand seen by four cameras into two pairs when one cross
-    pair misses a threshold; both pairs then triangulate the same hand.
+    pair misses a threshold; both pairs then triangulate the same hand. Return (fused hands,
+    views the merges dropped): a view that agreed with its pair but not with the merged hand.
     """
+    dropped = []
     merged = True
     while merged:
         merged = False
@@ -238,11 +244,12 @@ def _merge_duplicates(fused, inlier_px):
             both = fuse_group(first.members + second.members, hand_in_frame, inlier_px)
             if both is None:
                 continue
-            both.rejected += first.rejected + second.rejected
+            dropped += both.rejected
+            both.rejected = first.rejected + second.rejected
             fused = [f for k, f in enumerate(fused) if k not in (a, b)] + [both]
             merged = True
             break
-    return fused
+    return fused, dropped
 
 
 def _explained(view_hand, fused):
@@ -252,10 +259,8 @@ def _explained(view_hand, fused):
     size = float(np.max(np.ptp(pixels, axis=0)))
     limit = max(DUPLICATE_SHARE * size, DUPLICATE_MIN_PX)
     centre = pixels[palm].mean(axis=0)
+    # A single-view candidate is never a member of a fused hand: no fused hand to skip.
     for other in fused:
-        if any(m.view == view_hand.view and m.index == view_hand.index
-               for m in itertools.chain(other.members)):
-            continue
         projected = project(view_hand.projection[None],
                             np.asarray(other.hand.keypoints_3d, np.float64)[palm])[0]
         if np.linalg.norm(projected.mean(axis=0) - centre) <= limit:

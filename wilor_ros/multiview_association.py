@@ -36,9 +36,10 @@ import numpy as np
 
 from wilor_ros.hand import HandResult
 from wilor_ros.multiview_geometry import epipolar_distances, fundamental_matrix, transform_points
+from wilor_ros.skeleton import finger_joints, FINGERS, NUM_JOINTS, WRIST
 
 # The palm: wrist and the four finger MCPs; the rigid part of the hand, detected most reliably.
-PALM = (0, 5, 9, 13, 17)
+PALM = (WRIST,) + tuple(finger_joints(finger)[0] for finger in FINGERS if finger != 'thumb')
 # Joints below this detector confidence are left out of the epipolar median.
 CONFIDENT = 0.3
 # A triangulated palm closer than this (m) to a camera is behind or inside it: no match.
@@ -60,14 +61,14 @@ class ViewHand:
     @property
     def pixels(self):
         """(21, 2) float64 2D joints."""
-        return np.asarray(self.hand.keypoints_2d, dtype=np.float64).reshape(21, 2)
+        return np.asarray(self.hand.keypoints_2d, dtype=np.float64).reshape(NUM_JOINTS, 2)
 
     @property
     def confidence(self):
         """(21,) detector confidences (ones when the detector gave none)."""
         conf = self.hand.keypoint_confidence
-        return (np.ones(21) if conf is None
-                else np.asarray(conf, dtype=np.float64).reshape(21))
+        return (np.ones(NUM_JOINTS) if conf is None
+                else np.asarray(conf, dtype=np.float64).reshape(NUM_JOINTS))
 
     @property
     def world_joints(self):

@@ -26,6 +26,8 @@ import dataclasses
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from wilor_ros.skeleton import NUM_JOINTS, WRIST
+
 
 def pose_matrix(rotation, translation):
     """Return the 4x4 pose of a (3, 3) rotation and a (3,) translation."""
@@ -77,27 +79,39 @@ def transform_points(pose, points):
     return points @ pose[:3, :3].T + pose[:3, 3]
 
 
+def _to_model_frame(hand, points):
+    """
+    Return ``points`` (N, 3) of ``hand``, in its camera's frame, taken into the MANO model frame.
+
+    MANO turns the hand about its root joint J0 (the wrist, at the rest pose of the shape):
+    ``points = s * (R @ (X - J0) + J0) + cam_t`` for model-frame X, so X = R^T ((points -
+    cam_t) / s - J0) + J0. The wrist is J0 itself (``keypoints_3d[0] = s * J0 + cam_t``), which
+    gives J0 without the model.
+    """
+    rotation = Rotation.from_rotvec(np.asarray(hand.global_orient, np.float64)).as_matrix()
+    scale = hand.depth_scale if hand.depth_scale > 0 else 1.0
+    cam_t = np.asarray(hand.cam_t, np.float64).reshape(3)
+    root = (np.asarray(hand.keypoints_3d, np.float64)[WRIST] - cam_t) / scale
+    return ((np.asarray(points, np.float64) - cam_t) / scale - root) @ rotation + root
+
+
 def model_joints(hand):
     """
     Return the hand's joints in its MANO model frame: (21, 3), before orientation and placement.
 
-    Undoes ``keypoints_3d = depth_scale * R(global_orient) @ J + cam_t``, so a monocular depth
-    error (in cam_t) is gone and what is left is the articulation and the shape (betas).
+    Undoes ``keypoints_3d = depth_scale * (R(global_orient) @ (J - J0) + J0) + cam_t`` (MANO
+    turns the hand about its root joint J0, the wrist) for a hand in its camera's frame, so a
+    monocular depth error (in cam_t) is gone and what is left is the articulation and the shape
+    (betas): MANO of the hand's pose and betas with an identity ``global_orient``.
     """
-    rotation = Rotation.from_rotvec(np.asarray(hand.global_orient, np.float64)).as_matrix()
-    scale = hand.depth_scale if hand.depth_scale > 0 else 1.0
-    return ((np.asarray(hand.keypoints_3d, np.float64) - np.asarray(hand.cam_t, np.float64))
-            / scale) @ rotation
+    return _to_model_frame(hand, hand.keypoints_3d)
 
 
 def model_vertices(hand):
-    """Return the hand's vertices in its MANO model frame (778, 3), or None."""
+    """Return the hand's vertices in its MANO model frame (778, 3), or None; see model_joints."""
     if hand.vertices is None:
         return None
-    rotation = Rotation.from_rotvec(np.asarray(hand.global_orient, np.float64)).as_matrix()
-    scale = hand.depth_scale if hand.depth_scale > 0 else 1.0
-    return ((np.asarray(hand.vertices, np.float64) - np.asarray(hand.cam_t, np.float64))
-            / scale) @ rotation
+    return _to_model_frame(hand, hand.vertices)
 
 
 def hand_in_frame(hand, pose, **changes):
@@ -111,15 +125,19 @@ def hand_in_frame(hand, pose, **changes):
     rotation = pose[:3, :3]
     orient = Rotation.from_matrix(rotation) * Rotation.from_rotvec(
         np.asarray(hand.global_orient, np.float64))
-    # vertices = depth_scale * R(global_orient) MANO + cam_t still holds after the move, with
-    # the moved orientation and translation and the same scale.
+    # vertices = s * (R(global_orient) (MANO - J0) + J0) + cam_t (MANO turns about its root J0)
+    # must still hold after the move with the moved orientation and the same scale: the root
+    # (the wrist, s * J0 + cam_t) moves with the hand and s * J0 is not turned, so the new
+    # cam_t is the moved wrist less s * J0.
+    wrist = np.asarray(hand.keypoints_3d, np.float64)[WRIST]
+    root_offset = wrist - np.asarray(hand.cam_t, np.float64).reshape(3)
     moved = {
         'box': np.zeros(4, np.float32),
         'keypoints_3d': transform_points(pose, hand.keypoints_3d).astype(np.float32),
-        'keypoints_2d': np.zeros((21, 2), np.float32),
-        'keypoints_2d_network': np.zeros((21, 2), np.float32),
+        'keypoints_2d': np.zeros((NUM_JOINTS, 2), np.float32),
+        'keypoints_2d_network': np.zeros((NUM_JOINTS, 2), np.float32),
         'global_orient': orient.as_rotvec().astype(np.float32),
-        'cam_t': transform_points(pose, hand.cam_t)[0].astype(np.float32),
+        'cam_t': (transform_points(pose, wrist)[0] - root_offset).astype(np.float32),
         'focal_length': np.zeros(2, np.float32),
         'principal_point': np.zeros(2, np.float32),
         'vertices': (None if hand.vertices is None

@@ -35,8 +35,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from wilor_ros.multiview_association import ViewHand
-from wilor_ros.multiview_geometry import model_joints, model_vertices
+from wilor_ros.multiview_geometry import model_joints, model_vertices, transform_points
 from wilor_ros.multiview_triangulation import triangulate
+from wilor_ros.skeleton import WRIST
 
 # A view keeps its place in a group when at least this share of its seen joints agree.
 MIN_VIEW_INLIERS = 0.5
@@ -166,10 +167,13 @@ def _place(members, result, hand_in_frame):
         best = members[int(np.argmax(weights))]
         rotation = Rotation.from_matrix(best.pose[:3, :3]) * Rotation.from_rotvec(
             np.asarray(best.hand.global_orient, np.float64))
-        placed = rotation.apply(joints0) + best.pose[:3, :3] @ best.hand.cam_t + best.pose[:3, 3]
-        shift = (np.mean(result.points[valid] - placed[valid], axis=0) if valid.any()
-                 else np.zeros(3))
-        translation = best.pose[:3, :3] @ best.hand.cam_t + best.pose[:3, 3] + shift
+        # MANO turns the hand about its wrist: the model hand turned so, with its wrist on the
+        # best view's wrist.
+        wrist = transform_points(best.pose, best.hand.keypoints_3d[WRIST])[0]
+        translation = wrist - rotation.apply(joints0[WRIST])
+        placed = rotation.apply(joints0) + translation
+        if valid.any():
+            translation = translation + np.mean(result.points[valid] - placed[valid], axis=0)
     placed = rotation.apply(joints0) + translation
     keypoints, uncertainty = _combine(result, placed, valid, members)
     meshes = [(w, model_vertices(m.hand)) for w, m in zip(weights, members)]
@@ -184,6 +188,9 @@ def _place(members, result, hand_in_frame):
                       np.stack([np.asarray(m.hand.betas, np.float64) for m in members]))
     confidence = np.max(np.stack([m.confidence for m in members]), axis=0)
     best = members[int(np.argmax(weights))]
+    # MANO turns the hand about its root joint J0 (the model-frame wrist), not the origin:
+    # MANO(global_orient) + cam_t = rotation (X - J0) + J0 + cam_t is the placed hand.
+    cam_t = translation + rotation.apply(joints0[WRIST]) - joints0[WRIST]
     identity = np.eye(4)
     return hand_in_frame(
         best.hand, identity,
@@ -191,7 +198,7 @@ def _place(members, result, hand_in_frame):
         keypoints_3d=keypoints.astype(np.float32),
         global_orient=rotation.as_rotvec().astype(np.float32),
         hand_pose=hand_pose.astype(np.float32), betas=betas.astype(np.float32),
-        cam_t=translation.astype(np.float32),
+        cam_t=cam_t.astype(np.float32),
         vertices=None if vertices is None else vertices.astype(np.float32),
         keypoint_confidence=confidence.astype(np.float32), depth_scale=1.0,
         translation_source='camera_info', depth_inliers=0, depth_inlier_ratio=0.0,

@@ -80,27 +80,35 @@ def reprojection_errors(projections, pixels, points):
     return errors
 
 
+def _linearise(projections, pixels, weights, points):
+    """
+    Return (information (J, 3, 3), gradient (J, 3)) of the weighted reprojection errors.
+
+    The weighted normal matrices and right-hand sides of Gauss-Newton at ``points``;
+    ``weights``: (V, J), 0 for views that are not a point's inliers.
+    """
+    h = np.einsum('vij,pj->vpi', projections, np.c_[points, np.ones(len(points))])
+    depth = h[..., 2]
+    usable = weights * (depth > 0)
+    depth = np.where(depth > 0, depth, 1.0)
+    uv = h[..., :2] / depth[..., None]
+    # d(u, v)/dX = (P_rows01 * w - p01 * P_row2) / w^2, per view and point.
+    jac = ((projections[:, None, :2, :3] * depth[..., None, None]
+            - h[..., :2, None] * projections[:, None, 2:3, :3]) / depth[..., None, None] ** 2)
+    jac_w = jac * usable[..., None, None]
+    residual = (pixels - uv) * usable[..., None]
+    return (np.einsum('vpik,vpil->pkl', jac_w, jac_w),
+            np.einsum('vpik,vpi->pk', jac_w, residual))
+
+
 def _refine(projections, pixels, weights, points, iterations):
     """
     Gauss-Newton on the weighted reprojection errors of all points at once.
 
-    ``weights``: (V, J), 0 for views that are not a point's inliers. Return (points (J, 3),
-    information (J, 3, 3): the weighted normal matrices at the result).
+    ``weights``: (V, J), 0 for views that are not a point's inliers. Return the points (J, 3).
     """
-    information = np.zeros((len(points), 3, 3))
     for _ in range(iterations):
-        h = np.einsum('vij,pj->vpi', projections, np.c_[points, np.ones(len(points))])
-        depth = h[..., 2]
-        usable = weights * (depth > 0)
-        depth = np.where(depth > 0, depth, 1.0)
-        uv = h[..., :2] / depth[..., None]
-        # d(u, v)/dX = (P_rows01 * w - p01 * P_row2) / w^2, per view and point.
-        jac = ((projections[:, None, :2, :3] * depth[..., None, None]
-                - h[..., :2, None] * projections[:, None, 2:3, :3]) / depth[..., None, None] ** 2)
-        jac_w = jac * usable[..., None, None]
-        residual = (pixels - uv) * usable[..., None]
-        information = np.einsum('vpik,vpil->pkl', jac_w, jac_w)
-        gradient = np.einsum('vpik,vpi->pk', jac_w, residual)
+        information, gradient = _linearise(projections, pixels, weights, points)
         # A touch of damping keeps a point seen along (nearly) one ray solvable.
         damping = 1e-12 * np.trace(information, axis1=1, axis2=2)[:, None, None] * np.eye(3)
         try:
@@ -112,7 +120,7 @@ def _refine(projections, pixels, weights, points, iterations):
         points = points + step
         if np.max(np.abs(step), initial=0.0) < 1e-7:
             break
-    return points, information
+    return points
 
 
 def triangulate(projections, pixels, confidences, inlier_px=15.0, min_sigma_px=3.0,
@@ -152,16 +160,19 @@ def triangulate(projections, pixels, confidences, inlier_px=15.0, min_sigma_px=3
         best_score[better] = score[better]
     candidates = np.isfinite(best_score)
     points = np.where(candidates[:, None], best_points, 0.0)
-    information = np.zeros((joints, 3, 3))
     for _ in range(2):  # Refine on the inliers, then again on the refined point's inliers.
         members = seen & (reprojection_errors(projections, safe_pixels, points) < inlier_px)
         candidates &= members.sum(axis=0) >= 2
-        points, information = _refine(projections, safe_pixels,
-                                      np.where(members & candidates, weights, 0.0), points,
-                                      iterations)
+        points = _refine(projections, safe_pixels, np.where(members & candidates, weights, 0.0),
+                         points, iterations)
     errors = reprojection_errors(projections, safe_pixels, points)
     members = seen & (errors < inlier_px) & candidates
     valid = (members.sum(axis=0) >= 2) & np.isfinite(points).all(axis=1)
+    # The covariance is of the returned point and inliers: the normal matrix at the final
+    # point on the final inliers (the refinement's last one is at the point before its last
+    # step, on the inliers before it).
+    information, _ = _linearise(projections, safe_pixels, np.where(members, weights, 0.0),
+                                np.where(np.isfinite(points), points, 0.0))
     # The 2D noise from the weighted residuals (2 per view, 3 unknowns), with a floor: two
     # views leave a single degree of freedom, too few to trust alone.
     member_weights = np.where(members, weights, 0.0)

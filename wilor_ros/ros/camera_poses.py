@@ -34,6 +34,7 @@ bag's ``/tf_static`` with them).
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from wilor_ros.stamps import seconds_to_nanoseconds
 # The composition of static transforms and the lookup rule are shared with wilor-infer --fuse
 # (no ROS there); imported here under their old names.
 from wilor_ros.static_poses import fixed_camera_pose, StaticTransforms, transform_pose
@@ -61,7 +62,7 @@ class CameraPoses:
         if extrinsics is not None:
             return
         try:
-            from tf2_ros import Buffer, TransformListener
+            from tf2_ros import Buffer, TransformException, TransformListener
         except ImportError:
             from tf2_msgs.msg import TFMessage
 
@@ -72,6 +73,9 @@ class CameraPoses:
         else:
             self._buffer = Buffer()
             self._listener = TransformListener(self._buffer, node, spin_thread=False)
+            # The base of tf2's Lookup/Connectivity/Extrapolation/... exceptions: a transform
+            # not (yet) known. Anything else is a fault and goes up to the fusion's warning.
+            self._lookup_errors = TransformException
             self.source = 'tf2_ros'
 
     def pose(self, camera, stamp):
@@ -86,10 +90,10 @@ class CameraPoses:
     def _tf2_pose(self, name, stamp):
         from rclpy.time import Time
 
-        for when in (Time(nanoseconds=int(round(stamp * 1e9))), Time()):
+        for when in (Time(nanoseconds=seconds_to_nanoseconds(stamp)), Time()):
             try:
                 transform = self._buffer.lookup_transform(self.frame, name, when)
-            except Exception:  # tf2's Lookup/Connectivity/Extrapolation exceptions.
+            except self._lookup_errors:  # Not at that stamp: then the newest, else no pose.
                 continue
             return transform_pose(transform.transform)
         return None
