@@ -46,11 +46,11 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'wilor_node = wilor_ros.ros.wilor_node:main',
-            'wilor_source = wilor_ros.ros.source_node:main',
+            'wilor_node = wilor_ros.tools.entry_points:wilor_node',
+            'wilor_source = wilor_ros.tools.entry_points:wilor_source',
             'wilor_rviz = wilor_ros.ros.rviz_launcher:main',
             'wilor-download = wilor_ros.tools.download:main',
-            'wilor-infer = wilor_ros.tools.infer:main',
+            'wilor-infer = wilor_ros.tools.entry_points:wilor_infer',
             'wilor-export = wilor_ros.tools.export:main',
         ],
     },

@@ -168,7 +168,7 @@ def test_launch_starts_wilor_node_with_the_installed_params_file(launch_stand_in
     node = nodes[0].kwargs
     assert (node['package'], node['executable'], node['name']) == ('wilor_ros', 'wilor_node',
                                                                    'wilor_node')
-    assert console_scripts()['wilor_node'] == 'wilor_ros.ros.wilor_node:main'
+    assert console_scripts()['wilor_node'] == 'wilor_ros.tools.entry_points:wilor_node'
     params_file = pathlib.Path(node['parameters'][0])
     assert node['parameters'] == [str(params_file)]
     assert params_file.name == 'wilor.yaml' and params_file.parent.name == 'config'
@@ -197,7 +197,7 @@ def test_launch_arguments_reach_the_nodes(launch_stand_ins):
         'depth_image': '/cam/aligned_depth_to_color/image_raw'}
     source = by_executable['wilor_source']
     assert source['package'] == 'wilor_ros' and 'wilor_source' in console_scripts()
-    assert console_scripts()['wilor_source'] == 'wilor_ros.ros.source_node:main'
+    assert console_scripts()['wilor_source'] == 'wilor_ros.tools.entry_points:wilor_source'
     assert source['parameters'] == [{'source': '/data/clip.mp4', 'frame_id': 'cam_link',
                                      'pace_topic': 'hands', 'image_reliability': 'reliable'}]
     # The source's outputs land where wilor_node listens.

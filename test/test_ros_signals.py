@@ -165,3 +165,32 @@ def test_sigterm_while_configure_loads_the_weights_ends_at_once(configure_by):
     # main() returns within milliseconds of the signal; the interpreter's own exit (torch's
     # teardown) takes 1-3 s on an idle machine, more under load.
     assert took < 20.0, (took, node.output)
+
+
+# Run as the console scripts start (setup.py's entry points); 'importing' is printed just
+# before the entry point installs its handlers and imports the node (torch: seconds).
+ENTRY = ('import sys; from wilor_ros.tools import entry_points; print("importing", flush=True); '
+         'sys.exit(entry_points.{}())')
+# Sent this long after 'importing': inside the import of torch and the node (2-8 s), after the
+# entry point's handlers (microseconds after the line).
+DURING_IMPORT = 0.3
+
+
+@pytest.mark.parametrize('script', ['wilor_node', 'wilor_source'])
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_a_stop_while_the_package_imports_ends_quietly(script, signum):
+    process = RosProcess(['-c', ENTRY.format(script), '--ros-args', '-p', 'autostart:=true'],
+                         ros_env())
+    try:
+        process.wait_for_line(lambda line: line == 'importing', timeout=60)
+        time.sleep(DURING_IMPORT)
+        assert process.proc.poll() is None, process.output
+        process.proc.send_signal(signum)
+        status = process.proc.wait(timeout=60)
+    finally:
+        process.stop()
+    # Before the entry points: a KeyboardInterrupt traceback (SIGINT) or status -15 (SIGTERM).
+    assert status == 0, process.output
+    assert not error_lines(process), process.output
+    # The stop came first: the node was never built.
+    assert not any('loading' in line or 'publishing' in line for line in process.lines)

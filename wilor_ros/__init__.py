@@ -29,18 +29,41 @@ everything that imports rclpy or a message package (the nodes, messages, markers
 the command-line tools. Nothing imported here loads rclpy.
 """
 
-from wilor_ros.camera import CameraError, CameraIntrinsics
-from wilor_ros.crops import crop_hands
-from wilor_ros.detector import HandDetector, load_detector
-from wilor_ros.hand import HandResult
-from wilor_ros.hand_stream import CameraFrame, CameraHands, HandStream, TrackingOptions
-from wilor_ros.loading import load_pipeline, PipelineLoadError
-from wilor_ros.models.checkpoint_io import CheckpointError
-from wilor_ros.options import PipelineOptions
-from wilor_ros.pipeline import HandPipeline
-from wilor_ros.reconstructor import load_reconstructor, WiLoR
-from wilor_ros.smoothing import SmoothingConfig
-from wilor_ros.tracking import HandTracker
+import importlib
+
+# Loaded on first use (PEP 562), so ``import wilor_ros`` and the console scripts' entry points
+# (wilor_ros/tools/entry_points.py) do not import torch before they install their signal
+# handlers: a Ctrl-C in the seconds torch takes to import is then an orderly stop.
+_EXPORTS = {
+    'CameraError': 'wilor_ros.camera', 'CameraIntrinsics': 'wilor_ros.camera',
+    'crop_hands': 'wilor_ros.crops',
+    'HandDetector': 'wilor_ros.detector', 'load_detector': 'wilor_ros.detector',
+    'HandResult': 'wilor_ros.hand',
+    'CameraFrame': 'wilor_ros.hand_stream', 'CameraHands': 'wilor_ros.hand_stream',
+    'HandStream': 'wilor_ros.hand_stream', 'TrackingOptions': 'wilor_ros.hand_stream',
+    'load_pipeline': 'wilor_ros.loading', 'PipelineLoadError': 'wilor_ros.loading',
+    'CheckpointError': 'wilor_ros.models.checkpoint_io',
+    'PipelineOptions': 'wilor_ros.options',
+    'HandPipeline': 'wilor_ros.pipeline',
+    'load_reconstructor': 'wilor_ros.reconstructor', 'WiLoR': 'wilor_ros.reconstructor',
+    'SmoothingConfig': 'wilor_ros.smoothing',
+    'HandTracker': 'wilor_ros.tracking',
+}
+
+
+def __getattr__(name):
+    """Import a public name's module on first use."""
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    """List the public names with the module's own."""
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     'CameraError',

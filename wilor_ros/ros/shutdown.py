@@ -66,12 +66,20 @@ class StopSignals:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self):
-        """Install the handlers for SIGINT and SIGTERM (main thread only)."""
+    def __init__(self, early_signals=None):
+        """
+        Install the handlers for SIGINT and SIGTERM (main thread only).
+
+        ``early_signals``: what recorded signals before (the console scripts' entry points,
+        :mod:`wilor_ros.tools.entry_points`, while the package imported); its ``first`` is read
+        after these handlers are in place, so no signal falls between the two.
+        """
         self.requested = None
         self._armed = False
         for signum in self.SIGNALS:
             signal.signal(signum, self._handle)
+        if early_signals is not None and early_signals.first is not None:
+            self.requested = early_signals.first
 
     def _handle(self, signum, frame):
         if self.requested is not None:

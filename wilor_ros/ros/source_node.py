@@ -246,11 +246,11 @@ class SourceNode(Node):
         super().destroy_node()
 
 
-def main(args=None):
+def main(args=None, early_signals=None):
     """Run ``wilor_source`` until the input ends (no loop) or Ctrl-C; return the exit status."""
     # Before rclpy.init: one quiet stop for any number of Ctrl-C / SIGTERM (ros2 launch sends
     # a second SIGINT after the terminal's), also while a webcam or a video is being opened.
-    stop = StopSignals()
+    stop = StopSignals(early_signals)
     rclpy.init(args=args)
     # Made before a stop can arrive (see wilor_node.main): spin_once would build it lazily.
     rclpy.get_global_executor()

@@ -332,13 +332,13 @@ def ros_arguments_problem(error):
     return text.replace('failed to initialize rcl: ', '').strip()
 
 
-def main(args=None):
+def main(args=None, early_signals=None):
     """Run ``wilor_node`` until Ctrl-C; return the exit status (1: cannot start, 2: bad args)."""
     from rclpy.impl.implementation_singleton import rclpy_implementation
 
     # Before rclpy.init, whose handlers then call these: one quiet stop for any number of
     # Ctrl-C / SIGTERM, and a stop during start-up abandons loading the weights.
-    stop = StopSignals()
+    stop = StopSignals(early_signals)
     try:
         rclpy.init(args=args)
     except rclpy_implementation.RCLError as error:
