@@ -195,3 +195,24 @@ def test_malformed_ros_arguments_give_one_clear_line(arguments, words):
     assert len(ours) == 1 and words in ours[0], lines
     assert '.c:' not in ours[0]  # no C source locations
     assert not any('Traceback' in line for line in lines), lines
+
+
+def test_an_unexpected_error_in_configure_is_logged_with_its_cause():
+    # A bug (or a library's unexpected exception) while configuring: injected by replacing
+    # the after-tracking builder in the node's process before main() runs.
+    code = ('import sys; import wilor_ros.ros.wilor_node as node\n'
+            'def broken(*args):\n'
+            '    raise KeyError("the injected fault")\n'
+            'node.build_after_tracking = broken\n'
+            'sys.exit(node.main())')
+    process = RosProcess(['-c', code, '--ros-args', '-p', 'autostart:=true',
+                          '-p', f'detector_path:={DETECTOR}',
+                          '-p', f'reconstructor_path:={RECONSTRUCTOR}', '-p', 'device:=cpu'],
+                         ros_env())
+    status = process.finish(timeout=90)
+    lines = [line for line in process.lines if line.strip()]
+    assert status == 1, lines
+    # rclpy alone says only "Failed to complete transition"; the node says why and where.
+    fatal = [line for line in lines if '[FATAL]' in line and 'configure failed' in line]
+    assert len(fatal) == 1 and "KeyError('the injected fault')" in fatal[0], lines
+    assert any('in broken' in line for line in lines), lines

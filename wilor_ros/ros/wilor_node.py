@@ -51,11 +51,13 @@ while a batch is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_param
 ``config/wilor.yaml``.
 """
 
+import functools
 import gc
 import re
 import sys
 import threading
 import time
+import traceback
 
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -115,6 +117,25 @@ def build_pipeline(settings, logger):
     return pipeline
 
 
+def _logged_transition(callback):
+    """
+    Log an unexpected exception of a lifecycle callback with its traceback, then re-raise it.
+
+    rclpy turns an exception in a transition callback into the 'errorprocessing' state and a
+    bare "Failed to complete transition" line: without this a bug (or a library's odd error)
+    during configure left the user no reason at all.
+    """
+    @functools.wraps(callback)
+    def run(self, state):
+        try:
+            return callback(self, state)
+        except Exception as error:
+            self.get_logger().fatal(f'{callback.__name__[3:]} failed: {error!r}\n'
+                                    f'{traceback.format_exc().rstrip()}')
+            raise
+    return run
+
+
 class WilorNode(LifecycleNode):
     """Images (+ camera_info) of one or more cameras in; hands, markers, debug images out."""
 
@@ -152,6 +173,7 @@ class WilorNode(LifecycleNode):
 
     # Lifecycle transitions (executor thread) -----------------------------------------------
 
+    @_logged_transition
     def on_configure(self, state):
         """Load the networks; create the publishers and the diagnostics timer."""
         try:
@@ -182,6 +204,7 @@ class WilorNode(LifecycleNode):
         self.tf_pub = HandTfPublisher(self)
         return TransitionCallbackReturn.SUCCESS
 
+    @_logged_transition
     def on_activate(self, state):
         """Subscribe, start the worker and publish the mesh faces."""
         if self.pipeline is None:  # Released by a deactivation on a GPU.
@@ -212,6 +235,7 @@ class WilorNode(LifecycleNode):
         self.get_logger().info(f'active: waiting for images on {inputs}; publishing {outputs}')
         return result
 
+    @_logged_transition
     def on_deactivate(self, state):
         """Unsubscribe and stop the worker; on a GPU release the networks' memory."""
         for stream in self.streams.values():
@@ -226,6 +250,7 @@ class WilorNode(LifecycleNode):
             self._release_pipeline()
         return super().on_deactivate(state)
 
+    @_logged_transition
     def on_cleanup(self, state):
         """Release the networks, publishers and timers (back to unconfigured)."""
         self._release_everything()
