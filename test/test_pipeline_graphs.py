@@ -89,8 +89,12 @@ def test_several_cameras_are_warmed_up_for_every_batch_size(scene):
     # A node with 3 cameras: a batch holds 1, 2 or 3 frames (whichever cameras had one), and
     # each count is a graph of the detector; up to 3 x max_hands crops for the reconstructor.
     pipe = _compiled_pipeline(max_hands=2)
+    saved = []
+    pipe.compile_cache = type('Cache', (), {'save': lambda self: saved.append(1)})()
     assert pipe.prepare_for(CAMERA_HW, frames=3) > 0
     assert pipe.prepare_for(CAMERA_HW, frames=2) == 0.0  # covered by the 3-frame warm-up
+    # What the warm-up compiled persists (the next start loads it), saved once.
+    assert saved == [1]
     for count in (3, 1, 2, 3):
         results = pipe.process_batch([scene] * count)
         assert [len(hands) for hands in results] == [2] * count

@@ -155,6 +155,7 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
                         rescale_factor=options.rescale_factor, max_hands=options.max_hands,
                         compile=options.compile)
     pipe.precision = precision
+    pipe.compile_cache = cache
     if options.warm_up:
         pipe.warm_up(image_hw)
         if cache is not None:

@@ -117,6 +117,9 @@ class HandPipeline:
         # The precision the layers run in, as loading resolved it ('auto' -> bf16 / fp32).
         self.precision = None
         self.compiled = bool(compile)
+        # Where compiled graphs persist (wilor_ros.compile_cache.CompileCache; set by
+        # load_pipeline with compile), saved again after each prepare_for that compiled.
+        self.compile_cache = None
         self._network = reconstructor
         if self.compiled:
             detector.compile(backend=compile_backend, **compile_options(compile_backend))
@@ -192,12 +195,17 @@ class HandPipeline:
         With ``compile=True`` the detector's graph depends on the image size and on the number
         of frames in a batch: the node calls this for each camera's size with its number of
         cameras before the first frame (on its worker thread, so the node stays responsive);
-        without compiling there is nothing to prepare. Returns the seconds spent (0.0: nothing
+        without compiling there is nothing to prepare. What it compiled is saved to
+        :attr:`compile_cache` when there is one. Returns the seconds spent (0.0: nothing
         to do).
         """
         if not self.graphs.needs_warm_up(image_hw, frames):
             return 0.0
-        return self.warm_up(image_hw, self.max_hands, frames)
+        seconds = self.warm_up(image_hw, self.max_hands, frames)
+        if self.compile_cache is not None:
+            # The new graphs persist too, so the next start finds this camera's size compiled.
+            self.compile_cache.save()
+        return seconds
 
     def detect(self, image_bgr):
         """
