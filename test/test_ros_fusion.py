@@ -122,6 +122,13 @@ def test_without_transforms_one_throttled_warning_and_per_camera_hands_only():
         assert 1 <= len(warnings) <= 1 + int(elapsed // 5.0), warnings
         assert "no transform from 'world'" in warnings[0]
         assert rig('count')['count'] == 0
+        # /diagnostics counts what the fusion left out.
+        values = probe('diagnostics', timeout=10.0)['values']
+        assert int(values['fusion.batches']) >= 3, values
+        # Every frame whose hands came back went through the fusion without a pose.
+        assert int(values['fusion.views_without_pose']) >= hands, values
+        assert int(values['fusion.hands_last_batch']) == 0
+        assert values['fusion.failures'] == '0'
 
 
 def test_a_bad_extrinsics_file_fails_configure_in_one_line(tmp_path):

@@ -154,12 +154,24 @@ class MultiViewFusion:
         self.ids = FusedIds()
         self.frames_out_of_sync = 0
         self.batches = 0
+        self.views_without_pose = 0
+        self.rejected_views = 0
+        self.failures = 0
+        self.hands_last_batch = 0
+
+    def counters(self):
+        """Return the running counts for /diagnostics (``fusion.<key>``)."""
+        return {'batches': self.batches, 'frames_out_of_sync': self.frames_out_of_sync,
+                'views_without_pose': self.views_without_pose,
+                'rejected_views': self.rejected_views, 'failures': self.failures,
+                'hands_last_batch': self.hands_last_batch}
 
     def __call__(self, results):
         """Fuse the batch's hands; put the FusionOutput on every result."""
         try:
             output = self.fuse(results)
         except Exception as error:  # A failed fusion must not cost the cameras' own hands.
+            self.failures += 1
             self.warn('fusion_failed', f'multi-view fusion failed: {error!r}')
             output = FusionOutput(self.frame, max((r.stamp for r in results), default=0.0),
                                   None, [], [], [])
@@ -187,6 +199,8 @@ class MultiViewFusion:
                 continue
             views.append((result, np.asarray(pose, np.float64),
                           np.asarray(matrix, np.float64)))
+        self.views_without_pose += len(without_pose)
+        self.hands_last_batch = 0
         if not views:
             return FusionOutput(self.frame, stamp, None, [], out_of_sync, without_pose)
         view_hands = []
@@ -216,6 +230,8 @@ class MultiViewFusion:
             hands.append(single_view_hand(view_hand, hand_in_frame).hand)
         ids = self.ids.assign(hands, stamp)
         hands = [dataclasses.replace(hand, track_id=track) for hand, track in zip(hands, ids)]
+        self.rejected_views += rejected
+        self.hands_last_batch = len(hands)
         return FusionOutput(self.frame, stamp, hands, [r.camera for r, _, _ in views],
                             out_of_sync, without_pose, rejected)
 

@@ -64,6 +64,12 @@ def build_fusion(node, settings):
 class FusionPublisher:
     """Publish the fusion step's hands on ``hands_fused`` and their wrist frames on /tf."""
 
+    def diagnostics(self):
+        """Return the fusion's counts as /diagnostics values (``fusion.*``)."""
+        if self.step is None:
+            return {}
+        return {f'fusion.{key}': value for key, value in self.step.counters().items()}
+
     def __init__(self, node, settings, extrinsics=None):
         """Create the publishers and the camera pose source."""
         self.settings = settings

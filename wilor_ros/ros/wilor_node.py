@@ -59,7 +59,7 @@ import threading
 import time
 import traceback
 
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -328,14 +328,16 @@ class WilorNode(LifecycleNode):
         restarts = sum(tracker.filter_resets for tracker in trackers)
         status.values += self.rgbd_stats.key_values(self.settings, restarts)
         if self.pipeline is not None and self.pipeline.compiled:
-            from diagnostic_msgs.msg import KeyValue
-
             # Compilations after warm-up and graph misses: a slow frame is never unexplained.
             status.values += [KeyValue(key=f'graphs.{key}', value=str(value))
                               for key, value in self.pipeline.graphs.report().items()]
+        for publisher in self._step_publishers:
+            # After-tracking steps that count something (fusion: out-of-sync frames, ...).
+            report = getattr(publisher, 'diagnostics', None)
+            if report is not None:
+                status.values += [KeyValue(key=key, value=str(value))
+                                  for key, value in report().items()]
         if len(streams) > 1:
-            from diagnostic_msgs.msg import KeyValue
-
             for stream in streams:
                 status.values.append(KeyValue(key=f'camera.{stream.label}.frames_received',
                                               value=str(stream.received)))
