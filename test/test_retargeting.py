@@ -17,6 +17,7 @@
 
 import pathlib
 import sys
+import tempfile
 import threading
 import time
 
@@ -84,7 +85,11 @@ def test_a_degenerate_hand_is_an_error_not_a_silent_old_solution():
 
 
 def test_joint_names_are_the_robots():
+    temp_root = pathlib.Path(tempfile.gettempdir())
+    before = set(temp_root.glob('dex_retargeting-*'))
     retargeter = HandRetargeter('leap', 'dexpilot', 'left', ROBOTS)
+    # dex-retargeting's copy of the URDF is gone once parsed (it left one folder per start).
+    assert set(temp_root.glob('dex_retargeting-*')) <= before
     assert sorted(retargeter.joint_names, key=int) == [str(i) for i in range(16)]
     assert retargeter.urdf == (ROBOTS / 'leap_hand' / 'leap_hand_left.urdf').resolve()
 

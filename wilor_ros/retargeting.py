@@ -32,6 +32,8 @@ so the targets do not depend on where the camera looks from.
 """
 
 import pathlib
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -160,11 +162,20 @@ class HandRetargeter:
         check_urdf(urdf)
         config['urdf_path'] = str(urdf)
         config['low_pass_alpha'] = -1.0  # Outside [0, 1]: no filter (see the class docs).
+        # build() writes a copy of the URDF to a new tempfile.mkdtemp('dex_retargeting-')
+        # folder and never removes it (one per start, forever): the folders it made go once
+        # pinocchio has parsed the copy. Builds run one at a time (configure), so the new
+        # folders are this build's.
+        temp_root = pathlib.Path(tempfile.gettempdir())
+        before = set(temp_root.glob('dex_retargeting-*'))
         try:
             self._retargeting = RetargetingConfig.from_dict(config).build()
         except Exception as error:  # dex-retargeting / pinocchio raise many kinds.
             raise RetargetingError(f'robot description {urdf} does not fit {config_file} '
                                    f'({type(error).__name__}: {error})') from None
+        finally:
+            for made in set(temp_root.glob('dex_retargeting-*')) - before:
+                shutil.rmtree(made, ignore_errors=True)
         self.robot, self.mode, self.side = robot, mode, side
         self.is_right = side == 'right'
         optimizer = self._retargeting.optimizer
