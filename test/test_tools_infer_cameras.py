@@ -366,6 +366,12 @@ def test_fixture_networks_on_a_two_camera_bag(make_fixture_pipeline, tmp_path, c
     code, err, _ = run_cli(capsys, bag, '--fuse', 'world', '--jsonl', '-o', out, *WEIGHT_ARGS)
     assert code == 0, err
     records = [json.loads(line) for line in out.read_text().splitlines()]
+    # --overlap (the next stamp group detected during this one): the same records.
+    overlapped = tmp_path / 'overlapped.jsonl'
+    code, err, _ = run_cli(capsys, bag, '--fuse', 'world', '--jsonl', '-o', overlapped,
+                           '--overlap', *WEIGHT_ARGS)
+    assert code == 0, err
+    assert [json.loads(line) for line in overlapped.read_text().splitlines()] == records
     per_camera = [r for r in records if not r['fused']]
     fused = [r for r in records if r['fused']]
     # Per camera: what one pipeline batch of the two images gives (same batch composition).

@@ -33,6 +33,7 @@ A camera without a pose is left out of the fusion with one warning line; batches
 camera are counted and reported at the end.
 """
 
+import collections
 import dataclasses
 import pathlib
 
@@ -174,7 +175,10 @@ def run(args, build_pipeline, default_output, report):
     writer = _CameraOutputs(args, default_output, cameras, robot, pipe.faces)
     batches = StampBatches(list(cameras.cameras), seconds_to_nanoseconds(args.sync_tolerance))
     skipped = 0
-    try:
+    taken = collections.deque()
+
+    def stamp_batches():
+        nonlocal skipped
         for camera, frame in cameras:
             if frame.image is None:
                 skipped += 1
@@ -184,9 +188,21 @@ def run(args, build_pipeline, default_output, report):
             if poses is not None and frame.frame_id:
                 poses.optical_frames[camera] = frame.frame_id
             for batch in batches.add(camera, frame.stamp_ns, frame):
-                writer.write(batch, stream.process(_camera_frames(batch), args.vertices))
+                taken.append(batch)
+                yield _camera_frames(batch)
         for batch in batches.finish():
-            writer.write(batch, stream.process(_camera_frames(batch), args.vertices))
+            taken.append(batch)
+            yield _camera_frames(batch)
+
+    try:
+        # --overlap: the next stamp group is detected while this one reconstructs.
+        if args.overlap:
+            results_of_batches = stream.process_stream(stamp_batches(), args.vertices)
+        else:
+            results_of_batches = (stream.process(frames, args.vertices)
+                                  for frames in stamp_batches())
+        for results in results_of_batches:
+            writer.write(taken.popleft(), results)
     finally:
         writer.close()
     report(f'{writer.processed} frames of {len(cameras.cameras)} cameras processed, {skipped} '
