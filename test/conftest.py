@@ -101,6 +101,22 @@ def make_fixture_pipeline(fixture_detector, fixture_reconstructor):
     return make
 
 
+@pytest.fixture(scope='module')
+def simulated_pipeline():
+    """Return (tracer, pipeline): the fixture networks on gpu_tracer's simulated cuda:0, fp32."""
+    from gpu_tracer import CUDA, SimulatedCuda
+    from wilor_ros.detector import load_detector
+    from wilor_ros.pipeline import HandPipeline
+    from wilor_ros.reconstructor import load_reconstructor
+
+    tracer = SimulatedCuda()
+    with tracer:
+        pipe = HandPipeline(load_detector(DETECTOR, CUDA),
+                            load_reconstructor(RECONSTRUCTOR, CUDA, dtype='fp32'),
+                            conf=0.3, max_hands=2)
+    return tracer, pipe
+
+
 @pytest.fixture(scope='session')
 def fixture_pipeline(make_fixture_pipeline):
     """Return the fixture networks' pipeline with conf 0.25 (the fixture image's hands pass)."""

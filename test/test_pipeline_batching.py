@@ -23,14 +23,9 @@ detector call), and the host still waits for the device twice per batch. The bat
 must equal the frames run one by one.
 """
 
-from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
-from gpu_tracer import CUDA, SimulatedCuda
+from fixture_paths import DETECT_NPZ
 import numpy as np
 import pytest
-
-from wilor_ros.detector import load_detector
-from wilor_ros.pipeline import HandPipeline
-from wilor_ros.reconstructor import load_reconstructor
 
 FRAME_COUNTS = (1, 2, 4, 8)
 # Launches of an 8-frame batch over those of one frame (the issue's bound).
@@ -44,16 +39,6 @@ def frames():
     return [np.roll(image, 3 * index, axis=1) for index in range(max(FRAME_COUNTS))]
 
 
-@pytest.fixture(scope='module')
-def simulated():
-    tracer = SimulatedCuda()
-    with tracer:
-        pipe = HandPipeline(load_detector(DETECTOR, CUDA),
-                            load_reconstructor(RECONSTRUCTOR, CUDA, dtype='fp32'),
-                            conf=0.3, max_hands=2)
-    return tracer, pipe
-
-
 def _launches(tracer, pipe, frames):
     with tracer:
         pipe.process_batch(frames)  # caches (letterbox taps, constants) fill up
@@ -63,8 +48,8 @@ def _launches(tracer, pipe, frames):
     return kernels.total, tracer, results
 
 
-def test_eight_cameras_cost_at_most_one_and_a_half_frames_of_launches(simulated, frames):
-    tracer, pipe = simulated
+def test_eight_cameras_cost_at_most_one_and_a_half_frames_of_launches(simulated_pipeline, frames):
+    tracer, pipe = simulated_pipeline
     launches = {}
     for count in FRAME_COUNTS:
         launches[count], _, results = _launches(tracer, pipe, frames[:count])
@@ -76,8 +61,8 @@ def test_eight_cameras_cost_at_most_one_and_a_half_frames_of_launches(simulated,
 
 
 @pytest.mark.parametrize('count', [1, 4, 8])
-def test_a_batch_waits_for_the_device_twice(simulated, frames, count):
-    tracer, pipe = simulated
+def test_a_batch_waits_for_the_device_twice(simulated_pipeline, frames, count):
+    tracer, pipe = simulated_pipeline
     _, tracer, _ = _launches(tracer, pipe, frames[:count])
     events = [str(event) for event in tracer.events]
     assert tracer.count('d2h') == 2, events
@@ -88,8 +73,8 @@ def test_a_batch_waits_for_the_device_twice(simulated, frames, count):
     assert not bad, bad
 
 
-def test_the_batch_equals_the_frames_one_by_one(simulated, frames):
-    tracer, pipe = simulated
+def test_the_batch_equals_the_frames_one_by_one(simulated_pipeline, frames):
+    tracer, pipe = simulated_pipeline
     with tracer:
         batched = pipe.process_batch(frames[:4])
         single = [pipe(frame) for frame in frames[:4]]

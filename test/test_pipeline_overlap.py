@@ -26,7 +26,6 @@ sides after it saw the previous batch).
 """
 
 from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
-from gpu_tracer import CUDA, SimulatedCuda
 import numpy as np
 import pytest
 
@@ -43,16 +42,6 @@ def frames():
     image = np.load(DETECT_NPZ)['image']
     return [[np.roll(image, 5 * batch + 2 * camera, axis=1) for camera in range(2)]
             for batch in range(BATCHES)]
-
-
-@pytest.fixture(scope='module')
-def simulated():
-    tracer = SimulatedCuda()
-    with tracer:
-        pipe = HandPipeline(load_detector(DETECTOR, CUDA),
-                            load_reconstructor(RECONSTRUCTOR, CUDA, dtype='fp32'),
-                            conf=0.3, max_hands=2)
-    return tracer, pipe
 
 
 def _logged(tracer, pipe, run):
@@ -81,8 +70,8 @@ def _logged(tracer, pipe, run):
     return result, log
 
 
-def test_the_next_detector_is_queued_before_the_wait_for_results(simulated, frames):
-    tracer, pipe = simulated
+def test_the_next_detector_is_queued_before_the_wait_for_results(simulated_pipeline, frames):
+    tracer, pipe = simulated_pipeline
     streamed, log = _logged(tracer, pipe, lambda: list(pipe.process_stream(
         {'images': batch} for batch in frames)))
     # Waits per batch t: 2t + 1 (detections) and 2t + 2 (results). Batch t+1's detector is
