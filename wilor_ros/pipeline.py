@@ -276,8 +276,9 @@ class HandPipeline:
         ``batches``: an iterable of dicts of :meth:`process_batch`'s arguments (``images``, and
         optionally ``camera_matrices``, ``depths``, ``sides``); yields :meth:`process_batch`'s
         result for each, in order, equal to it. On a GPU, batch t+1 is uploaded and detected on
-        a second CUDA stream (:class:`~wilor_ros.streams.DetectionStream`) while batch t's
-        crops and reconstructor run: the host launches batch t's reconstruction, then batch
+        a second CUDA stream (:class:`~wilor_ros.streams.DetectionStream`; with ``compile`` on
+        the same stream, queued ahead of the wait) while batch t's crops and reconstructor
+        run: the host launches batch t's reconstruction, then batch
         t+1's detection, and only then waits for batch t's results. Each batch still costs 2
         host waits. Latency: a batch's results come one detector pass later than alone at
         most (its own reconstruction is queued after the next batch's detection has been
@@ -288,7 +289,8 @@ class HandPipeline:
         results were not yielded; batches taken after it were not processed (see
         :meth:`wilor_ros.hand_stream.HandStream.process_stream`'s ``retry``).
         """
-        stream = DetectionStream(self.device)
+        # With compile, one stream (see DetectionStream): graphs share one memory pool.
+        stream = DetectionStream(self.device, enabled=not self.compiled)
         launched, batches = None, iter(batches)
         while True:
             try:

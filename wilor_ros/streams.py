@@ -29,11 +29,19 @@ import torch
 
 
 class DetectionStream:
-    """The detector's side stream on ``device`` (None: no CUDA, everything in order)."""
+    """
+    The detector's side stream on ``device``; ``stream`` None: everything in order on one.
 
-    def __init__(self, device):
+    ``enabled`` False keeps one stream: the pipeline passes it for ``compile``, whose CUDA
+    graphs (inductor's cudagraph trees) share one memory pool that they reuse in the order of
+    one stream; a replay on a second stream could overwrite the outputs of the other network
+    before they are read. The detector is then still queued ahead of the wait, not run
+    concurrently.
+    """
+
+    def __init__(self, device, enabled=True):
         device = torch.device(device)
-        usable = device.type == 'cuda' and torch.cuda.is_available()
+        usable = enabled and device.type == 'cuda' and torch.cuda.is_available()
         self.stream = torch.cuda.Stream(device) if usable else None
 
     def running(self):
