@@ -43,6 +43,9 @@ class DetectionStream:
         device = torch.device(device)
         usable = enabled and device.type == 'cuda' and torch.cuda.is_available()
         self.stream = torch.cuda.Stream(device) if usable else None
+        if self.stream is not None:
+            # Work queued before the stream began (weights, cached constants) comes first.
+            self.stream.wait_stream(torch.cuda.current_stream(device))
 
     def running(self):
         """Return a context in which queued work goes to the side stream."""
