@@ -194,3 +194,33 @@ def test_a_stop_while_the_package_imports_ends_quietly(script, signum):
     assert not error_lines(process), process.output
     # The stop came first: the node was never built.
     assert not any('loading' in line or 'publishing' in line for line in process.lines)
+
+
+# The node's spin replaced by one that gets Ctrl-C while inside rclpy's C++ and fails as pybind11
+# then does ("Unable to convert call argument"; seen once in 80 Ctrl-C of ros2 launch).
+INTERRUPTED_SPIN = '''import os, signal, sys
+import rclpy
+import wilor_ros.ros.{module} as node
+
+def spin(*args, **kwargs):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:
+        pass
+    raise RuntimeError("Unable to convert call argument '0' to Python object")
+
+rclpy.{spin} = spin
+sys.exit(node.main())
+'''
+
+
+@pytest.mark.parametrize('module, spin', [('wilor_node', 'spin'), ('source_node', 'spin_once')])
+def test_a_stop_inside_rclpys_cpp_ends_quietly(tmp_path, module, spin):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a.png'), np.full((48, 64, 3), 90, np.uint8))
+    process = RosProcess(['-c', INTERRUPTED_SPIN.format(module=module, spin=spin), '--ros-args',
+                          '-p', f'source:={folder}', '-p', 'autostart:=false'], ros_env())
+    status = process.finish(timeout=90)
+    assert status == 0, process.output
+    assert not error_lines(process), process.output

@@ -267,6 +267,11 @@ def main(args=None, early_signals=None):
         status = 1
     except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # A stop raised inside a call into rclpy's C++ (take_message) comes out as pybind11's
+        # RuntimeError; after a stop request, whatever the interrupted call raised is the stop.
+        if stop.requested is None:
+            raise
     finally:
         finish(node, stop)
     return status

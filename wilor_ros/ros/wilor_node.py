@@ -406,6 +406,11 @@ def main(args=None, early_signals=None):
             elif 'see above' not in str(error):
                 logger.fatal(str(error))
             status = 1
+    except Exception:
+        # A stop raised inside a call into rclpy's C++ comes out as pybind11's RuntimeError
+        # (seen: take_message under ros2 launch); after a stop request it is the stop.
+        if stop.requested is None:
+            raise
     finally:
         finish(node, stop)
     return status
