@@ -198,20 +198,22 @@ def test_a_stop_while_the_package_imports_ends_quietly(script, signum):
 
 # The node's spin replaced by one that gets Ctrl-C while inside rclpy's C++ and fails as pybind11
 # then does ("Unable to convert call argument"; seen once in 80 Ctrl-C of ros2 launch).
-INTERRUPTED_SPIN = '''import os, signal, sys
-import rclpy
-import wilor_ros.ros.{module} as node
-
-def spin(*args, **kwargs):
-    try:
-        os.kill(os.getpid(), signal.SIGINT)
-    except BaseException:
-        pass
-    raise RuntimeError("Unable to convert call argument '0' to Python object")
-
-rclpy.{spin} = spin
-sys.exit(node.main())
-'''
+INTERRUPTED_SPIN = '\n'.join([
+    'import os, signal, sys',
+    'import rclpy',
+    'import wilor_ros.ros.{module} as node',
+    '',
+    'def spin(*args, **kwargs):',
+    '    try:',
+    '        os.kill(os.getpid(), signal.SIGINT)',
+    '    except BaseException:',
+    '        pass',
+    '    raise RuntimeError("Unable to convert call argument 0 to Python object")',
+    '',
+    'rclpy.{spin} = spin',
+    'sys.exit(node.main())',
+    '',
+])
 
 
 @pytest.mark.parametrize('module, spin', [('wilor_node', 'spin'), ('source_node', 'spin_once')])
