@@ -35,6 +35,11 @@ gpu_check.json``):
   and a second start that uses the persistent cache of :mod:`wilor_ros.compile_cache`;
 * graphs (``compile=True``, CUDA graphs): the same single-stream and batch measurements,
   then the graph report (compilations after warm-up, misses);
+* overlap (``process_stream``: the next batch's detector during this batch's reconstructor)
+  against ``process_batch``, eager and with graphs;
+* capture (``graph_mode='capture'``, CUDA only): CUDA graphs recorded from the eager
+  networks: warm-up time at ``max_hands`` 10 (its whole start-up cost), then the same
+  single-stream, batch and overlap measurements;
 * the official WiLoR demo's data path side by side (``bench/bench_vs_official.py``: the
   official repository is not available offline; that script re-creates its path from the
   documented steps), on the same device.
@@ -601,6 +606,27 @@ def main():
                'eager checks the sections, a GPU measures them')
         for name in ('start_first', 'start_second', 'graphs'):
             not_run[name] = why
+    if device.type == 'cuda':
+        with report.section('capture'):
+            # graph_mode capture: CUDA graphs recorded from the eager networks (no inductor);
+            # its warm-up at max_hands 10 is its whole start-up cost (nothing to cache).
+            capture = report['capture'] = {'max_hands': DEFAULT_MAX_HANDS}
+            captured = HandPipeline(random_detector(size['detector'], device,
+                                                    detector_dtype(precision), size['imgsz']),
+                                    pipe.reconstructor, conf=0.0, max_hands=DEFAULT_MAX_HANDS,
+                                    compile=True, graph_mode='capture')
+            capture['warm_up_s'] = captured.warm_up(size['images'][0])
+            capture['prepare_for_s'] = {label: captured.prepare_for(hw) for label, hw in
+                                        zip(images, size['images'])}
+            report.write()
+            speed['capture'] = single_stream(captured, images, device, repeats)
+            report.write()
+            speed['capture']['batch_' + first_label] = batches(captured, images[first_label],
+                                                               device, repeats)
+            speed['capture']['overlap'] = overlap(captured, images[first_label], device,
+                                                  repeats)
+            capture['after_timed_runs'] = captured.graphs.report()
+            capture['warnings'] = captured.graphs.take_warnings()
     if device.type == 'cuda' and not args.no_official:
         with report.section('vs_official'):
             report['vs_official'] = vs_official(args, size, 240)
@@ -625,7 +651,7 @@ def main():
 
 
 def summary_line(report, precision, device, out):
-    """One line: parity, waits, eager and graph speed, start times, graph counts."""
+    """One line: parity, waits, eager, graph and captured speed, start times, graph counts."""
     parity = report.get('parity_vs_cpu_fp32', {})
     waits = report.get('host_waits_per_frame', {})
     eager, graphs = report['speed']['eager'], report['speed']['graphs']
@@ -655,6 +681,10 @@ def summary_line(report, precision, device, out):
                  f'{counts.get("graph_misses")}')
     else:
         text += f'; 8 frames {eight(eager):.1f} frames/s'
+    captured = report['speed'].get('capture')
+    if captured:
+        text += (f'; capture {fps(captured)} fps, 8 frames {eight(captured):.1f} frames/s, '
+                 f'warm-up {report.get("capture", {}).get("warm_up_s", -1):.1f} s')
     if report.get('errors'):
         text += f'; errors in {", ".join(sorted(report["errors"]))}'
     return text + f'; {report["seconds"]:.0f} s -> {out}'

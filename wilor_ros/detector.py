@@ -173,7 +173,8 @@ class HandDetector:
             rows, valid = self._forward(parts[0] if len(parts) == 1 else torch.cat(parts),
                                         *thresholds, table_size)
             if self._compiled is not None:
-                # CUDA-graph outputs are overwritten by the next replay; these are small.
+                # CUDA-graph outputs are overwritten by the next replay (compiled or captured);
+                # these are small.
                 rows, valid = rows.clone(), valid.clone()
             start = 0
             for box, indices in by_box.items():
@@ -245,6 +246,21 @@ class HandDetector:
         options = {} if mode is None else {'mode': mode}
         compiled = torch.compile(self.forward_fixed, backend=backend, dynamic=False, **options)
         self._compiled = self.compile_counter.wrap(compiled)
+        return self
+
+    def capture(self, backend=None):
+        """
+        Replay :meth:`forward_fixed` from CUDA graphs recorded from the eager network.
+
+        One graph per (frames, letterbox input size, table size), captured on first use
+        (:class:`~wilor_ros.graph_capture.CapturedGraphs`, which then counts as
+        :attr:`compile_counter`); ``backend``: how graphs are recorded (default CUDA's).
+        """
+        from wilor_ros.graph_capture import CapturedGraphs, CudaGraphs
+
+        self._compiled = CapturedGraphs('hand detector', self.forward_fixed,
+                                        backend or CudaGraphs)
+        self.compile_counter = self._compiled
         return self
 
     def _forward(self, input_tensor, conf, iou, max_det, table_size):

@@ -56,6 +56,14 @@ class GraphBook:
         return self.reconstructor_counter.wrap(torch.compile(
             reconstructor, backend=backend, dynamic=False, **compile_options(backend)))
 
+    def capture_reconstructor(self, reconstructor, backend=None):
+        """Return ``reconstructor`` replayed from captured CUDA graphs, counted (``capture``)."""
+        from wilor_ros.graph_capture import CapturedGraphs, CudaGraphs
+
+        self.reconstructor_counter = CapturedGraphs('hand reconstructor', reconstructor,
+                                                    backend or CudaGraphs)
+        return self.reconstructor_counter
+
     def warmed_up(self, image_hw, buckets, frames=1):
         """Record a warm-up at ``image_hw`` for 1 to ``frames`` frames and these buckets."""
         image_hw = tuple(image_hw)
@@ -115,7 +123,7 @@ class GraphBook:
 
     def _miss(self, what):
         self.misses += 1
-        self._warnings.append(f'{what} was not warmed up: compiling its graph now (once; later '
+        self._warnings.append(f'{what} was not warmed up: making its graph now (once; later '
                               'batches reuse it)')
 
 

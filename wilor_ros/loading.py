@@ -98,7 +98,8 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
     'tf32', 'fp16' or 'bf16' for the reconstructor's network layers (the detector:
     :func:`detector_dtype`); it also sets the process-wide TF32 switches
     (:func:`wilor_ros.precision.configure_backends`). ``compile``: static batch buckets and
-    ``torch.compile(mode='reduce-overhead')``; ``backend``: torch, or onnxruntime / tensorrt
+    ``torch.compile(mode='reduce-overhead')``, or with ``graph_mode`` 'capture' CUDA graphs
+    captured from the eager networks (CUDA only); ``backend``: torch, or onnxruntime / tensorrt
     (:func:`wilor_ros.backends.load_backends`: cached exports and engines, made on first
     use); ``warm_up``: run :meth:`HandPipeline.warm_up`
     (at ``warm_up_image_hw``, the camera's size when known) before returning; with
@@ -126,6 +127,10 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
             raise PipelineLoadError(f'{what} weights not found: {path}; {missing_weights_hint()}')
         paths[what] = path
     torch_device = resolve_device(options.device)
+    if options.compile and options.graph_mode == 'capture' and \
+            torch.device(torch_device).type != 'cuda':
+        raise PipelineLoadError(f'graph_mode capture records CUDA graphs: it needs a CUDA '
+                                f'device, not {torch_device}')
     try:
         if options.backend != 'torch':
             detector, reconstructor, precision = load_backends(
@@ -143,7 +148,7 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
         raise PipelineLoadError(f'backend {options.backend}: {error}') from None
     image_hw = options.warm_up_image_hw or WARM_UP_IMAGE_HW
     cache = None
-    if options.compile:
+    if options.compile and options.graph_mode == 'compile':
         # Before the first compilation: inductor's caches persist, the saved artifacts load.
         from wilor_ros.compile_cache import (CompileCache, compile_cache_key,
                                              use_persistent_inductor_cache)
@@ -153,7 +158,7 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
         cache.load()
     pipe = HandPipeline(detector, reconstructor, conf=options.conf, iou=options.iou,
                         rescale_factor=options.rescale_factor, max_hands=options.max_hands,
-                        compile=options.compile)
+                        compile=options.compile, graph_mode=options.graph_mode)
     pipe.precision = precision
     pipe.compile_cache = cache
     if options.warm_up:

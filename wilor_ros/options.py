@@ -28,6 +28,9 @@ from wilor_ros.backends import BACKENDS
 from wilor_ros.precision import PRECISIONS
 
 DEFAULT_MAX_HANDS = 10
+# How ``compile`` makes its graphs: torch.compile (inductor kernels, then CUDA graphs; minutes
+# at a first start, persisted) or CUDA graphs captured from the eager networks (seconds).
+GRAPH_MODES = ('compile', 'capture')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +40,9 @@ class PipelineOptions:
 
     ``device``: auto, cpu, cuda or cuda:N; ``precision``: auto (bf16 on CUDA, fp32 on the CPU),
     fp32, tf32, fp16 or bf16 for the reconstructor's layers; ``compile``: static batch
-    buckets and ``torch.compile`` (CUDA graphs on a GPU); ``conf`` / ``iou``: detector
+    buckets and graphs, made by ``graph_mode`` (:data:`GRAPH_MODES`): ``torch.compile`` (CUDA
+    graphs on a GPU) or CUDA graphs captured from the eager networks
+    (:mod:`wilor_ros.graph_capture`, CUDA only); ``conf`` / ``iou``: detector
     confidence and NMS thresholds; ``rescale_factor``: crop side relative to the box (WiLoR:
     2.0); ``max_hands``: hands per frame at most, highest scores first; ``warm_up``: run every
     stage once before the first frame, at ``warm_up_image_hw`` (the camera's size; default
@@ -56,6 +61,7 @@ class PipelineOptions:
     warm_up: bool = False
     warm_up_image_hw: Optional[Tuple[int, int]] = None
     backend: str = 'torch'
+    graph_mode: str = 'compile'
 
     def __post_init__(self):
         """Refuse values no pipeline can run with (ValueError naming the option)."""
@@ -68,6 +74,9 @@ class PipelineOptions:
         if self.compile and self.backend != 'torch':
             raise ValueError(f'compile is for backend torch; backend {self.backend} runs '
                              'networks compiled by its own runtime')
+        if self.graph_mode not in GRAPH_MODES:
+            raise ValueError(f'unknown graph_mode {self.graph_mode!r}: expected one of '
+                             f'{", ".join(GRAPH_MODES)}')
         check_thresholds(self.conf, self.iou, self.rescale_factor, self.max_hands)
         if self.warm_up_image_hw is not None:
             height, width = (int(v) for v in self.warm_up_image_hw)

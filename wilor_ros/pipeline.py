@@ -86,7 +86,10 @@ class HandPipeline:
     GPU; the first call per bucket and image size compiles: :meth:`warm_up`, :meth:`prepare_for`;
     what compiled, and any graph miss, in :attr:`graphs`, a :class:`~wilor_ros.graph_book.
     GraphBook`); ``compile_backend``: torch.compile's backend ('eager' traces with Dynamo's real
-    guards but compiles nothing: the tests' recompilation check). Most users get one from
+    guards but compiles nothing: the tests' recompilation check); ``graph_mode``: 'compile'
+    (the above) or 'capture': the same buckets, but the graphs are CUDA graphs recorded from
+    the eager networks (:mod:`wilor_ros.graph_capture`: seconds to start, no kernel
+    generation; ``capture_backend`` replaces CUDA's recorder in tests). Most users get one from
     :func:`wilor_ros.loading.load_pipeline` and :class:`wilor_ros.options.PipelineOptions`.
 
     ``pipe(image_bgr, camera_matrix=None, compute_vertices=True, depth=None, sides=None)``
@@ -106,7 +109,8 @@ class HandPipeline:
 
     def __init__(self, detector, reconstructor, conf=0.3, iou=0.7, rescale_factor=2.0,
                  max_hands=DEFAULT_MAX_HANDS, dtype=None,
-                 compile=False, compile_backend='inductor'):  # noqa: A002 (node parameter)
+                 compile=False, compile_backend='inductor',  # noqa: A002 (node parameter)
+                 graph_mode='compile', capture_backend=None):
         self.detector = check_detector(detector)
         self.reconstructor = check_reconstructor(reconstructor)
         self.non_finite_hands = 0
@@ -121,10 +125,16 @@ class HandPipeline:
         # load_pipeline with compile), saved again after each prepare_for that compiled.
         self.compile_cache = None
         self._network = reconstructor
-        if self.compiled:
+        self.graph_mode = graph_mode
+        capture = self.compiled and graph_mode == 'capture'
+        if capture:
+            detector.capture(capture_backend)
+        elif self.compiled:
             detector.compile(backend=compile_backend, **compile_options(compile_backend))
         self.graphs = GraphBook(self.compiled, getattr(detector, 'compile_counter', None))
-        if self.compiled:
+        if capture:
+            self._network = self.graphs.capture_reconstructor(reconstructor, capture_backend)
+        elif self.compiled:
             self._network = self.graphs.compile_reconstructor(reconstructor, compile_backend)
 
     def configure(self, conf=None, iou=None, rescale_factor=None, max_hands=None):
@@ -276,9 +286,9 @@ class HandPipeline:
         ``batches``: an iterable of dicts of :meth:`process_batch`'s arguments (``images``, and
         optionally ``camera_matrices``, ``depths``, ``sides``); yields :meth:`process_batch`'s
         result for each, in order, equal to it. On a GPU, batch t+1 is uploaded and detected on
-        a second CUDA stream (:class:`~wilor_ros.streams.DetectionStream`; with ``compile`` on
-        the same stream, queued ahead of the wait) while batch t's crops and reconstructor
-        run: the host launches batch t's reconstruction, then batch
+        a second CUDA stream (:class:`~wilor_ros.streams.DetectionStream`; with ``compile``
+        in graph mode 'compile' on the same stream, queued ahead of the wait) while batch t's
+        crops and reconstructor run: the host launches batch t's reconstruction, then batch
         t+1's detection, and only then waits for batch t's results. Each batch still costs 2
         host waits. Latency: a batch's results come one detector pass later than alone at
         most (its own reconstruction is queued after the next batch's detection has been
@@ -289,8 +299,10 @@ class HandPipeline:
         results were not yielded; batches taken after it were not processed (see
         :meth:`wilor_ros.hand_stream.HandStream.process_stream`'s ``retry``).
         """
-        # With compile, one stream (see DetectionStream): graphs share one memory pool.
-        stream = DetectionStream(self.device, enabled=not self.compiled)
+        # torch.compile's graphs share one memory pool: one stream (see DetectionStream).
+        # Captured graphs have a pool each and may replay on the side stream.
+        stream = DetectionStream(self.device,
+                                 enabled=not (self.compiled and self.graph_mode == 'compile'))
         launched, batches = None, iter(batches)
         while True:
             try:

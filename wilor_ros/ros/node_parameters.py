@@ -32,6 +32,7 @@ from rcl_interfaces.msg import SetParametersResult
 
 from wilor_ros.backends import BACKENDS
 from wilor_ros.hand_frame import check_frame_pattern
+from wilor_ros.options import GRAPH_MODES
 from wilor_ros.precision import PRECISIONS
 from wilor_ros.retargeting import MODES, RETARGETING_SIDES, ROBOTS
 from wilor_ros.ros import parameter_spec
@@ -107,6 +108,11 @@ PARAMETERS = (
     ParameterSpec('compile', False, 'torch.compile both networks with CUDA graphs '
                   '(reduce-overhead) and static batch buckets of 1, 2, 4, 8 hands; start-up '
                   'then compiles for a minute or more', read_only=True),
+    ParameterSpec('graph_mode', 'compile', 'how compile makes its graphs: compile '
+                  '(torch.compile: inductor kernels, then CUDA graphs; a minute or more at a '
+                  'first start, then cached) or capture (CUDA graphs recorded from the eager '
+                  'networks in seconds, CUDA only; not yet timed on a GPU)', read_only=True,
+                  check=choice(*GRAPH_MODES), constraints=' | '.join(GRAPH_MODES)),
     ParameterSpec('overlap', False, 'when frames wait while a batch runs, take them at once and '
                   'run their detector on a second CUDA stream during the reconstruction of that '
                   'batch (throughput under load; the results of a batch then also wait for the '

@@ -103,7 +103,7 @@ def build_pipeline(settings, logger):
     logger.info(f'loading {detector_path} and {reconstructor_path} on {settings.device}')
     options = PipelineOptions(
         device=settings.device, precision=settings.precision, compile=settings.compile,
-        backend=settings.backend,
+        graph_mode=settings.graph_mode, backend=settings.backend,
         conf=settings.detection_confidence, iou=settings.detection_iou,
         rescale_factor=settings.rescale_factor, max_hands=settings.max_hands,
         # The first frame must not pay library initialisation (or compilation).

@@ -42,7 +42,7 @@ from wilor_ros.camera import CameraError, parse_camera_spec
 from wilor_ros.hand_stream import CameraFrame, HandStream, TrackingOptions
 from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.media_io import MediaError, open_input
-from wilor_ros.options import PipelineOptions
+from wilor_ros.options import GRAPH_MODES, PipelineOptions
 from wilor_ros.precision import PRECISIONS
 from wilor_ros.stamps import nanoseconds_to_seconds
 from wilor_ros.tools import infer_cameras, interrupt_on_sigterm, robot_outputs
@@ -59,7 +59,8 @@ def build_pipeline(args):
                                   compile=getattr(args, 'compile', False), conf=args.conf,
                                   iou=args.iou, rescale_factor=args.rescale_factor,
                                   max_hands=args.max_hands,
-                                  backend=getattr(args, 'backend', 'torch'))
+                                  backend=getattr(args, 'backend', 'torch'),
+                                  graph_mode=getattr(args, 'graph_mode', 'compile'))
         return load_pipeline(args.detector or defaults['detector'],
                              args.reconstructor or defaults['reconstructor'], options)
     except ValueError as error:
@@ -113,6 +114,10 @@ def build_parser():
                         'the CPU; fp32 is strict IEEE float32')
     parser.add_argument('--compile', action='store_true', help='torch.compile both networks '
                         '(CUDA graphs, static batches); pays off on long videos on a GPU')
+    parser.add_argument('--graph-mode', default='compile', choices=GRAPH_MODES,
+                        help='with --compile: compile (torch.compile, minutes the first time) '
+                        'or capture (CUDA graphs recorded from the eager networks in seconds; '
+                        'CUDA only)')
     parser.add_argument('--backend', default='torch', choices=BACKENDS,
                         help='who runs the networks: torch, onnxruntime (fp32 exports) or '
                         'tensorrt (engines built on this GPU); see wilor-export')
