@@ -56,7 +56,9 @@ class CudaGraphs:
                 function(*inputs)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: another thread of the node (the retargeting worker, the executor)
+        # may touch CUDA meanwhile without invalidating this capture.
+        with torch.cuda.graph(graph, capture_error_mode='thread_local'):
             outputs = function(*inputs)
         return graph, outputs
 
