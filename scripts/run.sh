@@ -139,8 +139,16 @@ start "$VENV/bin/wilor_node" --ros-args --params-file config/wilor.yaml \
   -p device:="${WILOR_DEVICE:-auto}" -p precision:="${WILOR_PRECISION:-auto}" \
   -p publish.debug_image:=true "${images[@]}"
 node_pid=$started
-start "$PY" -m wilor_ros.ros.overlay_recorder --output "$OUTPUT"
+# The source starts once the recorder is matched with the node's publishers: the node answers
+# the first frame at once, and a reliable message sent before a subscriber matched is lost to
+# it (the overlay would miss its first frames on a loaded machine).
+ready_dir=$(mktemp -d)
+start "$PY" -m wilor_ros.ros.overlay_recorder --output "$OUTPUT" --ready-file "$ready_dir/ready"
 recorder_pid=$started
+while [ ! -e "$ready_dir/ready" ] && running "$node_pid" && running "$recorder_pid"; do
+  sleep 0.1
+done
+rm -rf "$ready_dir"
 start "$VENV/bin/wilor_source" --ros-args -p source:="$SOURCE" -p loop:=false \
   "${pacing[@]}" "${images[@]}"
 source_pid=$started

@@ -96,7 +96,7 @@ class OverlayRecorder:
         self.last_message = None
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self._images = node.create_subscription(Image, 'debug_image', self._on_image, qos)
-        node.create_subscription(HandArray, 'hands', self._on_hands, qos)
+        self._hands = node.create_subscription(HandArray, 'hands', self._on_hands, qos)
 
     def _on_image(self, msg):
         self.last_message = time.monotonic()
@@ -153,6 +153,10 @@ class OverlayRecorder:
         """Return True while something publishes the debug images."""
         return self._node.count_publishers(self._images.topic_name) > 0
 
+    def connected(self):
+        """Return True once both debug_image and hands have a publisher."""
+        return self.producer_alive() and self._node.count_publishers(self._hands.topic_name) > 0
+
     def drained(self):
         """Return True when every HandArray seen so far has its debug image."""
         return self._hands_stamps <= self._image_stamps
@@ -176,6 +180,10 @@ def main(argv=None):
                              'first); 0: only on SIGINT / SIGTERM')
     parser.add_argument('--drain', type=float, default=10.0,
                         help='seconds at most to wait for the debug images of hands received')
+    parser.add_argument('--ready-file', type=pathlib.Path,
+                        help='create this file once debug_image and hands have a publisher, so '
+                             'that a script starts the source only then (a reliable message '
+                             'sent before the recorder is matched is lost to it)')
     args, ros_args = parser.parse_known_args(argv)
     # Own signal handling: rclpy's would shut the context down before the drain.
     stop = []
@@ -185,9 +193,16 @@ def main(argv=None):
     node = rclpy.create_node('wilor_overlay_recorder')
     recorder = OverlayRecorder(node, args.output, args.fps)
     status = 0
+    ready = args.ready_file
     try:
         while not stop:
             rclpy.spin_once(node, timeout_sec=0.1)
+            if ready is not None and recorder.connected():
+                try:
+                    ready.touch()
+                except OSError as error:
+                    node.get_logger().error(f'cannot create the ready file {ready}: {error}')
+                ready = None
             if (args.idle > 0 and recorder.last_message
                     and time.monotonic() - recorder.last_message > args.idle):
                 break
