@@ -56,3 +56,11 @@ def serve(node, handler_for, spin=True):
             spinner.join(timeout=5.0)
         node.destroy_node()
         rclpy.try_shutdown()
+
+
+def serve_object(node_name, make_target, spin=False):
+    """Start rclpy and a node; answer each command NAME with ``make_target(node).NAME``."""
+    rclpy.init()
+    node = rclpy.create_node(node_name)
+    target = make_target(node)
+    serve(node, lambda name: getattr(target, name), spin=spin)

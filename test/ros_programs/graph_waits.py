@@ -35,3 +35,17 @@ def wait_until_unsubscribed(node, publisher, timeout=20.0):
     deadline = time.monotonic() + timeout
     while publisher.get_subscription_count() > 0 and time.monotonic() < deadline:
         rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def matched_within(count, timeout):
+    """
+    Return True once ``count()`` (a matched-endpoint count) is above 0, False after timeout.
+
+    For endpoints whose node is spun elsewhere or not at all: the counts come from DDS.
+    """
+    deadline = time.monotonic() + timeout
+    while count() == 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -34,11 +34,11 @@ Commands (``stamp`` is [sec, nanosec]; topics are relative names, default 'image
 import pathlib
 import time
 
-from command_loop import serve
+from command_loop import serve_object
 import cv2
+from graph_waits import matched_within
 from image_qos import image_qos
 import numpy as np
-import rclpy
 from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -61,9 +61,7 @@ class Camera:
             publisher = self.node.create_publisher(msg_type, topic, qos)
             # A sample sent before discovery matched the node is lost (camera_info is sent
             # once per frame here), so a new publisher first waits for its subscriber.
-            deadline = time.monotonic() + 10.0
-            while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            matched_within(publisher.get_subscription_count, 10.0)
             self.publishers[key] = publisher
         return self.publishers[key]
 
@@ -97,12 +95,8 @@ class Camera:
     def wait_match(self, command):
         msg_type = CompressedImage if command.get('compressed') else Image
         publisher = self.publisher(msg_type, command.get('topic', 'image'))
-        deadline = time.monotonic() + command.get('timeout', 20.0)
-        while publisher.get_subscription_count() == 0:
-            if time.monotonic() > deadline:
-                return {'matched': False}
-            time.sleep(0.02)
-        return {'matched': True}
+        return {'matched': matched_within(publisher.get_subscription_count,
+                                          command.get('timeout', 20.0))}
 
     def frame(self, command):
         width, height = command.get('size') or self.image.shape[1::-1]
@@ -174,10 +168,7 @@ class Camera:
 
 
 def main():
-    rclpy.init()
-    node = rclpy.create_node('node_camera')
-    camera = Camera(node)
-    serve(node, lambda name: getattr(camera, name), spin=False)
+    serve_object('node_camera', Camera)
 
 
 if __name__ == '__main__':

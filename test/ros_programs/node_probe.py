@@ -44,6 +44,7 @@ import time
 
 from command_loop import serve
 from diagnostic_msgs.msg import DiagnosticArray
+from graph_waits import matched_within
 from image_qos import image_qos
 import numpy as np
 from rcl_interfaces.srv import GetParameters, SetParameters
@@ -166,12 +167,8 @@ class Probe:
     def wait_publisher(self, command):
         self.subscribe(dict(command, what='hands'))
         subscription = self.subscriptions[('hands', self.topic('hands', command))]
-        deadline = time.monotonic() + command.get('timeout', 30.0)
-        while subscription.get_publisher_count() == 0:
-            if time.monotonic() > deadline:
-                return {'matched': False}
-            time.sleep(0.02)
-        return {'matched': True}
+        return {'matched': matched_within(subscription.get_publisher_count,
+                                          command.get('timeout', 30.0))}
 
     def wait_record(self, what, command):
         sec, nanosec = command['stamp']

@@ -22,11 +22,9 @@ Commands (one JSON line each, see command_loop.py):
 * frame {stamp}: publish a 64x48 debug image and a sample HandArray with ``stamp`` [sec, ns].
 """
 
-import time
-
-from command_loop import serve
+from command_loop import serve_object
+from graph_waits import matched_within
 import numpy as np
-import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sample_messages import make_hand_array
 from sensor_msgs.msg import Image
@@ -46,12 +44,8 @@ class Producer:
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         publisher = self.node.create_publisher(TYPES[topic], topic, qos)
         self.publishers[topic] = publisher
-        deadline = time.monotonic() + command.get('timeout', 20.0)
-        while publisher.get_subscription_count() == 0:
-            if time.monotonic() > deadline:
-                return {'matched': False}
-            time.sleep(0.02)
-        return {'matched': True}
+        return {'matched': matched_within(publisher.get_subscription_count,
+                                          command.get('timeout', 20.0))}
 
     def frame(self, command):
         sec, nanosec = command['stamp']
@@ -67,10 +61,7 @@ class Producer:
 
 
 def main():
-    rclpy.init()
-    node = rclpy.create_node('overlay_producer')
-    producer = Producer(node)
-    serve(node, lambda name: getattr(producer, name), spin=False)
+    serve_object('overlay_producer', Producer)
 
 
 if __name__ == '__main__':
