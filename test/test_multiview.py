@@ -158,12 +158,17 @@ def test_an_outlier_view_does_not_poison_the_fused_hand(make):
         assert len(output.hands) == 1 and output.rejected_views == 1
 
 
-def test_triangulation_outvotes_a_wrong_view_joint_by_joint():
-    rng = np.random.default_rng(3)
+def four_views_of_a_hand(rng):
+    """Return (truth, 3x4 projections, pixels with 2 px noise) for 4 cameras around a hand."""
     truth = true_hand(rng, np.zeros(3))
     poses = camera_rig(np.random.default_rng(4), 4)
     projections = np.stack([CAMERA_MATRIX @ np.linalg.inv(p)[:3] for p in poses])
-    pixels = project(projections, truth.joints) + rng.normal(0, 2.0, (4, 21, 2))
+    return truth, projections, project(projections, truth.joints) + rng.normal(0, 2.0, (4, 21, 2))
+
+
+def test_triangulation_outvotes_a_wrong_view_joint_by_joint():
+    rng = np.random.default_rng(3)
+    truth, projections, pixels = four_views_of_a_hand(rng)
     clean = triangulate(projections, pixels, np.ones((4, 21)))
     pixels[2] += 60.0  # one view 60 px off everywhere
     robust = triangulate(projections, pixels, np.ones((4, 21)))
@@ -359,10 +364,7 @@ def test_fused_mesh_of_some_views_lies_on_the_fused_joints():
 
 def test_triangulation_covariance_is_that_of_the_returned_point_and_inliers():
     rng = np.random.default_rng(47)
-    truth = true_hand(rng, np.zeros(3))
-    poses = camera_rig(np.random.default_rng(4), 4)
-    projections = np.stack([CAMERA_MATRIX @ np.linalg.inv(p)[:3] for p in poses])
-    pixels = project(projections, truth.joints) + rng.normal(0, 2.0, (4, 21, 2))
+    truth, projections, pixels = four_views_of_a_hand(rng)
     pixels[3] += rng.uniform(8.0, 16.0, (21, 2))  # one view near the inlier threshold
     confidences = rng.uniform(0.3, 1.0, (4, 21))
     # One Gauss-Newton step per refinement: the returned point is one step past the last
