@@ -39,22 +39,21 @@ loading both networks onto a device: :mod:`wilor_ros.loading`.
 """
 
 import contextlib
-import dataclasses
 import time
-from typing import Any, List, Optional
 
 import numpy as np
 import torch
 
 from wilor_ros.backend import check_detector, check_reconstructor
+from wilor_ros.batch_stages import (DetectedBatch, detection_table, frame_hand_results,
+                                    LaunchedBatch, per_image, plan_frames, run_overlapped,
+                                    split_table)
 from wilor_ros.camera import intrinsics_from_matrix, wilor_heuristic_intrinsics
 from wilor_ros.crops import cut_hand_crops, frame_to_tensor
-from wilor_ros.depth_fusion import fuse_hands
-from wilor_ros.finite import split_finite
 from wilor_ros.frame_hands import checked_depth, FrameHands
 from wilor_ros.graph_book import compile_options, GraphBook
 from wilor_ros.options import check_thresholds, DEFAULT_MAX_HANDS
-from wilor_ros.postprocess import hand_results_from_host, pack_outputs, unpack_outputs
+from wilor_ros.postprocess import pack_outputs, unpack_outputs
 from wilor_ros.skeleton import NUM_JOINTS
 from wilor_ros.streams import DetectionStream
 from wilor_ros.transfers import host_array, to_host
@@ -264,7 +263,7 @@ class HandPipeline:
                               keypoint_confidence, self.rescale_factor,
                               self.reconstructor.crop_size, camera_matrix,
                               checked_depth(depth, tuple(image_bgr.shape), camera_matrix))
-        return self._reconstruct([hands], compute_vertices)[0]
+        return self._collect(self._launch_reconstruction([hands], compute_vertices))[0]
 
     def process_batch(self, images, camera_matrices=None, compute_vertices=True, depths=None,
                       sides=None):
@@ -288,14 +287,11 @@ class HandPipeline:
         result for each, in order, equal to it. On a GPU, batch t+1 is uploaded and detected on
         a second CUDA stream (:class:`~wilor_ros.streams.DetectionStream`; with ``compile``
         in graph mode 'compile' on the same stream, queued ahead of the wait) while batch t's
-        crops and reconstructor run: the host launches batch t's reconstruction, then batch
-        t+1's detection, and only then waits for batch t's results. Each batch still costs 2
-        host waits. Latency: a batch's results come one detector pass later than alone at
-        most (its own reconstruction is queued after the next batch's detection has been
-        launched, not run). ``sides`` callables are called after the previous batch's
-        results were yielded, so a tracker that updates on them decides the next batch's
-        sides (:meth:`wilor_ros.hand_stream.HandStream.process_stream`). An error (ValueError
-        for unusable input, RuntimeError for a failed run) belongs to the first batch whose
+        crops and reconstructor run (:func:`~wilor_ros.batch_stages.run_overlapped`); each
+        batch still costs 2 host waits. Latency: at most one detector pass more than alone.
+        ``sides`` callables are called after the previous batch's results were yielded, so a
+        tracker that updates on them decides the next batch's sides. An error (ValueError for
+        unusable input, RuntimeError for a failed run) belongs to the first batch whose
         results were not yielded; batches taken after it were not processed (see
         :meth:`wilor_ros.hand_stream.HandStream.process_stream`'s ``retry``).
         """
@@ -303,58 +299,34 @@ class HandPipeline:
         # Captured graphs have a pool each and may replay on the side stream.
         stream = DetectionStream(self.device,
                                  enabled=not (self.compiled and self.graph_mode == 'compile'))
-        launched, batches = None, iter(batches)
-        while True:
-            try:
-                batch = next(batches, None)
-                if batch is None:
-                    break
-                detected = self._start(stream=stream, **batch)
-            except Exception:
-                # Batch t's results first: the error is the next batch's.
-                if launched is not None:
-                    yield self._collect(launched)
-                raise
-            if launched is not None:
-                yield self._collect(launched)
-            launched = self._launch(detected, compute_vertices)
-        if launched is not None:
-            yield self._collect(launched)
+        return run_overlapped(batches, lambda batch: self._start(stream=stream, **batch),
+                              lambda detected: self._launch(detected, compute_vertices),
+                              self._collect)
 
     def _start(self, images, camera_matrices=None, depths=None, sides=None, stream=None):
         """Upload the frames and queue their detection (on ``stream``'s side stream); no wait."""
         count = len(images)
-        camera_matrices = _per_image(camera_matrices, count, 'camera matrices')
-        depths = _per_image(depths, count, 'depth images')
-        sides = _per_image(sides, count, 'side choosers')
+        camera_matrices = per_image(camera_matrices, count, 'camera matrices')
+        depths = per_image(depths, count, 'depth images')
+        sides = per_image(sides, count, 'side choosers')
         depths = [checked_depth(depth, tuple(image.shape), camera_matrix)
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
         with stream.running() if stream is not None else contextlib.nullcontext():
             frames = [frame_to_tensor(image, self.device) for image in images]
             for frame in frames:
                 self.graphs.check_image(tuple(frame.shape[:2]), len(frames))
-            table = self._detection_table(frames)
+            table = detection_table(self.detector, frames, self.conf, self.iou, self.max_hands)
             event = None
             if stream is not None and table is not None:
                 table, event = stream.table_to_host(table)
-        return _Detected(frames, table, event, camera_matrices, depths, sides)
+        return DetectedBatch(frames, table, event, camera_matrices, depths, sides)
 
     def _launch(self, detected, compute_vertices):
         """Wait for the detections (wait 1), plan and queue the crops and the reconstructor."""
         if detected.event is not None:
             detected.event.synchronize()
             DetectionStream.hand_over(detected.event, detected.frames)
-        batch = []
-        for frame, found, camera_matrix, depth, choose_sides in zip(
-                detected.frames, _split_table(detected.table), detected.camera_matrices,
-                detected.depths, detected.sides):
-            is_right = found['is_right']
-            if choose_sides is not None:
-                is_right = np.asarray(choose_sides(found['boxes'], found['scores'], is_right),
-                                      dtype=bool).reshape(is_right.shape)
-            batch.append(FrameHands.of(frame, found['boxes'], found['scores'], is_right,
-                                       found['keypoint_confidence'], self.rescale_factor,
-                                       self.reconstructor.crop_size, camera_matrix, depth))
+        batch = plan_frames(detected, self.rescale_factor, self.reconstructor.crop_size)
         return self._launch_reconstruction(batch, compute_vertices)
 
     def camera_intrinsics(self, camera_matrix, width, height):
@@ -372,19 +344,8 @@ class HandPipeline:
 
     def _detect_frames(self, images):
         """Detect in every frame at once; one copy brings all tables down: a dict per frame."""
-        return _split_table(self._detection_table(images))
-
-    def _detection_table(self, images):
-        """Queue the detector for all frames: one (N, T, 7 + K) device table, or None if none."""
-        if not len(images):
-            return None
-        found = self.detector.detect_batch(images, conf=self.conf, iou=self.iou,
-                                           max_det=self.max_hands)
-        # One table: valid, box, score, side, keypoint confidences.
-        return torch.cat((found['valid'][..., None].float(), found['boxes'].float(),
-                          found['scores'][..., None].float(),
-                          found['is_right'][..., None].float(),
-                          found['keypoints'][..., 2].float()), dim=-1)
+        return split_table(detection_table(self.detector, images, self.conf, self.iou,
+                                           self.max_hands))
 
     def _run_network(self, crops):
         """Run the reconstructor on a batch, padded to its static bucket when compiled."""
@@ -397,13 +358,9 @@ class HandPipeline:
             outputs = self._network(crops)
         return {key: value[:count] for key, value in outputs.items()}
 
-    def _reconstruct(self, batch, compute_vertices):
-        """Crop every hand of every frame, run one reconstruction, split it per frame."""
-        return self._collect(self._launch_reconstruction(batch, compute_vertices))
-
     def _launch_reconstruction(self, batch, compute_vertices):
         """Queue the crops and the reconstructor for every hand of every frame; no wait."""
-        launched = _Launched(batch, [len(hands) for hands in batch], compute_vertices)
+        launched = LaunchedBatch(batch, [len(hands) for hands in batch], compute_vertices)
         if not sum(launched.counts):
             return launched
         crops = cut_hand_crops([hands.frame for hands in batch],
@@ -430,73 +387,12 @@ class HandPipeline:
                 continue
             part = {key: value[start:start + count] for key, value in host.items()}
             start += count
-            results.append(self._hand_results(hands, part, launched.compute_vertices))
+            intrinsics = self.camera_intrinsics(hands.camera_matrix, hands.frame.shape[1],
+                                                hands.frame.shape[0])
+            # The triangles come from the device: only for depth fusion.
+            faces = self.faces if hands.depth is not None else None
+            found, dropped = frame_hand_results(hands, part, intrinsics, faces,
+                                                launched.compute_vertices)
+            self.non_finite_hands += dropped
+            results.append(found)
         return results
-
-    def _hand_results(self, hands, outputs, compute_vertices):
-        """One frame's HandResults from its part of the host outputs (non-finite dropped)."""
-        intrinsics = self.camera_intrinsics(hands.camera_matrix, hands.frame.shape[1],
-                                            hands.frame.shape[0])
-        # Non-finite hands are dropped once all is attached, so indices still line up.
-        results = hand_results_from_host(outputs, hands.center, hands.size, hands.boxes,
-                                         hands.scores, hands.is_right, intrinsics,
-                                         compute_vertices or hands.depth is not None,
-                                         drop_non_finite=False)
-        if hands.keypoint_confidence is not None:
-            results = [dataclasses.replace(hand, keypoint_confidence=confidence.copy())
-                       for hand, confidence in zip(results, hands.keypoint_confidence)]
-        if hands.depth is not None:
-            results, _ = fuse_hands(results, hands.depth, intrinsics, np.asarray(self.faces))
-            if not compute_vertices:
-                results = [dataclasses.replace(hand, vertices=None) for hand in results]
-        results, dropped = split_finite(results)
-        self.non_finite_hands += dropped
-        return results
-
-
-@dataclasses.dataclass
-class _Detected:
-    """A batch whose detection is queued: frames on the device, the table (or its copy)."""
-
-    frames: List[torch.Tensor]
-    table: Optional[torch.Tensor]
-    event: Any  # torch.cuda.Event when the table is being copied on the side stream
-    camera_matrices: list
-    depths: list
-    sides: list
-
-
-@dataclasses.dataclass
-class _Launched:
-    """A batch whose reconstruction is queued: what :meth:`HandPipeline._collect` needs."""
-
-    batch: List[FrameHands]
-    counts: List[int]
-    compute_vertices: bool
-    outputs: Optional[torch.Tensor] = None
-    layout: Optional[list] = None
-
-
-def _split_table(table):
-    """One dict of numpy arrays per frame from the (N, T, 7 + K) detections table (one copy)."""
-    if table is None:
-        return []
-    detections = []
-    for rows in to_host(table):
-        rows = rows[rows[:, 0] > 0.5]
-        detections.append({'boxes': np.ascontiguousarray(rows[:, 1:5], dtype=np.float32),
-                           'scores': rows[:, 5].astype(np.float32),
-                           'is_right': rows[:, 6] > 0.5,
-                           'keypoint_confidence': np.ascontiguousarray(rows[:, 7:],
-                                                                       dtype=np.float32)})
-    return detections
-
-
-def _per_image(values, count, what):
-    """Return ``values`` as a list of ``count`` entries (None: nothing for any image)."""
-    if values is None:
-        return [None] * count
-    values = list(values)
-    if len(values) != count:
-        raise ValueError(f'{count} images but {len(values)} {what}')
-    return values

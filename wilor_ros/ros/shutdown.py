@@ -18,6 +18,7 @@ import contextlib
 import signal
 
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.impl.implementation_singleton import rclpy_implementation
 
 
@@ -75,6 +76,7 @@ class StopSignals:
         after these handlers are in place, so no signal falls between the two.
         """
         self.requested = None
+        self.node = None   # the node :meth:`running` destroys at the end
         self._armed = False
         for signum in self.SIGNALS:
             signal.signal(signum, self._handle)
@@ -105,6 +107,34 @@ class StopSignals:
         finally:
             self._armed = False
 
+    @contextlib.contextmanager
+    def running(self):
+        """
+        Run a node's main body; then destroy :attr:`node` (if set) and end rclpy quietly.
+
+        Call it after ``rclpy.init``; the body sets ``stop.node`` once the node exists. It makes
+        rclpy's global executor first: ``rclpy.spin`` would build it lazily, and a stop raised
+        inside the executor's constructor leaves a half-made executor whose ``__del__`` fails
+        loudly. A stop (:class:`StopRequested`, KeyboardInterrupt, rclpy's
+        ExternalShutdownException) ends the body; so does any error after a stop request: a
+        stop raised inside a call into rclpy's C++ comes out as pybind11's RuntimeError (seen:
+        take_message under ``ros2 launch``), and whatever the interrupted call raised is the
+        stop. Any other error goes on, after the clean-up.
+        """
+        rclpy.get_global_executor()
+        try:
+            yield self
+        except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
+            pass
+        except Exception:
+            if self.requested is None:
+                raise
+        finally:
+            if self.node is not None:
+                self.node.destroy_node()
+            rclpy.try_shutdown()
+            self.ignore_from_now()
+
     def ignore_from_now(self):
         """
         Ignore both signals for the rest of the process (call it last, after rclpy's shutdown).
@@ -115,15 +145,3 @@ class StopSignals:
         self.requested = self.requested or 'exit'
         for signum in self.SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
-
-
-def finish(node, stop):
-    """
-    End a node's process quietly: destroy ``node`` (if any), shut rclpy down, then ignore signals.
-
-    The last step of every node's ``main()``; ``stop``: the process's :class:`StopSignals`.
-    """
-    if node is not None:
-        node.destroy_node()
-    rclpy.try_shutdown()
-    stop.ignore_from_now()

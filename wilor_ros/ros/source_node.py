@@ -38,7 +38,6 @@ import time
 import rclpy
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
@@ -49,7 +48,7 @@ from wilor_ros.media_io import MediaError, open_input
 from wilor_ros.ros.image_qos import image_qos
 from wilor_ros.ros.messages import bgr_image_msg, camera_info_msg
 from wilor_ros.ros.parameter_spec import declare_parameters, parameter_problems
-from wilor_ros.ros.shutdown import finish, shutdown_ends_spin, StopRequested, StopSignals
+from wilor_ros.ros.shutdown import shutdown_ends_spin, StopSignals
 # DEFAULT_FRAME_ID: test_launch.py reads it from here.
 from wilor_ros.ros.source_parameters import (DEFAULT_FRAME_ID,  # noqa: F401
                                              SOURCE_PARAMETERS, SourceSettings)
@@ -252,28 +251,17 @@ def main(args=None, early_signals=None):
     # a second SIGINT after the terminal's), also while a webcam or a video is being opened.
     stop = StopSignals(early_signals)
     rclpy.init(args=args)
-    # Made before a stop can arrive (see wilor_node.main): spin_once would build it lazily.
-    rclpy.get_global_executor()
-    node = None
     status = 0
-    try:
-        with stop.armed():
-            node = SourceNode()
-            while rclpy.ok() and not node.finished:
-                with shutdown_ends_spin():
-                    rclpy.spin_once(node, timeout_sec=0.1)
-    except MediaError as error:
-        rclpy.logging.get_logger('wilor_source').error(f'cannot open the source: {error}')
-        status = 1
-    except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # A stop raised inside a call into rclpy's C++ (take_message) comes out as pybind11's
-        # RuntimeError; after a stop request, whatever the interrupted call raised is the stop.
-        if stop.requested is None:
-            raise
-    finally:
-        finish(node, stop)
+    with stop.running():
+        try:
+            with stop.armed():
+                node = stop.node = SourceNode()
+                while rclpy.ok() and not node.finished:
+                    with shutdown_ends_spin():
+                        rclpy.spin_once(node, timeout_sec=0.1)
+        except MediaError as error:
+            rclpy.logging.get_logger('wilor_source').error(f'cannot open the source: {error}')
+            status = 1
     return status
 
 

@@ -51,19 +51,16 @@ while a batch is being reconstructed. Parameters: :mod:`wilor_ros.ros.node_param
 ``config/wilor.yaml``.
 """
 
-import functools
 import gc
 import re
 import sys
 import threading
 import time
-import traceback
 
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 import numpy as np
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -79,61 +76,13 @@ from wilor_ros.ros.messages import mesh_faces_msg
 from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
+from wilor_ros.ros.node_startup import build_pipeline, logged_transition, StartupError
 from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
-from wilor_ros.ros.shutdown import finish, shutdown_ends_spin, StopRequested, StopSignals
+from wilor_ros.ros.shutdown import shutdown_ends_spin, StopSignals
 from wilor_ros.ros.throttled_log import KindThrottledLogger
 
 WARNING_PERIOD = 5.0
 DIAGNOSTICS_PERIOD = 1.0
-
-
-class StartupError(RuntimeError):
-    """The node cannot start (missing weights, unusable device); the message says why."""
-
-
-def build_pipeline(settings, logger):
-    """Load both networks with the node's settings (:func:`wilor_ros.loading.load_pipeline`)."""
-    from wilor_ros.loading import load_pipeline, PipelineLoadError
-
-    from wilor_ros.options import PipelineOptions
-
-    detector_path, reconstructor_path = settings.weight_paths()
-    # Start-up takes seconds with the real weights: say what is going on (and a stop signal
-    # from now on abandons it, see main()).
-    logger.info(f'loading {detector_path} and {reconstructor_path} on {settings.device}')
-    options = PipelineOptions(
-        device=settings.device, precision=settings.precision, compile=settings.compile,
-        graph_mode=settings.graph_mode, backend=settings.backend,
-        conf=settings.detection_confidence, iou=settings.detection_iou,
-        rescale_factor=settings.rescale_factor, max_hands=settings.max_hands,
-        # The first frame must not pay library initialisation (or compilation).
-        warm_up=True)
-    try:
-        pipeline = load_pipeline(detector_path, reconstructor_path, options)
-    except PipelineLoadError as error:
-        raise StartupError(str(error)) from None
-    logger.info(f'loaded {detector_path} and {reconstructor_path} on {pipeline.device} '
-                f'({settings.backend}, {settings.precision})')
-    return pipeline
-
-
-def _logged_transition(callback):
-    """
-    Log an unexpected exception of a lifecycle callback with its traceback, then re-raise it.
-
-    rclpy turns an exception in a transition callback into the 'errorprocessing' state and a
-    bare "Failed to complete transition" line: without this a bug (or a library's odd error)
-    during configure left the user no reason at all.
-    """
-    @functools.wraps(callback)
-    def run(self, state):
-        try:
-            return callback(self, state)
-        except Exception as error:
-            self.get_logger().fatal(f'{callback.__name__[3:]} failed: {error!r}\n'
-                                    f'{traceback.format_exc().rstrip()}')
-            raise
-    return run
 
 
 class WilorNode(LifecycleNode):
@@ -173,7 +122,7 @@ class WilorNode(LifecycleNode):
 
     # Lifecycle transitions (executor thread) -----------------------------------------------
 
-    @_logged_transition
+    @logged_transition
     def on_configure(self, state):
         """Load the networks; create the publishers and the diagnostics timer."""
         try:
@@ -204,7 +153,7 @@ class WilorNode(LifecycleNode):
         self.tf_pub = HandTfPublisher(self)
         return TransitionCallbackReturn.SUCCESS
 
-    @_logged_transition
+    @logged_transition
     def on_activate(self, state):
         """Subscribe, start the worker and publish the mesh faces."""
         if self.pipeline is None:  # Released by a deactivation on a GPU.
@@ -235,7 +184,7 @@ class WilorNode(LifecycleNode):
         self.get_logger().info(f'active: waiting for images on {inputs}; publishing {outputs}')
         return result
 
-    @_logged_transition
+    @logged_transition
     def on_deactivate(self, state):
         """Unsubscribe and stop the worker; on a GPU release the networks' memory."""
         for stream in self.streams.values():
@@ -250,7 +199,7 @@ class WilorNode(LifecycleNode):
             self._release_pipeline()
         return super().on_deactivate(state)
 
-    @_logged_transition
+    @logged_transition
     def on_cleanup(self, state):
         """Release the networks, publishers and timers (back to unconfigured)."""
         self._release_everything()
@@ -359,6 +308,18 @@ def ros_arguments_problem(error):
     return text.replace('failed to initialize rcl: ', '').strip()
 
 
+def start(node, logger):
+    """Configure and activate ``node`` with ``autostart``; else say what it waits for."""
+    if not node.settings.autostart:
+        logger.info('unconfigured: waiting for the lifecycle transitions configure and '
+                    'activate (or start with -p autostart:=true)')
+        return
+    if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+        raise StartupError('configuration failed (see above)')
+    if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+        raise StartupError('activation failed (see above)')
+
+
 def main(args=None, early_signals=None):
     """Run ``wilor_node`` until Ctrl-C; return the exit status (1: cannot start, 2: bad args)."""
     from rclpy.impl.implementation_singleton import rclpy_implementation
@@ -373,46 +334,28 @@ def main(args=None, early_signals=None):
         print(f'[FATAL] [wilor_node]: invalid --ros-args: {ros_arguments_problem(error)}',
               file=sys.stderr)
         return 2
-    # Made now, before a stop can arrive: rclpy.spin would build it lazily, and a stop raised
-    # inside the executor's constructor leaves a half-made executor whose __del__ fails loudly.
-    rclpy.get_global_executor()
     logger = rclpy.logging.get_logger('wilor_node')
-    node = None
     status = 0
-    try:
-        with stop.armed():
-            node = WilorNode()
-            logger = node.get_logger()
-            if node.settings.autostart:
-                if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                    raise StartupError('configuration failed (see above)')
-                if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-                    raise StartupError('activation failed (see above)')
-            else:
-                logger.info('unconfigured: waiting for the lifecycle transitions configure and '
-                            'activate (or start with -p autostart:=true)')
-            with shutdown_ends_spin():
-                rclpy.spin(node)
-    except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (StartupError, ParameterException, rclpy_implementation.RCLError) as error:
-        # After a stop the shut-down context fails whatever used it at that moment: no failure,
-        # and nothing is logged (a log line through a dead context is itself an error).
-        if stop.requested is None:
-            if isinstance(error, rclpy_implementation.RCLError):
-                raise
-            if isinstance(error, ParameterException):
-                logger.fatal(f'invalid parameter: {error}')
-            elif 'see above' not in str(error):
-                logger.fatal(str(error))
-            status = 1
-    except Exception:
-        # A stop raised inside a call into rclpy's C++ comes out as pybind11's RuntimeError
-        # (seen: take_message under ros2 launch); after a stop request it is the stop.
-        if stop.requested is None:
-            raise
-    finally:
-        finish(node, stop)
+    with stop.running():
+        try:
+            with stop.armed():
+                stop.node = WilorNode()
+                logger = stop.node.get_logger()
+                start(stop.node, logger)
+                with shutdown_ends_spin():
+                    rclpy.spin(stop.node)
+        except (StartupError, ParameterException, rclpy_implementation.RCLError) as error:
+            # After a stop the shut-down context fails whatever used it at that moment: no
+            # failure, and nothing is logged (a log line through a dead context is itself an
+            # error).
+            if stop.requested is None:
+                if isinstance(error, rclpy_implementation.RCLError):
+                    raise
+                if isinstance(error, ParameterException):
+                    logger.fatal(f'invalid parameter: {error}')
+                elif 'see above' not in str(error):
+                    logger.fatal(str(error))
+                status = 1
     return status
 
 
