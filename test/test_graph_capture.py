@@ -25,13 +25,18 @@ after warm-up. Whether the networks may be captured at all (no host read, no tra
 them) is checked on the simulated GPU. Recording real graphs needs a GPU: bench/gpu_check.py.
 """
 
+import contextlib
+from unittest import mock
+import weakref
+
 from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
 import numpy as np
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from wilor_ros.detector import load_detector
-from wilor_ros.graph_capture import CapturedGraphs
+from wilor_ros.graph_capture import CapturedGraphs, CudaGraphs
 from wilor_ros.loading import load_pipeline, PipelineLoadError
 from wilor_ros.options import PipelineOptions
 from wilor_ros.pipeline import HandPipeline
@@ -63,6 +68,54 @@ class ReplayOnCpu:
         function, inputs, outputs = graph
         for static, value in zip(_tensors(outputs), _tensors(function(*inputs))):
             static.copy_(value)
+
+
+class _ReadsBeforeCapture(TorchFunctionMode):
+    """Collect (weakly) the tensors a capture reads that existed before it began."""
+
+    def __init__(self):
+        super().__init__()
+        self.made, self.external = {}, {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for tensor in _tensors([list(args), kwargs]):
+            ref = self.made.get(id(tensor))
+            if ref is None or ref() is not tensor:
+                self.external[id(tensor)] = weakref.ref(tensor)
+        result = func(*args, **kwargs)
+        for tensor in _tensors(result):
+            self.made[id(tensor)] = weakref.ref(tensor)
+        return result
+
+
+class ReplayChecksLiveness(ReplayOnCpu):
+    """
+    ReplayOnCpu that also refuses a replay whose capture read a tensor freed since.
+
+    A CUDA graph reads every tensor at the address it had during the capture (what
+    ``torch.cuda.graph(check_input_liveness=True)`` checks): a tensor made before the capture
+    (weights, static inputs, cached constants) must outlive the graph. The capture runs with
+    ``torch.cuda.is_current_stream_capturing()`` true, as in a real one.
+    """
+
+    @staticmethod
+    def record(function, inputs):
+        function(*inputs)  # the warm-up
+        watch = _ReadsBeforeCapture()
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(mock.patch('torch.cuda.is_available', return_value=True))
+            stack.enter_context(mock.patch('torch.cuda.is_current_stream_capturing',
+                                           return_value=True))
+            with watch:
+                outputs = function(*inputs)
+        return (function, inputs, outputs, list(watch.external.values())), outputs
+
+    @staticmethod
+    def replay(graph):
+        function, inputs, outputs, external = graph
+        assert all(ref() is not None for ref in external), 'a captured tensor was freed'
+        ReplayOnCpu.replay((function, inputs, outputs))
 
 
 @pytest.fixture(scope='module')
@@ -141,3 +194,56 @@ def test_capture_needs_a_cuda_device():
                       graph_mode='capture')
     with pytest.raises(ValueError, match='graph_mode'):
         PipelineOptions(graph_mode='jit')
+
+
+def test_a_captured_detector_graph_survives_other_image_sizes():
+    # Frames of another size decode other anchors; the graph of the first size must not read
+    # the anchors it was captured with from the head's cache, which keeps one size only.
+    detector = load_detector(DETECTOR, imgsz=320).capture(ReplayChecksLiveness)
+    thresholds = detector._threshold_tensors(0.05, 0.7, 4)
+    generator = torch.Generator().manual_seed(0)
+    square = torch.rand((1, 3, 320, 320), generator=generator)
+    wide = torch.rand((1, 3, 256, 320), generator=generator)
+    eager = detector.forward_fixed(square, *thresholds, 4)
+    detector._forward(square, *thresholds, 4)
+    detector._forward(wide, *thresholds, 4)  # another graph; the cache now holds its anchors
+    replayed = detector._forward(square, *thresholds, 4)
+    assert detector.compile_counter.compilations == 2
+    for ours, theirs in zip(replayed, eager):
+        torch.testing.assert_close(ours, theirs)
+
+
+def test_graphs_are_recorded_on_the_device_of_their_inputs(monkeypatch):
+    # A pipeline on cuda:1 while cuda:0 is current: warm-up and capture must run on cuda:1's
+    # streams, or the graph records nothing of the work (it runs on cuda:1's own stream).
+    calls = []
+
+    class Stream:
+        def __init__(self, device=None):
+            self.device = device
+            calls.append(('stream', device))
+
+        def wait_stream(self, other):
+            pass
+
+    @contextlib.contextmanager
+    def on_device(device):
+        calls.append(('device', device))
+        yield
+
+    @contextlib.contextmanager
+    def graph(cuda_graph, pool=None, stream=None, capture_error_mode='global'):
+        calls.append(('capture', stream.device if stream is not None else None))
+        yield
+
+    monkeypatch.setattr(torch.cuda, 'Stream', Stream)
+    monkeypatch.setattr(torch.cuda, 'device', on_device)
+    monkeypatch.setattr(torch.cuda, 'current_stream', lambda device=None: Stream(device))
+    monkeypatch.setattr(torch.cuda, 'stream', lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, 'graph', graph)
+    monkeypatch.setattr(torch.cuda, 'CUDAGraph', object)
+    static = torch.ones(2, device='meta')
+    CudaGraphs.record(lambda x, scale: x * scale, [static, 2])
+    meta = torch.device('meta')
+    assert calls[0] == ('device', meta) and ('capture', meta) in calls, calls
+    assert all(device == meta for kind, device in calls if kind == 'stream'), calls

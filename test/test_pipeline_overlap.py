@@ -25,14 +25,18 @@ the stream equals ``HandStream.process`` batch by batch (the tracker decides eac
 sides after it saw the previous batch).
 """
 
+import contextlib
+
 from fixture_paths import DETECT_NPZ, DETECTOR, RECONSTRUCTOR
 import numpy as np
 import pytest
+import torch
 
 from wilor_ros.detector import load_detector
 from wilor_ros.hand_stream import CameraFrame, HandStream, TrackingOptions
 from wilor_ros.pipeline import HandPipeline
 from wilor_ros.reconstructor import load_reconstructor
+from wilor_ros.streams import DetectionStream
 
 BATCHES = 3
 
@@ -143,3 +147,31 @@ def test_a_failed_batch_is_retried_and_the_stream_goes_on(frames):
     assert len(next(produced)) == 2
     with pytest.raises(ValueError, match='uint8'):
         next(produced)
+
+
+def test_the_side_stream_waits_for_frames_already_on_the_gpu(simulated_pipeline, monkeypatch):
+    # A frame given as a GPU tensor was written on the current stream (its upload, a
+    # conversion): the detector's stream must not read it before that work is done.
+    from gpu_tracer import CUDA
+
+    tracer, _ = simulated_pipeline
+    waits = []
+
+    class SideStream:
+        device = CUDA
+
+        def wait_stream(self, other):
+            waits.append(other)
+
+    monkeypatch.setattr(torch.cuda, 'current_stream', lambda device=None: ('current', device))
+    monkeypatch.setattr(torch.cuda, 'stream', lambda stream: contextlib.nullcontext())
+    stream = DetectionStream('cpu')
+    stream.stream = SideStream()
+    with stream.running([np.zeros((4, 4, 3), np.uint8)]):
+        pass
+    assert waits == []  # host frames are uploaded on the side stream itself
+    with tracer:
+        frame = tracer.device_tensor(torch.zeros((4, 4, 3), dtype=torch.uint8))
+        with stream.running([frame]):
+            pass
+    assert waits == [('current', CUDA)]

@@ -49,17 +49,23 @@ class CudaGraphs:
     @staticmethod
     def record(function, inputs):
         """Warm up on a side stream, capture ``function(*inputs)``; return (graph, outputs)."""
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(WARM_UP_RUNS):
-                function(*inputs)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        # thread_local: another thread of the node (the retargeting worker, the executor)
-        # may touch CUDA meanwhile without invalidating this capture.
-        with torch.cuda.graph(graph, capture_error_mode='thread_local'):
-            outputs = function(*inputs)
+        # On the inputs' device, which need not be the current one (device: cuda:1): streams
+        # of another device would neither run the warm-up nor capture a kernel (an empty graph
+        # whose replays leave the capture's outputs as they are). The capture gets this
+        # stream too: torch.cuda.graph's own is made once, on the device current at the time.
+        device = next(a.device for a in inputs if isinstance(a, torch.Tensor))
+        with torch.cuda.device(device):
+            side = torch.cuda.Stream(device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                for _ in range(WARM_UP_RUNS):
+                    function(*inputs)
+            torch.cuda.current_stream(device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            # thread_local: another thread of the node (the retargeting worker, the executor)
+            # may touch CUDA meanwhile without invalidating this capture.
+            with torch.cuda.graph(graph, stream=side, capture_error_mode='thread_local'):
+                outputs = function(*inputs)
         return graph, outputs
 
     @staticmethod

@@ -311,7 +311,7 @@ class HandPipeline:
         sides = per_image(sides, count, 'side choosers')
         depths = [checked_depth(depth, tuple(image.shape), camera_matrix)
                   for image, depth, camera_matrix in zip(images, depths, camera_matrices)]
-        with stream.running() if stream is not None else contextlib.nullcontext():
+        with stream.running(images) if stream is not None else contextlib.nullcontext():
             frames = [frame_to_tensor(image, self.device) for image in images]
             for frame in frames:
                 self.graphs.check_image(tuple(frame.shape[:2]), len(frames))

@@ -47,10 +47,20 @@ class DetectionStream:
             # Work queued before the stream began (weights, cached constants) comes first.
             self.stream.wait_stream(torch.cuda.current_stream(device))
 
-    def running(self):
-        """Return a context in which queued work goes to the side stream."""
-        return torch.cuda.stream(self.stream) if self.stream is not None \
-            else contextlib.nullcontext()
+    def running(self, images=()):
+        """
+        Return a context in which queued work goes to the side stream.
+
+        ``images``: the batch's frames as given. A frame already on a GPU was written by work
+        queued on the current stream (its upload, a conversion): the side stream waits for
+        that work before it reads the frame, at the price of the overlap with what the
+        current stream has queued so far. Host frames are uploaded on the side stream itself.
+        """
+        if self.stream is None:
+            return contextlib.nullcontext()
+        if any(isinstance(image, torch.Tensor) and image.is_cuda for image in images):
+            self.stream.wait_stream(torch.cuda.current_stream(self.stream.device))
+        return torch.cuda.stream(self.stream)
 
     def table_to_host(self, table):
         """

@@ -180,10 +180,12 @@ class PoseHead(nn.Module):
 
     def anchors(self, maps):
         """Anchor centres (2, A) in grid units and their strides (1, A) for these map sizes."""
-        if torch.compiler.is_compiling():
+        if torch.compiler.is_compiling() or _capturing():
             # Traced inline: a graph reading the cache would be guarded on the dict, which the
             # first call fills, so the second call would recompile. Inside a graph the anchors
-            # are constants (folded, or a few kernels replayed with the CUDA graph).
+            # are constants (folded, or a few kernels replayed with the CUDA graph). A captured
+            # graph (graph_mode capture) reads its tensors by address at every replay: cached
+            # anchors would be freed, their memory reused, once another size is decoded.
             return _make_anchors(maps, self.strides)
         key = (tuple(m.shape[-2:] for m in maps), maps[0].device)
         if key not in self._anchor_cache:
@@ -217,6 +219,11 @@ class PoseHead(nn.Module):
         kpt[:, 0::ndim] = (kpt[:, 0::ndim] * 2.0 + (anchors[0] - 0.5)) * strides
         kpt[:, 1::ndim] = (kpt[:, 1::ndim] * 2.0 + (anchors[1] - 0.5)) * strides
         return torch.cat((boxes, logits.sigmoid(), kpt), 1)
+
+
+def _capturing():
+    """Whether a CUDA graph is being captured on the current stream (never on a CPU build)."""
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
 
 
 def _make_anchors(maps, level_strides):
