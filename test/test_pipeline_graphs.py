@@ -103,3 +103,19 @@ def test_several_cameras_are_warmed_up_for_every_batch_size(scene):
     pipe.process_batch([scene] * 4)  # a fourth camera was not planned for: a counted miss
     assert pipe.graphs.report()['graph_misses'] == 1
     assert 'a batch of 4 frames' in pipe.graphs.take_warnings()[0]
+
+
+def test_max_hands_above_the_table_is_a_counted_miss_then_prepared_again(scene):
+    pipe = _compiled_pipeline(max_hands=2)
+    pipe.warm_up(CAMERA_HW)
+    rows = pipe.detector.table_size
+    pipe.configure(max_hands=rows + 4)   # the detector's graphs have the table's shape
+    assert pipe.detector.table_size == rows + 4
+    assert pipe.graphs.report()['graph_misses'] == 1
+    warnings = pipe.graphs.take_warnings()
+    assert len(warnings) == 1 and f'detector table of {rows + 4} rows' in warnings[0], warnings
+    # What the node does before each batch: the size is warmed up again, once.
+    assert pipe.prepare_for(CAMERA_HW) > 0 and pipe.prepare_for(CAMERA_HW) == 0.0
+    assert len(pipe(scene)) > rows   # more than the old table held (conf 0.05 finds 20)
+    report = pipe.graphs.report()
+    assert report['graph_misses'] == 1 and report['compilations_after_warm_up'] == 0, report

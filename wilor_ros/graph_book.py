@@ -85,6 +85,18 @@ class GraphBook:
         self._miss(f'a batch of {frames} frames of {image_hw[1]}x{image_hw[0]}' if known
                    else f'the image size {image_hw[1]}x{image_hw[0]}')
 
+    def table_grown(self, rows):
+        """
+        Count a miss for a detector table grown to ``rows`` (``max_hands`` above its size).
+
+        The detector's graphs have the table's shape: every warmed-up image size needs new
+        ones, made by the next :meth:`~wilor_ros.pipeline.HandPipeline.prepare_for` (the node
+        calls it before each batch) or by the batch itself.
+        """
+        if self.enabled and self.image_sizes:
+            self.image_sizes = {}
+            self._miss(f'a detector table of {rows} rows (max_hands above the table)')
+
     def check_bucket(self, size):
         """Count a miss (once per bucket) for a reconstructor batch not warmed up."""
         if self.enabled and self.buckets and size not in self.buckets:

@@ -113,7 +113,7 @@ class HandPipeline:
         self.detector = check_detector(detector)
         self.reconstructor = check_reconstructor(reconstructor)
         self.non_finite_hands = 0
-        self.conf = self.iou = self.rescale_factor = self.max_hands = None
+        self.graphs = self.conf = self.iou = self.rescale_factor = self.max_hands = None
         self.configure(conf=conf, iou=iou, rescale_factor=rescale_factor, max_hands=max_hands)
         if dtype is not None:
             reconstructor.set_precision(dtype)
@@ -156,6 +156,8 @@ class HandPipeline:
             setattr(self, name, value)
         if self.max_hands > self.detector.table_size:
             self.detector.table_size = self.max_hands
+            if self.graphs is not None:
+                self.graphs.table_grown(self.max_hands)
 
     @property
     def device(self):
