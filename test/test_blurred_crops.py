@@ -24,9 +24,12 @@ host, and the crops still equal the official ones (OpenCV + scipy in float64; al
 ``test/test_crops.py``).
 """
 
+import contextlib
+
 from fixture_paths import FIXTURES
 from gpu_tracer import CUDA, SimulatedCuda
 import numpy as np
+from opencv_release import NEW_OPENCV
 import pytest
 import torch
 
@@ -78,26 +81,59 @@ def test_blurred_crops_equal_opencv(image):
     std = 255 * torch.tensor(IMAGE_STD, dtype=torch.float64)[:, None, None]
     grey = (ours.double() - official.double()).abs() * std
     assert grey[:-1].max() < 1e-3, grey.amax(dim=(1, 2, 3))
-    assert torch.equal(ours[-1], official[-1])
+    if NEW_OPENCV:
+        assert torch.equal(ours[-1], official[-1])
+    else:
+        # An older OpenCV warps 8-bit images in 1/32-pixel fixed point (test_crops.py): the
+        # sharp crop is a few grey levels apart on some pixels; the blurred ones (float32 on
+        # every release) are not.
+        sharp = (ours[-1].double() - official[-1].double()).abs() * std
+        assert sharp.max() <= 6 and sharp.mean() <= 0.15, (sharp.max(), sharp.mean())
     # The box that reads no pixel is black (zero before normalisation).
     mean = 255 * torch.tensor(IMAGE_MEAN, dtype=torch.float64)[:, None, None]
     assert (ours[4].double() * std + mean).abs().max() < 1e-4
 
 
+def _dynamo_traces_context_managers():
+    """Whether Dynamo traces a contextlib.contextmanager (the TF32 switch) into one graph."""
+    @contextlib.contextmanager
+    def switch():
+        yield
+
+    def function(x):
+        with switch():
+            return x + 1
+
+    torch._dynamo.reset()
+    try:
+        torch.compile(function, backend='eager', fullgraph=True)(torch.zeros(1))
+    except torch._dynamo.exc.Unsupported:
+        return False   # torch 2.5 (JetPack 6): a graph break at the switch
+    return True
+
+
 def test_blurred_crops_keep_static_shapes_and_compile_once(image):
     frames = torch.from_numpy(image)[None]
     counter = CompileCounter('blurred crops')
-    compiled = counter.wrap(torch.compile(cut_blurred_crops, backend='eager', fullgraph=True,
-                                          dynamic=False))
+    # One graph where Dynamo traces the TF32 switch (recent torch); on torch 2.5 the switch is
+    # a graph break (the frames around it compile on the first call), and what must hold is
+    # that no later set of hands compiles again.
+    one_graph = _dynamo_traces_context_managers()
+    compiled = counter.wrap(torch.compile(cut_blurred_crops, backend='eager',
+                                          fullgraph=one_graph, dynamic=False))
     # Four different sets of three or four blurred hands: all padded to 4, same shapes.
     sets = [([0, 1, 2], [1, 0, 1]), ([3, 4, 5], [0, 1, 0]), ([5, 0, 3, 1], [1, 1, 0, 0]),
             ([2, 4, 1], [0, 0, 1])]
     torch._dynamo.reset()
+    first = None
     for hands, right in sets:
         inputs = _blurred_inputs(image, BLURRED_BOXES[hands], right)
         assert inputs[1].shape[0] == 4
         assert torch.equal(compiled(frames, *inputs), cut_blurred_crops(frames, *inputs))
-    assert counter.compilations == 1 and counter.recompilations == 0, counter.as_dict()
+        first = counter.compilations if first is None else first
+    assert counter.compilations == first, counter.as_dict()
+    if one_graph:
+        assert counter.compilations == 1 and counter.recompilations == 0, counter.as_dict()
 
 
 @pytest.mark.parametrize('blurred_count', [1, 2, 3, 4])

@@ -25,6 +25,7 @@ import warnings
 import cv2
 from fixture_paths import FIXTURES
 import numpy as np
+from opencv_release import NEW_OPENCV
 import pytest
 from scipy.ndimage import gaussian_filter
 import torch
@@ -36,9 +37,6 @@ from wilor_ros.opencv_warp_torch import fixed_point_column_starts
 
 MEAN = 255 * np.array(IMAGE_MEAN)[:, None, None]
 STD = 255 * np.array(IMAGE_STD)[:, None, None]
-# OpenCV >= 4.11 computes 8-bit warpAffine in float32, which crop_hands reproduces exactly;
-# older releases use 1/32-pixel fixed point (a few grey levels apart).
-NEW_OPENCV = tuple(int(v) for v in cv2.__version__.split('.')[:2]) >= (4, 11)
 
 
 @pytest.fixture(scope='module')

@@ -31,6 +31,7 @@ import pytest
 from reference_nms import box_iou_greedy_keep
 import torch
 
+from wilor_ros.compile_counters import recompile_limit_name
 from wilor_ros.detector import greedy_nms_fixed, load_detector
 
 KEYS = ('valid', 'boxes', 'scores', 'classes', 'is_right', 'keypoints')
@@ -237,7 +238,7 @@ def test_the_recompile_limit_is_reported_once():
     counter = detector.compile_counter
     # Each size is a new network input shape: a new graph (dynamic=False), until the limit.
     sizes = [(160, 160), (96, 160), (160, 96), (64, 160)]
-    with torch._dynamo.config.patch(recompile_limit=2):
+    with torch._dynamo.config.patch(**{recompile_limit_name(): 2}):
         for height, width in sizes:
             image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
             found = detector.detect_batch([image], conf=0.01)
@@ -246,5 +247,5 @@ def test_the_recompile_limit_is_reported_once():
     assert counter.compilations == 2 and counter.recompilations == 1
     assert counter.recompile_limit_hits == 1
     warning = counter.limit_warning()
-    assert 'recompile_limit' in warning and 'eager' in warning
+    assert recompile_limit_name() in warning and 'eager' in warning
     assert counter.limit_warning() is None

@@ -43,7 +43,7 @@ POSES = [look_at(np.array([np.cos(a), np.sin(a), 0.3]), np.zeros(3))
 
 
 def true_hand(rng, wrist, is_right=True, person=0, rotation=None):
-    rotation = rotation or Rotation.random(random_state=rng)
+    rotation = Rotation.random(random_state=rng) if rotation is None else rotation
     model = hand_skeleton(rng, is_right)
     return TrueHand(is_right, person, rotation.apply(model) + wrist, rotation, model)
 

@@ -15,9 +15,9 @@
 """End-to-end HandPipeline (CPU, float32) against the official pipeline run (e2e.npz)."""
 
 
-import cv2
 from fixture_paths import DETECT_NPZ, FIXTURES
 import numpy as np
+from opencv_release import NEW_OPENCV
 import pytest
 import torch
 
@@ -36,7 +36,6 @@ SUFFIXES = ['', '_2']
 # 2.40e-3, vertices 2.52e-3, keypoints_3d 2.49e-3, keypoints_2d 0.367 (0.435 with K),
 # global_orient 2.95e-3, hand_pose 1.74e-3, betas 2.90e-3. The bounds for an older OpenCV are
 # these times about 1.5; with OpenCV >= 4.11 (every pinned install) the strict bounds apply.
-NEW_OPENCV = tuple(int(v) for v in cv2.__version__.split('.')[:2]) >= (4, 11)
 OLD_OPENCV_BOUNDS = {
     'heuristic': {'cam_t': 4e-3, 'vertices': 4e-3, 'keypoints_3d': 4e-3, 'keypoints_2d': 0.5,
                   'global_orient': 4e-3, 'hand_pose': 3e-3, 'betas': 5e-3},

@@ -48,8 +48,8 @@ import torch
 
 from wilor_ros.weights import default_weights_dir
 
-__all__ = ['CompileCache', 'compile_cache_dir', 'compile_cache_key', 'model_identity',
-           'use_persistent_inductor_cache']
+__all__ = ['artifacts_supported', 'CompileCache', 'compile_cache_dir', 'compile_cache_key',
+           'model_identity', 'use_persistent_inductor_cache']
 
 # First line of every artifacts file; a new layout gets a new number.
 MAGIC = b'wilor_ros compile cache 1\n'
@@ -68,15 +68,34 @@ def use_persistent_inductor_cache(directory=None):
     set wins; inductor's own default (``/tmp/torchinductor_$USER``, which inductor writes into
     the environment once it has used it) does not count as the user's choice.
     """
-    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
-
     chosen = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
-    if chosen and os.path.abspath(chosen) != os.path.abspath(default_cache_dir()):
+    if chosen and os.path.abspath(chosen) != os.path.abspath(inductor_default_cache_dir()):
         return pathlib.Path(chosen)
     path = pathlib.Path(directory or compile_cache_dir()) / 'inductor'
     # Inductor reads the variable on each use (cache_dir()), so this applies from now on.
     os.environ['TORCHINDUCTOR_CACHE_DIR'] = str(path)
     return path
+
+
+def inductor_default_cache_dir():
+    """Return inductor's own default cache directory (``/tmp/torchinductor_$USER``)."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:   # torch < 2.6 (JetPack 6's 2.5)
+        from torch._inductor.runtime.runtime_utils import default_cache_dir
+    return default_cache_dir()
+
+
+def artifacts_supported():
+    """
+    Return True when torch saves and loads compile artifacts (the mega-cache, torch 2.7 on).
+
+    Older releases (JetPack 6's torch 2.5) keep only inductor's own on-disk caches, which
+    :func:`use_persistent_inductor_cache` still makes persistent.
+    """
+    compiler = torch.compiler
+    return hasattr(compiler, 'save_cache_artifacts') and hasattr(compiler,
+                                                                 'load_cache_artifacts')
 
 
 def model_identity(path):

@@ -51,10 +51,30 @@ def _stack():
     return _ACTIVE.stack
 
 
-def _on_compile_start(args):
+def _on_compile_start(args=None):
+    # torch >= 2.6 passes the trigger and the compile id; 2.5 (JetPack 6's torch, the lower
+    # bound of requirements-ros.txt) passes nothing and calls only for Dynamo, inside the
+    # compile's context, where the id can be read.
+    if args is None:
+        args = _DynamoStart(torch._guards.CompileContext.current_compile_id())
     stack = _stack()
     if stack:
         stack[-1]._started(args)
+
+
+class _DynamoStart:
+    """The start-callback arguments torch 2.5 does not pass: a Dynamo compile and its id."""
+
+    callback_trigger = 'DYNAMO'
+
+    def __init__(self, compile_id):
+        self.compile_id = compile_id
+
+
+def recompile_limit_name():
+    """Dynamo's name of its recompile limit: ``recompile_limit`` (2.6 on), ``cache_size_limit``."""
+    config = torch._dynamo.config
+    return 'recompile_limit' if hasattr(config, 'recompile_limit') else 'cache_size_limit'
 
 
 def _install_hook():
@@ -91,6 +111,7 @@ class CompileCounter:
         self.recompile_limit_hits = 0
         self.cudagraph_recordings = 0
         self._warned = 0
+        self._hook_before_limit = False
 
     def wrap(self, function):
         """Return ``function`` counted by this counter (same arguments and result)."""
@@ -112,9 +133,16 @@ class CompileCounter:
             yield self
         finally:
             stack.pop()
-            self.recompile_limit_hits += max(0, _limit_hits() - hits)
+            new_hits = max(0, _limit_hits() - hits)
+            self.recompile_limit_hits += new_hits
+            if self._hook_before_limit:
+                # torch 2.5 starts the hook before it checks the limit: the compilation it
+                # then refused (a recompilation of the frame) was counted.
+                self.compilations -= new_hits
+                self.recompilations -= new_hits
 
     def _started(self, args):
+        self._hook_before_limit = isinstance(args, _DynamoStart)
         trigger = getattr(args.callback_trigger, 'name', str(args.callback_trigger))
         if trigger == 'CUDAGRAPH_RECORDING':
             self.cudagraph_recordings += 1
@@ -132,8 +160,9 @@ class CompileCounter:
         if self.recompile_limit_hits <= self._warned:
             return None
         self._warned = self.recompile_limit_hits
-        return (f'{self.name}: torch.compile hit torch._dynamo.config.recompile_limit '
-                f'({torch._dynamo.config.recompile_limit}) after {self.recompilations} '
+        name = recompile_limit_name()
+        return (f'{self.name}: torch.compile hit torch._dynamo.config.{name} '
+                f'({getattr(torch._dynamo.config, name)}) after {self.recompilations} '
                 'recompilations and now runs eagerly (no CUDA graphs); set TORCH_LOGS=recompiles '
                 'to see why it recompiled')
 

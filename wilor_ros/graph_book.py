@@ -26,7 +26,7 @@ can log it once and show the counts in ``/diagnostics``: nothing about the graph
 
 import torch
 
-from wilor_ros.compile_counters import CompileCounter
+from wilor_ros.compile_counters import CompileCounter, recompile_limit_name
 
 # Graphs Dynamo may keep per compiled function before it gives up and runs eagerly (its
 # default is 8): the reconstructor's buckets and the detector's image sizes x frame counts of a
@@ -42,8 +42,8 @@ class GraphBook:
         self.enabled = bool(enabled)
         self.reconstructor_counter = CompileCounter('hand reconstructor')
         if self.enabled:
-            config = torch._dynamo.config
-            config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
+            config, name = torch._dynamo.config, recompile_limit_name()
+            setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
         self.detector_counter = detector_counter
         self.misses = 0
         self.buckets = set()

@@ -150,12 +150,13 @@ def load_pipeline(detector_path, reconstructor_path, options=None, **changes):
     cache = None
     if options.compile and options.graph_mode == 'compile':
         # Before the first compilation: inductor's caches persist, the saved artifacts load.
-        from wilor_ros.compile_cache import (CompileCache, compile_cache_key,
-                                             use_persistent_inductor_cache)
+        from wilor_ros.compile_cache import (artifacts_supported, CompileCache,
+                                             compile_cache_key, use_persistent_inductor_cache)
         use_persistent_inductor_cache()
-        cache = CompileCache(compile_cache_key(torch_device, precision, paths.values(),
-                                               image_hw, max_hands=options.max_hands))
-        cache.load()
+        if artifacts_supported():
+            cache = CompileCache(compile_cache_key(torch_device, precision, paths.values(),
+                                                   image_hw, max_hands=options.max_hands))
+            cache.load()
     pipe = HandPipeline(detector, reconstructor, conf=options.conf, iou=options.iou,
                         rescale_factor=options.rescale_factor, max_hands=options.max_hands,
                         compile=options.compile, graph_mode=options.graph_mode)
