@@ -124,7 +124,9 @@ def test_without_transforms_one_throttled_warning_and_per_camera_hands_only():
         assert rig('count')['count'] == 0
         # /diagnostics counts what the fusion left out.
         values = probe('diagnostics', timeout=10.0)['values']
-        assert int(values['fusion.batches']) >= 3, values
+        # A batch holds one frame per camera at most (a frame sent before the node matched
+        # the camera is lost, hence ``hands >= 6`` above).
+        assert int(values['fusion.batches']) >= math.ceil(hands / len(CAMERAS)), values
         # Every frame whose hands came back went through the fusion without a pose.
         assert int(values['fusion.views_without_pose']) >= hands, values
         assert int(values['fusion.hands_last_batch']) == 0
