@@ -68,7 +68,8 @@ on_signal() {
 }
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
-trap 'stop_all' EXIT
+ready_dir=''   # the overlay recorder's ready file lives here (made below)
+trap 'stop_all; [ -z "$ready_dir" ] || rm -rf "$ready_dir"' EXIT
 
 forget() {  # drop a finished process from the list stop_all signals
   local pid kept=()
@@ -148,7 +149,6 @@ recorder_pid=$started
 while [ ! -e "$ready_dir/ready" ] && running "$node_pid" && running "$recorder_pid"; do
   sleep 0.1
 done
-rm -rf "$ready_dir"
 start "$VENV/bin/wilor_source" --ros-args -p source:="$SOURCE" -p loop:=false \
   "${pacing[@]}" "${images[@]}"
 source_pid=$started
