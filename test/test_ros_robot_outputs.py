@@ -30,12 +30,12 @@ the gestures are compared with wilor_ros.gestures run here on the same hands, no
 
 import importlib.util
 import pathlib
-import threading
 
 from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 from ros_harness import DrivenProcess, node_process, node_rig, ros_env
+from worker_fakes import process_frame, settings_with, worker_without_node
 
 pytestmark = pytest.mark.ros
 
@@ -227,61 +227,16 @@ def test_a_failed_solve_is_raised_by_the_next_publish_and_solving_goes_on():
         publisher.worker.stop()
 
 
-class FakePublisher:
-    def __init__(self, subscribers=1):
-        self.subscribers = subscribers
-        self.messages = []
-
-    def get_subscription_count(self):
-        return self.subscribers
-
-    def publish(self, msg):
-        self.messages.append(msg)
-
-
-class FakeStream:
-    """A camera stream of the node with only hands subscribed (see camera_stream.py)."""
-
-    name = ''
-    prefix = ''
-    last_header = None
-
-    def __init__(self):
-        from types import SimpleNamespace
-
-        self.hands_pub = FakePublisher()
-        self.hands_raw_pub, self.markers_pub, self.debug_pub = (FakePublisher(0),) * 3
-        self.image_sub = SimpleNamespace(topic_name='image')
-
-    def wanted(self, settings, tf_publisher):
-        from wilor_ros.ros.camera_stream import WantedOutputs
-
-        return WantedOutputs(hands=True, hands_raw=False, markers=False, debug_image=False,
-                             tf=False)
-
-
-class QuietLogger:
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
-
-
 def test_a_failing_retargeting_is_counted_and_hands_go_on(make_fixture_pipeline):
     """The node's worker with the real retargeting step and publisher, retargeting failing."""
     from wilor_ros.hand_stream import HandStream
-    from wilor_ros.ros.frame_mailbox import Frame
-    from wilor_ros.ros.frame_worker import FrameWorker, tracking_options
-    from wilor_ros.ros.messages import bgr_image_msg
+    from wilor_ros.ros.frame_worker import tracking_options
     from wilor_ros.ros.node_diagnostics import FrameStatistics
-    from wilor_ros.ros.node_parameters import NodeSettings, PARAMETERS
     from wilor_ros.ros.retargeting_publisher import RetargetingPublisher
-    from wilor_ros.ros.rgbd_diagnostics import RgbdStatistics
-    from wilor_ros.ros.throttled_log import KindThrottledLogger
     from wilor_ros.retargeting_step import RetargetingStep, RetargetingWorker
 
-    values = {spec.name: spec.default for spec in PARAMETERS}
-    values.update({'use_camera_info': False, 'use_depth': False, 'detection.confidence': 0.25,
-                   'smoothing.enabled': False})
-    settings = NodeSettings.from_values(values)
+    settings = settings_with({'use_camera_info': False, 'use_depth': False,
+                              'detection.confidence': 0.25, 'smoothing.enabled': False})
     step = RetargetingStep(('right', 'left'), min_confidence=0.0)
     publisher = RetargetingPublisher.__new__(RetargetingPublisher)
     publisher.publishers = {('', side): RecordingPublisher() for side in ('right', 'left')}
@@ -294,20 +249,14 @@ def test_a_failing_retargeting_is_counted_and_hands_go_on(make_fixture_pipeline)
 
     publisher.worker = RetargetingWorker({key: Broken() for key in publisher.publishers},
                                          publisher._send)
-    stream = FakeStream()
     stats = FrameStatistics()
-    worker = FrameWorker(HandStream(make_fixture_pipeline(conf=0.25), tracking_options(settings),
-                                    [step]),
-                         {'': stream}, stats, RgbdStatistics(),
-                         KindThrottledLogger(QuietLogger()), QuietLogger(), None, None,
-                         lambda: settings, [publisher])
+    worker, stream = worker_without_node(
+        HandStream(make_fixture_pipeline(conf=0.25), tracking_options(settings), [step]),
+        settings, stats, [publisher])
     image = np.load(FIXTURES / 'detector' / 'detect.npz')['image']
-    stop = threading.Event()  # never set: the node keeps running
     try:
         for sec in range(1, 4):
-            msg = bgr_image_msg(image)
-            msg.header.stamp.sec = sec
-            worker.process({'': Frame(msg, 0.0)}, stop)
+            process_frame(worker, image, sec)
             assert publisher.worker.wait_idle(10.0)
     finally:
         publisher.worker.stop()

@@ -224,3 +224,17 @@ def diagnostic_status(report, name, hardware_id, image_topic,
         values[f'errors.{kind}'] = count
     status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]
     return status
+
+
+def graph_key_values(pipeline):
+    """
+    Return the KeyValues ``graphs.*`` of a compiled pipeline's GraphBook (none without graphs).
+
+    Compilations after warm-up and graph misses: a slow frame is never unexplained.
+    """
+    from diagnostic_msgs.msg import KeyValue
+
+    if pipeline is None or not pipeline.compiled:
+        return []
+    return [KeyValue(key=f'graphs.{key}', value=str(value))
+            for key, value in pipeline.graphs.report().items()]

@@ -73,7 +73,7 @@ from wilor_ros.ros.frame_worker import FrameWorker, tracking_options
 from wilor_ros.ros.hand_tf import HandTfPublisher
 from wilor_ros.ros.markers import clear_markers
 from wilor_ros.ros.messages import mesh_faces_msg
-from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics
+from wilor_ros.ros.node_diagnostics import diagnostic_status, FrameStatistics, graph_key_values
 from wilor_ros.ros.node_parameters import (declare_parameters, NodeSettings,
                                            validate_parameters)
 from wilor_ros.ros.node_startup import build_pipeline, logged_transition, StartupError
@@ -276,10 +276,7 @@ class WilorNode(LifecycleNode):
         trackers = self.hand_stream.trackers.values() if self.hand_stream is not None else ()
         restarts = sum(tracker.filter_resets for tracker in trackers)
         status.values += self.rgbd_stats.key_values(self.settings, restarts)
-        if self.pipeline is not None and self.pipeline.compiled:
-            # Compilations after warm-up and graph misses: a slow frame is never unexplained.
-            status.values += [KeyValue(key=f'graphs.{key}', value=str(value))
-                              for key, value in self.pipeline.graphs.report().items()]
+        status.values += graph_key_values(self.pipeline)
         for publisher in self._step_publishers:
             # After-tracking steps that count something (fusion: out-of-sync frames, ...).
             report = getattr(publisher, 'diagnostics', None)
