@@ -102,11 +102,7 @@ def make(version='10.3.0', bf16=True):
 
     class OnnxParser:
         def __init__(self, network, logger):
-            self.network, self.errors = network, []
-
-        @property
-        def num_errors(self):
-            return len(self.errors)
+            self.network, self.errors, self.num_errors = network, [], 0
 
         def get_error(self, index):
             return self.errors[index]
@@ -117,6 +113,7 @@ def make(version='10.3.0', bf16=True):
                 onnx.checker.check_model(str(path))
             except Exception as error:  # noqa: B902 (onnx raises several kinds)
                 self.errors.append(f'ModelImporter: {type(error).__name__}: {error}')
+                self.num_errors = len(self.errors)
                 return False
             initialisers = {init.name for init in model.graph.initializer}
             for values, into in ((model.graph.input, self.network.inputs),
