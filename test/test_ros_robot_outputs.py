@@ -35,7 +35,7 @@ from fixture_paths import FIXTURES
 import numpy as np
 import pytest
 from ros_harness import DrivenProcess, node_process, node_rig, ros_env
-from worker_fakes import process_frame, settings_with, worker_without_node
+from worker_fakes import FakePublisher, process_frame, settings_with, worker_without_node
 
 pytestmark = pytest.mark.ros
 
@@ -185,14 +185,6 @@ class FailingRetargeter:
         return np.zeros(2)
 
 
-class RecordingPublisher:
-    def __init__(self):
-        self.messages = []
-
-    def publish(self, msg):
-        self.messages.append(msg)
-
-
 def test_a_failed_solve_is_raised_by_the_next_publish_and_solving_goes_on():
     """The inference worker counts what publish raises (errors.after_tracking); hands are out."""
     from std_msgs.msg import Header
@@ -201,7 +193,7 @@ def test_a_failed_solve_is_raised_by_the_next_publish_and_solving_goes_on():
     from wilor_ros.ros.retargeting_publisher import RetargetingPublisher
 
     publisher = RetargetingPublisher.__new__(RetargetingPublisher)
-    publisher.publishers = {('', 'right'): RecordingPublisher()}
+    publisher.publishers = {('', 'right'): FakePublisher()}
     publisher.worker = RetargetingWorker({('', 'right'): FailingRetargeter()}, publisher._send)
 
     def batch(sign, sec):
@@ -239,7 +231,7 @@ def test_a_failing_retargeting_is_counted_and_hands_go_on(make_fixture_pipeline)
                               'detection.confidence': 0.25, 'smoothing.enabled': False})
     step = RetargetingStep(('right', 'left'), min_confidence=0.0)
     publisher = RetargetingPublisher.__new__(RetargetingPublisher)
-    publisher.publishers = {('', side): RecordingPublisher() for side in ('right', 'left')}
+    publisher.publishers = {('', side): FakePublisher() for side in ('right', 'left')}
 
     class Broken:
         joint_names = ['a']
